@@ -1,0 +1,186 @@
+//! Decoding: a video file as a stream of RGBA frames of a chosen size (the file camera, imports,
+//! thumbnails), and decoded audio as mono f32 (analysis).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ffmpeg_next as ff;
+use ff::{decoder, format, frame, media, software, Packet, Rational};
+use reel_media::{Size, VideoFrame};
+
+use crate::{init, CodecError, Ctx};
+
+/// Decodes the best video stream of a file into RGBA frames scaled to `size`, stamped from zero.
+pub struct VideoFileReader {
+    path: PathBuf,
+    ictx: format::context::Input,
+    stream: usize,
+    dec: decoder::Video,
+    tb: Rational,
+    scaler: Option<ScalerBox>,
+    size: Size,
+    first_pts: Option<i64>,
+    eof_sent: bool,
+    done: bool,
+}
+
+struct ScalerBox(software::scaling::Context);
+// SAFETY: an SwsContext has no thread affinity; it is only ever moved, never shared.
+unsafe impl Send for ScalerBox {}
+
+impl VideoFileReader {
+    pub fn open(path: &Path, size: Size) -> Result<Self, CodecError> {
+        init();
+        let open_err = |reason: String| CodecError::Open { path: path.to_path_buf(), reason };
+        if !path.exists() {
+            return Err(open_err("no such file".into()));
+        }
+        let ictx = format::input(path).map_err(|e| open_err(format!("not a video ffmpeg can read ({e})")))?;
+        let st = ictx.streams().best(media::Type::Video).ok_or(CodecError::NoStream { path: path.to_path_buf(), kind: "video" })?;
+        let stream = st.index();
+        let tb = st.time_base();
+        let dec = ff::codec::context::Context::from_parameters(st.parameters())
+            .and_then(|c| c.decoder().video())
+            .map_err(|e| open_err(format!("cannot decode its video ({e})")))?;
+        Ok(Self { path: path.to_path_buf(), ictx, stream, dec, tb, scaler: None, size, first_pts: None, eof_sent: false, done: false })
+    }
+
+    /// Presentation time of the first decoded frame in seconds (frames are stamped from it).
+    pub fn first_pts_s(&self) -> f64 {
+        self.first_pts.unwrap_or(0) as f64 * self.tb.numerator() as f64 / self.tb.denominator() as f64
+    }
+
+    fn convert(&mut self, f: &frame::Video) -> Result<VideoFrame, CodecError> {
+        let (w, h) = (self.size.width, self.size.height);
+        if self.scaler.is_none() {
+            let s = software::scaling::Context::get(f.format(), f.width(), f.height(), format::Pixel::RGBA, w, h, software::scaling::Flags::BILINEAR)
+                .ctx(|| format!("creating a scaler for {}", self.path.display()))?;
+            self.scaler = Some(ScalerBox(s));
+        }
+        let mut out = frame::Video::new(format::Pixel::RGBA, w, h);
+        if let Some(s) = self.scaler.as_mut() {
+            s.0.run(f, &mut out).ctx(|| format!("scaling a frame of {}", self.path.display()))?;
+        }
+        let stride = out.stride(0);
+        let row = w as usize * 4;
+        let mut data = Vec::with_capacity(row * h as usize);
+        for y in 0..h as usize {
+            data.extend_from_slice(&out.data(0)[y * stride..y * stride + row]);
+        }
+        let pts = f.timestamp().or(f.pts()).unwrap_or(0);
+        let first = *self.first_pts.get_or_insert(pts);
+        let secs = (pts - first).max(0) as f64 * self.tb.numerator() as f64 / self.tb.denominator() as f64;
+        Ok(VideoFrame { ts: Duration::from_secs_f64(secs), width: w, height: h, data: Arc::new(data) })
+    }
+}
+
+impl Iterator for VideoFileReader {
+    type Item = Result<VideoFrame, CodecError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut decoded = frame::Video::empty();
+        loop {
+            if self.done {
+                return None;
+            }
+            if self.dec.receive_frame(&mut decoded).is_ok() {
+                return Some(self.convert(&decoded));
+            }
+            if self.eof_sent {
+                self.done = true;
+                return None;
+            }
+            let mut p = Packet::empty();
+            match p.read(&mut self.ictx) {
+                Ok(()) if p.stream() == self.stream => {
+                    if let Err(e) = self.dec.send_packet(&p) {
+                        // One corrupt packet is not the end of the file.
+                        if matches!(e, ff::Error::InvalidData) {
+                            continue;
+                        }
+                        self.done = true;
+                        return Some(Err(CodecError::Ffmpeg { what: format!("decoding {}", self.path.display()), source: e }));
+                    }
+                }
+                Ok(()) => {}
+                Err(ff::Error::Other { errno: ff::util::error::EAGAIN }) => {}
+                Err(_) => {
+                    let _ = self.dec.send_eof();
+                    self.eof_sent = true;
+                }
+            }
+        }
+    }
+}
+
+/// Decodes the best audio stream to mono f32 at its own rate: (samples, rate, start time of the
+/// first sample in seconds).
+pub fn decode_audio_mono(path: &Path) -> Result<(Vec<f32>, u32, f64), CodecError> {
+    init();
+    let mut ictx = format::input(path).map_err(|e| CodecError::Open { path: path.to_path_buf(), reason: e.to_string() })?;
+    let st = ictx.streams().best(media::Type::Audio).ok_or(CodecError::NoStream { path: path.to_path_buf(), kind: "audio" })?;
+    let idx = st.index();
+    let tb = st.time_base();
+    let mut dec = ff::codec::context::Context::from_parameters(st.parameters())
+        .and_then(|c| c.decoder().audio())
+        .ctx(|| format!("opening the audio decoder for {}", path.display()))?;
+    let mut out = Vec::new();
+    let mut start: Option<f64> = None;
+    let mut rate = 0;
+    let mut f = frame::Audio::empty();
+    let take = |f: &frame::Audio, out: &mut Vec<f32>, start: &mut Option<f64>, rate: &mut u32| {
+        *rate = f.rate();
+        if start.is_none() {
+            let pts = f.timestamp().or(f.pts()).unwrap_or(0);
+            *start = Some(pts as f64 * tb.numerator() as f64 / tb.denominator() as f64);
+        }
+        let ch = f.channels().max(1) as usize;
+        let n = f.samples();
+        match f.format() {
+            format::Sample::F32(format::sample::Type::Planar) => {
+                for i in 0..n {
+                    out.push((0..ch).map(|c| f.plane::<f32>(c)[i]).sum::<f32>() / ch as f32);
+                }
+            }
+            format::Sample::F32(format::sample::Type::Packed) => {
+                let d = f.plane::<f32>(0);
+                for i in 0..n {
+                    out.push(d[i * ch..(i + 1) * ch].iter().sum::<f32>() / ch as f32);
+                }
+            }
+            format::Sample::I16(format::sample::Type::Planar) => {
+                for i in 0..n {
+                    out.push((0..ch).map(|c| f.plane::<i16>(c)[i] as f32 / 32768.0).sum::<f32>() / ch as f32);
+                }
+            }
+            format::Sample::I16(format::sample::Type::Packed) => {
+                let d = f.plane::<i16>(0);
+                for i in 0..n {
+                    out.push(d[i * ch..(i + 1) * ch].iter().map(|&s| s as f32 / 32768.0).sum::<f32>() / ch as f32);
+                }
+            }
+            _ => {}
+        }
+    };
+    let mut p = Packet::empty();
+    loop {
+        match p.read(&mut ictx) {
+            Ok(()) if p.stream() == idx => {
+                if dec.send_packet(&p).is_ok() {
+                    while dec.receive_frame(&mut f).is_ok() {
+                        take(&f, &mut out, &mut start, &mut rate);
+                    }
+                }
+            }
+            Ok(()) => {}
+            Err(ff::Error::Other { errno: ff::util::error::EAGAIN }) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = dec.send_eof();
+    while dec.receive_frame(&mut f).is_ok() {
+        take(&f, &mut out, &mut start, &mut rate);
+    }
+    Ok((out, rate, start.unwrap_or(0.0)))
+}

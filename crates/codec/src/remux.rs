@@ -1,0 +1,138 @@
+//! Stream-copy remuxing: fragmented recording → final MP4 with the index first, chapters and
+//! title included. Used on every stop and by `reel recover` on files left by a crash (a
+//! truncated fragmented file is read up to its last complete fragment).
+//!
+//! The result is written to a temporary name beside the destination and renamed into place,
+//! so a crash or a full disk never leaves a half-written final file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ffmpeg_next as ff;
+use ff::{format, media, Dictionary, Packet, Rational};
+
+use crate::{init, CodecError, Ctx};
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Chapter {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub title: String,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Finalized {
+    /// Duration of the longest stream, from the packets copied.
+    pub duration_s: f64,
+    pub video_packets: u64,
+    pub audio_packets: u64,
+    pub bytes: u64,
+}
+
+/// Copies `src` into `dst` (faststart MP4) with chapters and an optional title.
+pub fn finalize(src: &Path, dst: &Path, chapters: &[Chapter], title: Option<&str>) -> Result<Finalized, CodecError> {
+    init();
+    let tmp = tmp_path(dst);
+    let r = copy(src, &tmp, chapters, title);
+    match r {
+        Ok(mut info) => {
+            std::fs::rename(&tmp, dst).map_err(|source| CodecError::Io { path: dst.to_path_buf(), source })?;
+            info.bytes = std::fs::metadata(dst).map(|m| m.len()).unwrap_or(0);
+            Ok(info)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// The temporary name used while writing `dst` (hidden, same folder, so the rename is atomic).
+pub fn tmp_path(dst: &Path) -> PathBuf {
+    let name = dst.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dst.with_file_name(format!(".{name}.reel-tmp.mp4"))
+}
+
+fn copy(src: &Path, dst: &Path, chapters: &[Chapter], title: Option<&str>) -> Result<Finalized, CodecError> {
+    let mut ictx = format::input(src).map_err(|e| CodecError::Open { path: src.to_path_buf(), reason: e.to_string() })?;
+    let mut octx = format::output_as(dst, "mp4").map_err(|e| CodecError::Create { path: dst.to_path_buf(), reason: e.to_string() })?;
+    let mut map: Vec<Option<usize>> = Vec::new();
+    let mut kinds = Vec::new();
+    for ist in ictx.streams() {
+        let kind = ist.parameters().medium();
+        if kind != media::Type::Video && kind != media::Type::Audio {
+            map.push(None);
+            continue;
+        }
+        let mut ost = octx.add_stream(ff::encoder::find(ff::codec::Id::None)).ctx(|| "adding a stream".into())?;
+        ost.set_parameters(ist.parameters());
+        // SAFETY: parameters belong to the stream just added; a zero tag lets the muxer choose.
+        unsafe {
+            (*ost.parameters().as_mut_ptr()).codec_tag = 0;
+        }
+        ost.set_time_base(ist.time_base());
+        map.push(Some(kinds.len()));
+        kinds.push(kind);
+    }
+    if kinds.is_empty() {
+        return Err(CodecError::NoStream { path: src.to_path_buf(), kind: "audio or video" });
+    }
+    for (i, c) in chapters.iter().enumerate() {
+        let ms = |s: f64| (s * 1000.0).round() as i64;
+        octx.add_chapter(i as i64, Rational(1, 1000), ms(c.start_s), ms(c.end_s), &c.title)
+            .ctx(|| "adding a chapter".into())?;
+    }
+    if let Some(t) = title {
+        let mut md = Dictionary::new();
+        md.set("title", t);
+        octx.set_metadata(md);
+    }
+    let mut opts = Dictionary::new();
+    opts.set("movflags", "faststart");
+    octx.write_header_with(opts).map_err(|e| CodecError::Create { path: dst.to_path_buf(), reason: e.to_string() })?;
+
+    let in_tbs: Vec<Rational> = ictx.streams().map(|s| s.time_base()).collect();
+    let out_tbs: Vec<Rational> = octx.streams().map(|s| s.time_base()).collect();
+    let mut info = Finalized::default();
+    let mut end = vec![0f64; kinds.len()];
+    let mut packet = Packet::empty();
+    loop {
+        match packet.read(&mut ictx) {
+            Ok(()) => {}
+            Err(ff::Error::Eof) => break,
+            Err(ff::Error::Other { errno: ff::util::error::EAGAIN }) => continue,
+            // A truncated (crashed) fragmented file ends in a partial fragment: keep what came
+            // before it.
+            Err(_) => break,
+        }
+        let ist = packet.stream();
+        let Some(Some(ost)) = map.get(ist).copied() else { continue };
+        let itb = in_tbs[ist];
+        if let Some(pts) = packet.pts() {
+            let t = (pts + packet.duration()) as f64 * itb.numerator() as f64 / itb.denominator() as f64;
+            end[ost] = end[ost].max(t);
+        }
+        packet.rescale_ts(itb, out_tbs[ost]);
+        packet.set_position(-1);
+        packet.set_stream(ost);
+        packet.write_interleaved(&mut octx).ctx(|| format!("writing {}", dst.display()))?;
+        match kinds[ost] {
+            media::Type::Video => info.video_packets += 1,
+            _ => info.audio_packets += 1,
+        }
+    }
+    if info.video_packets + info.audio_packets == 0 {
+        return Err(CodecError::Invalid { path: src.to_path_buf(), reason: "no complete fragment: nothing was recorded".into() });
+    }
+    octx.write_trailer().ctx(|| format!("closing {}", dst.display()))?;
+    info.duration_s = end.iter().cloned().fold(0.0, f64::max);
+    Ok(info)
+}
+
+/// Container duration as ffmpeg reports it.
+pub fn duration(path: &Path) -> Result<Duration, CodecError> {
+    init();
+    let ictx = format::input(path).map_err(|e| CodecError::Open { path: path.to_path_buf(), reason: e.to_string() })?;
+    let d = ictx.duration();
+    Ok(Duration::from_micros(d.max(0) as u64))
+}

@@ -1,0 +1,348 @@
+//! Live encoding into fragmented MP4.
+//!
+//! Split in two so that the expensive part runs on its own thread: [`VideoEncoder`] converts
+//! RGBA to YUV and runs libx264, producing [`EncodedPacket`]s; [`Mp4Writer`] owns the muxer and
+//! the (cheap) AAC encoder and interleaves both streams into the file.
+
+use std::path::{Path, PathBuf};
+
+use ffmpeg_next as ff;
+use ff::{codec, encoder, format, frame, software, ChannelLayout, Dictionary, Packet, Rational};
+use reel_media::{Fps, Size, VideoFrame, AUDIO_RATE};
+
+use crate::{init, CodecError, Ctx, Preset};
+
+#[derive(Clone, Debug)]
+pub struct WriterSettings {
+    pub size: Size,
+    pub fps: Fps,
+    pub audio: bool,
+    pub preset: Preset,
+    /// Fragmented (crash-safe, for live recording) or plain with the index first.
+    pub fragmented: bool,
+}
+
+/// An encoded video packet on its way from the encoder thread to the muxer.
+pub struct EncodedPacket(Packet);
+
+/// RGBA → YUV 4:2:0 → H.264.
+pub struct VideoEncoder {
+    enc: encoder::video::Encoder,
+    scaler: Option<Scaler>,
+    yuv: frame::Video,
+    rgba: frame::Video,
+    size: Size,
+    time_base: Rational,
+}
+
+/// swscale's context is plain data owned by one thread at a time; ffmpeg-next only lacks the
+/// marker. It is created on one thread and moved with its encoder to the video thread.
+struct Scaler(software::scaling::Context);
+// SAFETY: an SwsContext has no thread affinity; it is never shared, only moved.
+unsafe impl Send for Scaler {}
+
+impl VideoEncoder {
+    /// Encodes one RGBA frame of exactly the output size into constant-frame-rate slot `slot`.
+    pub fn encode(&mut self, f: &VideoFrame, slot: i64) -> Result<Vec<EncodedPacket>, CodecError> {
+        if f.width != self.size.width || f.height != self.size.height {
+            return Err(CodecError::Invalid {
+                path: PathBuf::new(),
+                reason: format!("frame is {}x{}, the encoder expects {}", f.width, f.height, self.size),
+            });
+        }
+        let (w, h) = (self.size.width, self.size.height);
+        let scaler = match &mut self.scaler {
+            Some(s) => s,
+            None => self.scaler.insert(Scaler(
+                software::scaling::Context::get(format::Pixel::RGBA, w, h, format::Pixel::YUV420P, w, h, software::scaling::Flags::BILINEAR)
+                    .ctx(|| "creating the colour converter".into())?,
+            )),
+        };
+        // Copy rows into the RGBA frame (its stride may be padded).
+        let stride = self.rgba.stride(0);
+        let row = w as usize * 4;
+        let dst = self.rgba.data_mut(0);
+        for y in 0..h as usize {
+            dst[y * stride..y * stride + row].copy_from_slice(&f.data[y * row..(y + 1) * row]);
+        }
+        // The encoder may still hold a reference to the previous picture.
+        // SAFETY: `yuv` is a valid, allocated frame owned by us.
+        unsafe {
+            ff::ffi::av_frame_make_writable(self.yuv.as_mut_ptr());
+        }
+        scaler.0.run(&self.rgba, &mut self.yuv).ctx(|| "converting a frame to YUV".into())?;
+        self.yuv.set_pts(Some(slot));
+        self.enc.send_frame(&self.yuv).ctx(|| "encoding a video frame".into())?;
+        Ok(self.drain())
+    }
+
+    /// Flushes the encoder's delayed frames (x264 looks ahead).
+    pub fn flush(&mut self) -> Result<Vec<EncodedPacket>, CodecError> {
+        self.enc.send_eof().ctx(|| "flushing the video encoder".into())?;
+        Ok(self.drain())
+    }
+
+    fn drain(&mut self) -> Vec<EncodedPacket> {
+        let mut out = Vec::new();
+        let mut p = Packet::empty();
+        while self.enc.receive_packet(&mut p).is_ok() {
+            p.set_time_base(self.time_base);
+            out.push(EncodedPacket(std::mem::replace(&mut p, Packet::empty())));
+        }
+        out
+    }
+}
+
+struct AudioEncoder {
+    enc: encoder::audio::Encoder,
+    frame_size: usize,
+    /// Mono 48 kHz samples waiting for a whole AAC frame.
+    pending: Vec<f32>,
+    next_pts: i64,
+    resampler: Option<(u32, software::resampling::Context)>,
+}
+
+/// The muxer and the audio encoder.
+pub struct Mp4Writer {
+    octx: format::context::Output,
+    path: PathBuf,
+    video_tb_enc: Rational,
+    audio: Option<AudioEncoder>,
+    video_packets: u64,
+    audio_samples: u64,
+}
+
+impl Mp4Writer {
+    /// Creates the file and its encoders; the header is written before returning, so an
+    /// unwritable path fails here, before anything is captured.
+    pub fn create(path: &Path, s: &WriterSettings) -> Result<(Mp4Writer, VideoEncoder), CodecError> {
+        init();
+        let mut octx = format::output_as(path, "mp4")
+            .map_err(|e| CodecError::Create { path: path.to_path_buf(), reason: e.to_string() })?;
+        let global = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
+
+        // Video: libx264.
+        let h264 = encoder::find_by_name("libx264").ok_or(CodecError::MissingEncoder("libx264"))?;
+        let mut ost = octx.add_stream(h264).ctx(|| "adding the video stream".into())?;
+        let mut venc = codec::context::Context::new_with_codec(h264).encoder().video().ctx(|| "creating the video encoder".into())?;
+        let tb = Rational(1, s.fps.get() as i32);
+        venc.set_width(s.size.width);
+        venc.set_height(s.size.height);
+        venc.set_format(format::Pixel::YUV420P);
+        venc.set_time_base(tb);
+        venc.set_frame_rate(Some(Rational(s.fps.get() as i32, 1)));
+        venc.set_gop(s.fps.get()); // a keyframe every second: quick seeks, cheap cuts
+        venc.set_colorspace(ff::color::Space::BT709);
+        venc.set_color_range(ff::color::Range::MPEG);
+        if global {
+            venc.set_flags(codec::Flags::GLOBAL_HEADER);
+        }
+        let mut opts = Dictionary::new();
+        opts.set("preset", s.preset.x264);
+        opts.set("crf", &s.preset.crf.to_string());
+        // Keyframes only where we put them, so fragments and cuts stay predictable.
+        opts.set("x264-params", "scenecut=0");
+        let venc = venc.open_as_with(h264, opts).ctx(|| format!("opening libx264 (preset {})", s.preset.x264))?;
+        ost.set_parameters(&venc);
+        ost.set_time_base(tb);
+
+        // Audio: AAC, mono, 48 kHz.
+        let audio = if s.audio {
+            let aac = encoder::find(codec::Id::AAC).ok_or(CodecError::MissingEncoder("aac"))?;
+            let mut ost = octx.add_stream(aac).ctx(|| "adding the audio stream".into())?;
+            let mut aenc = codec::context::Context::new_with_codec(aac).encoder().audio().ctx(|| "creating the audio encoder".into())?;
+            aenc.set_rate(AUDIO_RATE as i32);
+            aenc.set_channel_layout(ChannelLayout::MONO);
+            aenc.set_channels(1);
+            aenc.set_format(format::Sample::F32(format::sample::Type::Planar));
+            aenc.set_bit_rate(128_000);
+            aenc.set_time_base(Rational(1, AUDIO_RATE as i32));
+            if global {
+                aenc.set_flags(codec::Flags::GLOBAL_HEADER);
+            }
+            let aenc = aenc.open_as(aac).ctx(|| "opening the AAC encoder".into())?;
+            ost.set_parameters(&aenc);
+            ost.set_time_base(Rational(1, AUDIO_RATE as i32));
+            let frame_size = (aenc.frame_size() as usize).max(1);
+            Some(AudioEncoder { enc: aenc, frame_size, pending: Vec::with_capacity(4096), next_pts: 0, resampler: None })
+        } else {
+            None
+        };
+
+        let mut mux_opts = Dictionary::new();
+        if s.fragmented {
+            mux_opts.set("movflags", "frag_keyframe+empty_moov+default_base_moof");
+            mux_opts.set("frag_duration", "500000");
+            mux_opts.set("flush_packets", "1");
+        } else {
+            mux_opts.set("movflags", "faststart");
+        }
+        octx.write_header_with(mux_opts)
+            .map_err(|e| CodecError::Create { path: path.to_path_buf(), reason: e.to_string() })?;
+
+        let size = s.size;
+        let rgba = frame::Video::new(format::Pixel::RGBA, size.width, size.height);
+        let yuv = frame::Video::new(format::Pixel::YUV420P, size.width, size.height);
+        let video = VideoEncoder { enc: venc, scaler: None, yuv, rgba, size, time_base: tb };
+        Ok((Mp4Writer { octx, path: path.to_path_buf(), video_tb_enc: tb, audio, video_packets: 0, audio_samples: 0 }, video))
+    }
+
+    pub fn has_audio(&self) -> bool {
+        self.audio.is_some()
+    }
+
+    /// Samples (48 kHz) accepted so far.
+    pub fn audio_samples(&self) -> u64 {
+        self.audio_samples
+    }
+
+    pub fn write_video(&mut self, packets: Vec<EncodedPacket>) -> Result<(), CodecError> {
+        let stb = self.octx.stream(0).map(|s| s.time_base()).unwrap_or(self.video_tb_enc);
+        for EncodedPacket(mut p) in packets {
+            p.set_stream(0);
+            p.rescale_ts(self.video_tb_enc, stb);
+            p.write_interleaved(&mut self.octx).ctx(|| format!("writing video to {}", self.path.display()))?;
+            self.video_packets += 1;
+        }
+        Ok(())
+    }
+
+    /// Appends interleaved samples at any rate and channel count; they are downmixed to mono and
+    /// resampled to 48 kHz as needed, then encoded in whole AAC frames.
+    pub fn write_audio(&mut self, samples: &[f32], rate: u32, channels: u16) -> Result<(), CodecError> {
+        let Some(a) = self.audio.as_mut() else { return Ok(()) };
+        let ch = channels.max(1) as usize;
+        let mono: Vec<f32> = if ch == 1 {
+            samples.to_vec()
+        } else {
+            samples.chunks_exact(ch).map(|f| f.iter().sum::<f32>() / ch as f32).collect()
+        };
+        let mono = if rate == AUDIO_RATE { mono } else { a.resample(&mono, rate)? };
+        self.audio_samples += mono.len() as u64;
+        a.pending.extend_from_slice(&mono);
+        self.encode_audio(false)
+    }
+
+    /// Appends `n` samples of silence (to fill a gap the microphone left).
+    pub fn write_silence(&mut self, n: usize) -> Result<(), CodecError> {
+        let Some(a) = self.audio.as_mut() else { return Ok(()) };
+        a.pending.resize(a.pending.len() + n, 0.0);
+        self.audio_samples += n as u64;
+        self.encode_audio(false)
+    }
+
+    fn encode_audio(&mut self, last: bool) -> Result<(), CodecError> {
+        let Some(a) = self.audio.as_mut() else { return Ok(()) };
+        let mut packets = Vec::new();
+        while a.pending.len() >= a.frame_size || (last && !a.pending.is_empty()) {
+            let n = a.frame_size.min(a.pending.len());
+            let mut f = frame::Audio::new(format::Sample::F32(format::sample::Type::Planar), n, ChannelLayout::MONO);
+            f.set_rate(AUDIO_RATE);
+            f.plane_mut::<f32>(0)[..n].copy_from_slice(&a.pending[..n]);
+            a.pending.drain(..n);
+            f.set_pts(Some(a.next_pts));
+            a.next_pts += n as i64;
+            a.enc.send_frame(&f).ctx(|| "encoding audio".into())?;
+            packets.extend(drain_audio(&mut a.enc));
+        }
+        if last {
+            a.enc.send_eof().ctx(|| "flushing the audio encoder".into())?;
+            packets.extend(drain_audio(&mut a.enc));
+        }
+        self.write_audio_packets(packets)
+    }
+
+    fn write_audio_packets(&mut self, packets: Vec<Packet>) -> Result<(), CodecError> {
+        let stb = self.octx.stream(1).map(|s| s.time_base()).unwrap_or(Rational(1, AUDIO_RATE as i32));
+        for mut p in packets {
+            p.set_stream(1);
+            p.rescale_ts(Rational(1, AUDIO_RATE as i32), stb);
+            p.write_interleaved(&mut self.octx).ctx(|| format!("writing audio to {}", self.path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the audio encoder, writes the video encoder's tail and closes the file.
+    pub fn finish(mut self, video_tail: Vec<EncodedPacket>) -> Result<(), CodecError> {
+        self.encode_audio(true)?;
+        self.write_video(video_tail)?;
+        self.octx.write_trailer().ctx(|| format!("closing {}", self.path.display()))
+    }
+}
+
+fn drain_audio(enc: &mut encoder::audio::Encoder) -> Vec<Packet> {
+    let mut out = Vec::new();
+    let mut p = Packet::empty();
+    while enc.receive_packet(&mut p).is_ok() {
+        out.push(std::mem::replace(&mut p, Packet::empty()));
+    }
+    out
+}
+
+impl AudioEncoder {
+    fn resample(&mut self, mono: &[f32], rate: u32) -> Result<Vec<f32>, CodecError> {
+        let packed = format::Sample::F32(format::sample::Type::Packed);
+        if self.resampler.as_ref().is_none_or(|(r, _)| *r != rate) {
+            let ctx = software::resampling::Context::get(packed, ChannelLayout::MONO, rate, packed, ChannelLayout::MONO, AUDIO_RATE)
+                .ctx(|| format!("creating a resampler from {rate} Hz"))?;
+            self.resampler = Some((rate, ctx));
+        }
+        let Some((_, ctx)) = self.resampler.as_mut() else { return Ok(Vec::new()) };
+        let mut input = frame::Audio::new(packed, mono.len(), ChannelLayout::MONO);
+        input.set_rate(rate);
+        input.plane_mut::<f32>(0)[..mono.len()].copy_from_slice(mono);
+        let cap = mono.len() * AUDIO_RATE as usize / rate as usize + 64;
+        let mut output = frame::Audio::new(packed, cap, ChannelLayout::MONO);
+        output.set_rate(AUDIO_RATE);
+        ctx.run(&input, &mut output).ctx(|| "resampling audio".into())?;
+        let n = output.samples();
+        Ok(output.plane::<f32>(0)[..n].to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn settings(size: Size, preset: Preset) -> WriterSettings {
+        WriterSettings { size, fps: Fps::new(30).unwrap(), audio: true, preset, fragmented: true }
+    }
+
+    /// Every live preset must really open (an ffmpeg without it fails here, not mid-recording).
+    #[test]
+    fn every_live_preset_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, (_, preset)) in crate::preset::LIVE.iter().enumerate() {
+            let p = dir.path().join(format!("{i}.mp4"));
+            let (w, v) = Mp4Writer::create(&p, &settings(Size::new(320, 240).unwrap(), *preset)).unwrap();
+            drop(v);
+            w.finish(vec![]).unwrap();
+        }
+    }
+
+    #[test]
+    fn resampling_keeps_duration() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.mp4");
+        let (mut w, mut v) = Mp4Writer::create(&p, &settings(Size::new(64, 64).unwrap(), Preset::offline())).unwrap();
+        let one_second_stereo_44k: Vec<f32> = (0..44_100 * 2).map(|i| ((i / 2) as f32 * 0.05).sin() * 0.3).collect();
+        for chunk in one_second_stereo_44k.chunks(882) {
+            w.write_audio(chunk, 44_100, 2).unwrap();
+        }
+        let got = w.audio_samples() as i64;
+        assert!((got - 48_000).abs() < 200, "{got} samples for one second");
+        let f = VideoFrame::new(Duration::ZERO, 64, 64, vec![128; 64 * 64 * 4]).unwrap();
+        let pk = v.encode(&f, 0).unwrap();
+        w.write_video(pk).unwrap();
+        w.finish(v.flush().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn unwritable_path_fails_at_create() {
+        let err = Mp4Writer::create(Path::new("/nonexistent-dir/x.mp4"), &settings(Size::new(64, 64).unwrap(), Preset::offline()))
+            .err()
+            .expect("must fail");
+        assert!(err.to_string().contains("/nonexistent-dir/x.mp4"), "{err}");
+    }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what Reel needs on a Debian/Ubuntu machine, idempotently: only missing packages are
+# installed, and nothing is downloaded beyond Debian's own package archive and crates.io.
+# Usage: scripts/setup.sh [build|test]   (test adds the packages the test suite needs)
+set -euo pipefail
+mode=${1:-build}
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: not root and no sudo; install the packages below by hand" >&2; SUDO=false; }
+  SUDO=${SUDO:-sudo}
+fi
+
+# Build: Tauri's WebKitGTK, ffmpeg's libraries (ffmpeg-next binds them with bindgen, hence clang),
+# ALSA/PulseAudio headers for cpal.
+build_pkgs=(build-essential pkg-config clang libclang-dev
+  libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libssl-dev
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
+  libavdevice-dev libasound2-dev libpulse-dev)
+# Run: ffmpeg/ffprobe for checks, the GStreamer plugins without which WebKitGTK cannot play
+# H.264/AAC (not pulled in by --no-install-recommends), fonts for the webview.
+run_pkgs=(ffmpeg gstreamer1.0-libav gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  fonts-dejavu-core xvfb xauth)
+# Test: a real PulseAudio server as the microphone, sox for tones, a real browser, WebDriver for
+# the desktop app, imagemagick for screenshots.
+test_pkgs=(pulseaudio pulseaudio-utils sox libsox-fmt-all chromium chromium-driver
+  webkit2gtk-driver imagemagick)
+
+pkgs=("${build_pkgs[@]}" "${run_pkgs[@]}")
+[ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: all ${#pkgs[@]} packages present" >&2
+fi
+
+command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
