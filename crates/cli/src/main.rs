@@ -1,1 +1,125 @@
-fn main() {}
+//! `reel`: the command line. Every command is a thin shell over `reel_app`.
+
+mod bench;
+mod record;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "reel", version, about = "Record async video messages: camera + mic, encoded to MP4, never lost.")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// List cameras and microphones.
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record camera and microphone to an MP4.
+    Record(record::RecordArgs),
+    /// Finish interrupted recordings (after a crash or kill) into final MP4s.
+    Recover {
+        /// The partial file, or the output the recording was meant for.
+        path: Option<PathBuf>,
+        /// Every interrupted recording.
+        #[arg(long, conflicts_with = "path")]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks that print figures (live pacing, encode throughput).
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Devices { json } => devices(json),
+        Cmd::Record(a) => record::run(a),
+        Cmd::Recover { path, all, json } => recover(path, all, json),
+        Cmd::Bench(a) => bench::run(a),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn devices(json: bool) -> Result<()> {
+    let d = reel_app::devices();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+        return Ok(());
+    }
+    println!("Cameras:");
+    if d.cameras.is_empty() {
+        println!("  (none found; use --camera synthetic for a test pattern)");
+    }
+    for c in &d.cameras {
+        println!("  {}  {}", c.index, c.name);
+    }
+    println!("Microphones:");
+    if d.mics.is_empty() {
+        println!("  (none found; use --mic tone for a test tone, or --mic none)");
+    }
+    for m in &d.mics {
+        println!("  {}{}  [{}]", m.name, if m.is_default { " (default)" } else { "" }, m.id);
+    }
+    println!("Always available: --camera synthetic, --mic tone");
+    Ok(())
+}
+
+fn recover(path: Option<PathBuf>, all: bool, json: bool) -> Result<()> {
+    let results: Vec<Result<reel_app::Recovered, reel_app::ApiError>> = match (path, all) {
+        (Some(p), _) => vec![reel_app::recover(&p)],
+        (None, true) => reel_app::recover_all(),
+        (None, false) => {
+            let list = reel_app::interrupted_recordings();
+            if list.is_empty() {
+                eprintln!("No interrupted recordings.");
+            }
+            for s in &list {
+                println!("{}  (meant for {})", s.partial.display(), s.output.display());
+            }
+            if !list.is_empty() {
+                eprintln!("Run `reel recover --all` to finish them, or `reel recover PATH` for one.");
+            }
+            return Ok(());
+        }
+    };
+    let mut failed = 0;
+    let mut done = Vec::new();
+    for r in results {
+        match r {
+            Ok(rec) => {
+                if !json {
+                    println!("recovered {} ({:.1} s)", rec.output.display(), rec.duration_s);
+                }
+                done.push(rec);
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&done)?);
+    }
+    if done.is_empty() && failed == 0 {
+        eprintln!("No interrupted recordings.");
+    }
+    anyhow::ensure!(failed == 0, "{failed} recording(s) could not be recovered");
+    Ok(())
+}

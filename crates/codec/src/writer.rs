@@ -141,7 +141,7 @@ impl Mp4Writer {
         opts.set("preset", s.preset.x264);
         opts.set("crf", &s.preset.crf.to_string());
         // Keyframes only where we put them, so fragments and cuts stay predictable.
-        opts.set("x264-params", "scenecut=0");
+        opts.set("x264-params", "scenecut=0:sync-lookahead=0:rc-lookahead=10");
         let venc = venc.open_as_with(h264, opts).ctx(|| format!("opening libx264 (preset {})", s.preset.x264))?;
         ost.set_parameters(&venc);
         ost.set_time_base(tb);
@@ -171,8 +171,8 @@ impl Mp4Writer {
 
         let mut mux_opts = Dictionary::new();
         if s.fragmented {
-            mux_opts.set("movflags", "frag_keyframe+empty_moov+default_base_moof");
-            mux_opts.set("frag_duration", "500000");
+            mux_opts.set("movflags", "frag_keyframe+delay_moov+default_base_moof");
+            mux_opts.set("frag_duration", "250000");
             mux_opts.set("flush_packets", "1");
         } else {
             mux_opts.set("movflags", "faststart");

@@ -1,1 +1,491 @@
-//! placeholder
+//! The recording engine: wires capture → compose → codec, owns the recording's state machine,
+//! its health counters and its crash recovery.
+//!
+//! ```text
+//!  Prepared ──start──> Recording ⇄ Paused ──stop──> Flushing ──> Finished
+//!      │                    │                          │
+//!      └─ devices opened,   └─ fragmented MP4 grows;    └─ queues drained, encoders flushed,
+//!         file created         a session file names it     file closed, remuxed (faststart)
+//! ```
+//! `Finished` is only reached once the final file exists under its name; until then the
+//! fragmented partial file and its session entry make the recording recoverable
+//! ([`session::recover`]).
+
+mod pipeline;
+pub mod session;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::bounded;
+use reel_capture::paced::FrameSupply;
+use reel_capture::{CameraSpec, CaptureError, MicSpec, Out};
+use reel_codec::decode::VideoFileReader;
+use reel_codec::{remux, CodecError, Mp4Writer, Preset, WriterSettings};
+use reel_compose::Compositor;
+use reel_media::{Clock, ClockMode, Fps, Health, HealthSnapshot, Size, VideoFrame};
+
+use pipeline::{MuxStage, VideoStage};
+pub use session::{Recovered, Session};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error("{path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+    #[error("{0} already exists; choose another --output or move the file away")]
+    OutputExists(PathBuf),
+    #[error("cannot write to {path}: {reason}; choose an --output in a folder you can write to")]
+    Unwritable { path: PathBuf, reason: String },
+    #[error("nothing to recover at {0}: no interrupted recording there (see `reel recover --all`)")]
+    NothingToRecover(PathBuf),
+    #[error("that recording is still running (process {0}); stop it first")]
+    StillRecording(u32),
+    #[error("recording failed: {0}")]
+    Pipeline(String),
+}
+
+impl RecordError {
+    /// A stable machine-readable code for the UI and `--json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RecordError::Capture(CaptureError::NoCamera { .. } | CaptureError::CameraOpen { .. }) => "camera_unavailable",
+            RecordError::Capture(CaptureError::NoMic { .. } | CaptureError::MicOpen { .. } | CaptureError::AudioHost(_)) => "mic_unavailable",
+            RecordError::Capture(_) => "capture_failed",
+            RecordError::Codec(CodecError::Open { .. } | CodecError::NoStream { .. }) => "bad_input",
+            RecordError::Codec(_) => "encode_failed",
+            RecordError::Io { .. } | RecordError::Unwritable { .. } => "io",
+            RecordError::OutputExists(_) => "output_exists",
+            RecordError::NothingToRecover(_) => "not_found",
+            RecordError::StillRecording(_) => "busy",
+            RecordError::Pipeline(_) => "pipeline",
+        }
+    }
+}
+
+/// Everything a recording needs to know.
+#[derive(Clone, Debug)]
+pub struct RecordOptions {
+    pub camera: CameraSpec,
+    pub mic: MicSpec,
+    pub size: Size,
+    pub fps: Fps,
+    pub output: PathBuf,
+    /// Stop by itself after this much media time.
+    pub max_duration: Option<Duration>,
+    pub title: Option<String>,
+    /// Realtime for live recording; Virtual renders synthetic/file sources as fast as possible.
+    pub clock: ClockMode,
+    /// Encoder preset; `None` picks the live preset for the size.
+    pub preset: Option<Preset>,
+}
+
+impl RecordOptions {
+    pub fn new(output: impl Into<PathBuf>) -> Self {
+        RecordOptions {
+            camera: CameraSpec::Synthetic,
+            mic: MicSpec::Tone,
+            size: Size { width: 1280, height: 720 },
+            fps: Fps::new(30).unwrap_or_else(|_| unreachable!()),
+            output: output.into(),
+            max_duration: None,
+            title: None,
+            clock: ClockMode::Realtime,
+            preset: None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Prepared,
+    Recording,
+    Paused,
+    Flushing,
+    Finished,
+    Failed,
+}
+
+/// What a finished recording reports.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Summary {
+    pub output: PathBuf,
+    pub duration_s: f64,
+    pub frames_encoded: u64,
+    pub frames_dropped: u64,
+    pub frames_duplicated: u64,
+    /// From the stop request to the final file existing.
+    pub finalize_ms: f64,
+    pub capture_jitter_p99_ms: f64,
+    pub bytes: u64,
+    pub health: HealthSnapshot,
+}
+
+/// Pause/resume from anywhere, without owning the recording.
+#[derive(Clone)]
+pub struct Control {
+    clock: Clock,
+    state: Arc<Mutex<State>>,
+}
+
+impl Control {
+    fn set(&self, from: State, to: State) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if *s == from && !self.clock.is_stopped() {
+            *s = to;
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn pause(&self) {
+        if self.set(State::Recording, State::Paused) {
+            self.clock.pause();
+        }
+    }
+
+    pub fn resume(&self) {
+        if self.set(State::Paused, State::Recording) {
+            self.clock.resume();
+        }
+    }
+}
+
+/// A recording whose devices are open and whose file exists, not yet started (so a countdown
+/// can run between the two and the first frame is on time).
+pub struct Recording {
+    opts: RecordOptions,
+    clock: Clock,
+    health: Arc<Health>,
+    state: Arc<Mutex<State>>,
+    session: Session,
+    sources: Vec<JoinHandle<()>>,
+    video: Option<JoinHandle<Result<(), RecordError>>>,
+    mux: Option<JoinHandle<Result<(), RecordError>>>,
+    source_error: Arc<Mutex<Option<String>>>,
+}
+
+struct FileSupply {
+    path: PathBuf,
+    size: Size,
+}
+
+impl FrameSupply for FileSupply {
+    type Iter = std::iter::Map<VideoFileReader, fn(Result<VideoFrame, CodecError>) -> Result<VideoFrame, String>>;
+    fn open(&mut self) -> Result<Self::Iter, String> {
+        let r = VideoFileReader::open(&self.path, self.size).map_err(|e| e.to_string())?;
+        Ok(r.map(stringify_err as fn(_) -> _))
+    }
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+fn stringify_err(r: Result<VideoFrame, CodecError>) -> Result<VideoFrame, String> {
+    r.map_err(|e| e.to_string())
+}
+
+/// Checks the output path before anything is opened: an error here leaves nothing behind.
+fn check_output(output: &Path) -> Result<(), RecordError> {
+    if output.file_name().is_none() {
+        return Err(RecordError::Unwritable { path: output.to_path_buf(), reason: "it names a folder, not a file".into() });
+    }
+    if output.exists() {
+        return Err(RecordError::OutputExists(output.to_path_buf()));
+    }
+    let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(RecordError::Unwritable { path: output.to_path_buf(), reason: format!("folder {} does not exist", parent.display()) });
+    }
+    Ok(())
+}
+
+impl Recording {
+    /// Opens devices, creates the (fragmented) file and its session entry, and starts the
+    /// pipeline threads, all waiting for [`Recording::start`].
+    pub fn prepare(opts: RecordOptions) -> Result<Recording, RecordError> {
+        check_output(&opts.output)?;
+        let clock = Clock::new(opts.clock);
+        let health = Arc::new(Health::default());
+        let realtime = opts.clock == ClockMode::Realtime;
+        let until = opts.max_duration;
+        let source_error: Arc<Mutex<Option<String>>> = Arc::default();
+        let mut sources = Vec::new();
+        let fail = |clock: &Clock, sources: Vec<JoinHandle<()>>| {
+            clock.stop();
+            for s in sources {
+                let _ = s.join();
+            }
+        };
+
+        // Sources first: a missing device must fail before any file exists.
+        let (vtx, vrx) = bounded::<VideoFrame>(8);
+        let vout = Out::new(vtx, realtime.then(|| opts.fps.period() * 2), health.clone());
+        let video_input = match &opts.camera {
+            CameraSpec::None => None,
+            CameraSpec::Synthetic => {
+                sources.push(reel_capture::synthetic::spawn(opts.size, opts.fps, clock.clone(), vout, until)?);
+                Some(vrx)
+            }
+            CameraSpec::File(path) => {
+                let supply = FileSupply { path: path.clone(), size: opts.size };
+                let err = source_error.clone();
+                let on_error = move |e: String| {
+                    *err.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                };
+                match reel_capture::paced::spawn(supply, opts.fps, clock.clone(), vout, until, on_error) {
+                    Ok(h) => sources.push(h),
+                    Err(e) => {
+                        fail(&clock, sources);
+                        return Err(e.into());
+                    }
+                }
+                Some(vrx)
+            }
+            CameraSpec::Index(_) | CameraSpec::Name(_) => {
+                let (i, n) = match &opts.camera {
+                    CameraSpec::Index(i) => (Some(*i), None),
+                    CameraSpec::Name(n) => (None, Some(n.as_str())),
+                    _ => (None, None),
+                };
+                let cam = reel_capture::camera::resolve(i, n);
+                match cam.and_then(|c| reel_capture::camera::spawn(c, opts.size, opts.fps, clock.clone(), vout)) {
+                    Ok(h) => sources.push(h),
+                    Err(e) => {
+                        fail(&clock, sources);
+                        return Err(e.into());
+                    }
+                }
+                Some(vrx)
+            }
+        };
+
+        let (atx, arx) = bounded(256);
+        let audio_input = match &opts.mic {
+            MicSpec::None => None,
+            MicSpec::Tone => {
+                let aout = Out::new(atx, realtime.then_some(Duration::from_millis(50)), health.clone());
+                match reel_capture::tone::spawn(clock.clone(), aout, until) {
+                    Ok(h) => sources.push(h),
+                    Err(e) => {
+                        fail(&clock, sources);
+                        return Err(e.into());
+                    }
+                }
+                Some(arx)
+            }
+            MicSpec::Default | MicSpec::Name(_) => {
+                if !realtime {
+                    fail(&clock, sources);
+                    return Err(RecordError::Pipeline("a microphone can only record in real time".into()));
+                }
+                let wanted = match &opts.mic {
+                    MicSpec::Name(n) => Some(n.clone()),
+                    _ => None,
+                };
+                // A device callback must never wait: a full queue drops at once.
+                let aout = Out::new(atx, Some(Duration::ZERO), health.clone());
+                match reel_capture::mic::spawn(wanted, clock.clone(), aout) {
+                    Ok((h, _)) => sources.push(h),
+                    Err(e) => {
+                        fail(&clock, sources);
+                        return Err(e.into());
+                    }
+                }
+                Some(arx)
+            }
+        };
+
+        let partial = session::partial_path(&opts.output);
+        let _ = std::fs::remove_file(&partial); // a stale partial of a previous failed start
+        let settings = WriterSettings {
+            size: opts.size,
+            fps: opts.fps,
+            audio: audio_input.is_some(),
+            preset: opts.preset.unwrap_or_else(|| Preset::live(opts.size)),
+            fragmented: true,
+        };
+        let (writer, encoder) = match Mp4Writer::create(&partial, &settings) {
+            Ok(w) => w,
+            Err(e) => {
+                fail(&clock, sources);
+                let _ = std::fs::remove_file(&partial);
+                return Err(match e {
+                    CodecError::Create { reason, .. } => RecordError::Unwritable { path: opts.output.clone(), reason },
+                    e => e.into(),
+                });
+            }
+        };
+        let session = Session::new(partial.clone(), opts.output.clone(), opts.title.clone());
+        if let Err(e) = session.save() {
+            fail(&clock, sources);
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+
+        let (ptx, prx) = bounded(64);
+        let video_stage = VideoStage {
+            fps: opts.fps,
+            clock: clock.clone(),
+            health: health.clone(),
+            until,
+            compositor: Compositor::new(opts.size, [24, 26, 32, 255]),
+            encoder,
+            input: video_input,
+            out: ptx,
+        };
+        let mux_stage = MuxStage { writer, fps: opts.fps, health: health.clone(), until, video: prx, audio: audio_input };
+        let spawn = |name: &str, f: Box<dyn FnOnce() -> Result<(), RecordError> + Send>| {
+            std::thread::Builder::new().name(name.into()).spawn(f).map_err(|e| RecordError::Pipeline(e.to_string()))
+        };
+        let video = spawn("reel-video", Box::new(move || video_stage.run()))?;
+        let mux = spawn("reel-mux", Box::new(move || mux_stage.run()))?;
+
+        // Stop by itself at the maximum duration.
+        if let (Some(max), true) = (until, realtime) {
+            let c = clock.clone();
+            sources.push(
+                std::thread::Builder::new()
+                    .name("reel-timer".into())
+                    .spawn(move || {
+                        if c.wait_until(max) != reel_media::Wait::Stopped {
+                            c.stop();
+                        }
+                    })
+                    .map_err(|e| RecordError::Pipeline(e.to_string()))?,
+            );
+        }
+
+        Ok(Recording {
+            opts,
+            clock,
+            health,
+            state: Arc::new(Mutex::new(State::Prepared)),
+            session,
+            sources,
+            video: Some(video),
+            mux: Some(mux),
+            source_error,
+        })
+    }
+
+    fn set_state(&self, s: State) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = s;
+    }
+
+    pub fn state(&self) -> State {
+        let s = *self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(s, State::Recording | State::Paused) && self.clock.is_stopped() {
+            return State::Flushing;
+        }
+        s
+    }
+
+    pub fn start(&self) {
+        self.clock.start();
+        self.set_state(State::Recording);
+    }
+
+    pub fn pause(&self) {
+        self.control().pause()
+    }
+
+    pub fn resume(&self) {
+        self.control().resume()
+    }
+
+    /// A small handle that can pause and resume from another thread (stdin, a script, the UI).
+    pub fn control(&self) -> Control {
+        Control { clock: self.clock.clone(), state: self.state.clone() }
+    }
+
+    /// Media time recorded so far (pauses excluded).
+    pub fn elapsed(&self) -> Duration {
+        self.clock.elapsed()
+    }
+
+    /// True once the recording has stopped by itself (maximum duration, or every source ended)
+    /// or was asked to stop; call [`Recording::finish`] next.
+    pub fn is_stopped(&self) -> bool {
+        self.clock.is_stopped() || self.video.as_ref().is_some_and(|h| h.is_finished())
+    }
+
+    /// Microphone level now: (rms, peak) in 0..1.
+    pub fn level(&self) -> (f32, f32) {
+        self.health.level()
+    }
+
+    pub fn health(&self) -> HealthSnapshot {
+        self.health.snapshot(self.opts.fps.period())
+    }
+
+    pub fn partial_path(&self) -> &Path {
+        &self.session.partial
+    }
+
+    /// Stops (if not already), drains every queue, closes the file and writes the final MP4.
+    pub fn finish(mut self) -> Result<Summary, RecordError> {
+        let stop_at = Instant::now();
+        self.clock.stop();
+        self.set_state(State::Flushing);
+        for s in self.sources.drain(..) {
+            let _ = s.join();
+        }
+        let join = |h: Option<JoinHandle<Result<(), RecordError>>>| -> Result<(), RecordError> {
+            match h.map(|h| h.join()) {
+                Some(Ok(r)) => r,
+                Some(Err(_)) => Err(RecordError::Pipeline("a pipeline thread panicked".into())),
+                None => Ok(()),
+            }
+        };
+        let v = join(self.video.take());
+        let m = join(self.mux.take());
+        if let Err(e) = v.and(m) {
+            self.set_state(State::Failed);
+            // The partial file stays, with its session: `reel recover` can still save it.
+            return Err(e);
+        }
+        let info = remux::finalize(&self.session.partial, &self.opts.output, &[], self.opts.title.as_deref());
+        let info = match info {
+            Ok(i) => i,
+            Err(e) => {
+                self.set_state(State::Failed);
+                return Err(e.into());
+            }
+        };
+        let _ = std::fs::remove_file(&self.session.partial);
+        self.session.remove();
+        self.set_state(State::Finished);
+        let finalize_ms = stop_at.elapsed().as_secs_f64() * 1000.0;
+        let health = self.health();
+        if let Some(e) = self.source_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            eprintln!("warning: the camera source ended early: {e}");
+        }
+        Ok(Summary {
+            output: self.opts.output.clone(),
+            duration_s: info.duration_s,
+            frames_encoded: health.frames_encoded,
+            frames_dropped: health.frames_dropped,
+            frames_duplicated: health.frames_duplicated,
+            finalize_ms,
+            capture_jitter_p99_ms: health.capture_jitter_p99_ms,
+            bytes: info.bytes,
+            health,
+        })
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        // Dropped without finish (an error path): stop the threads; the partial file and its
+        // session stay for recovery.
+        self.clock.stop();
+    }
+}

@@ -1,0 +1,198 @@
+//! `reel record`: prepare, count down, record with live progress, stop on duration, Ctrl-C,
+//! SIGTERM, a `stop` line on stdin or a script, then drain and finalize.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use reel_app::{CameraSpec, ClockMode, Fps, MicSpec, RecordOptions, Size};
+
+#[derive(Args)]
+pub struct RecordArgs {
+    /// synthetic | none | file:PATH | <index> | <name>
+    #[arg(long, default_value = "synthetic")]
+    camera: CameraSpec,
+    /// tone | none | default | <name>
+    #[arg(long, default_value = "default")]
+    mic: MicSpec,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Output size: WxH or 480p/720p/1080p.
+    #[arg(long, default_value = "1280x720")]
+    size: String,
+    #[arg(long, default_value = "30")]
+    fps: String,
+    #[arg(long, short)]
+    output: PathBuf,
+    #[arg(long)]
+    title: Option<String>,
+    /// Count down this many seconds before recording starts.
+    #[arg(long, default_value = "0")]
+    countdown: u32,
+    /// A JSON script of timed actions: [{"at": 1.0, "action": "pause"}, ...]; `at` is seconds of
+    /// wall time since recording started. Actions: pause, resume, stop.
+    #[arg(long)]
+    script: Option<PathBuf>,
+    /// Render as fast as possible instead of in real time (synthetic and file sources only).
+    #[arg(long)]
+    unpaced: bool,
+    /// Print one JSON object with the result on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScriptEvent {
+    at: f64,
+    action: Action,
+}
+
+#[derive(Clone, Copy, Debug, serde::Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum Action {
+    Pause,
+    Resume,
+    Stop,
+}
+
+fn load_script(path: &PathBuf) -> Result<Vec<ScriptEvent>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read script {}", path.display()))?;
+    let events: Vec<ScriptEvent> = serde_json::from_str(&text).with_context(|| {
+        format!("script {} is not a list of {{\"at\": SECONDS, \"action\": \"pause|resume|stop\"}}", path.display())
+    })?;
+    let mut prev = 0.0;
+    for (i, e) in events.iter().enumerate() {
+        if !e.at.is_finite() || e.at < 0.0 {
+            bail!("script {}: event {} has a negative or invalid time {}", path.display(), i + 1, e.at);
+        }
+        if e.at < prev {
+            bail!("script {}: event {} at {} s comes before the previous one at {} s; keep times in order", path.display(), i + 1, e.at, prev);
+        }
+        prev = e.at;
+    }
+    Ok(events)
+}
+
+pub fn run(a: RecordArgs) -> Result<()> {
+    let size: Size = a.size.parse()?;
+    let fps: Fps = a.fps.parse()?;
+    let max_duration = match a.duration {
+        Some(d) if !(d.is_finite() && d > 0.0 && d <= 24.0 * 3600.0) => {
+            bail!("--duration {d} is not a number of seconds between 0 and 86400")
+        }
+        Some(d) => Some(Duration::from_secs_f64(d)),
+        None => None,
+    };
+    let script = a.script.as_ref().map(load_script).transpose()?;
+    let opts = RecordOptions {
+        camera: a.camera,
+        mic: a.mic,
+        size,
+        fps,
+        output: a.output.clone(),
+        max_duration,
+        title: a.title.clone(),
+        clock: if a.unpaced { ClockMode::Virtual } else { ClockMode::Realtime },
+        preset: None,
+    };
+    if a.unpaced && max_duration.is_none() {
+        bail!("--unpaced needs --duration (it renders as fast as it can, so it needs an end)");
+    }
+    let rec = reel_app::prepare_recording(opts)?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                // Second interrupt: leave now; the partial file stays for `reel recover`.
+                eprintln!("\nstopping without finalizing; run `reel recover --all` later");
+                std::process::exit(130);
+            }
+        });
+    }
+    for i in (1..=a.countdown).rev() {
+        eprint!("\rrecording in {i}… ");
+        std::thread::sleep(Duration::from_secs(1));
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    rec.start();
+    let started = Instant::now();
+    eprintln!("\rrecording to {} (type pause, resume or stop + Enter; Ctrl-C stops)", a.output.display());
+
+    // Commands on stdin.
+    {
+        let (rec, stop) = (rec.control(), stop.clone());
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                match line.trim() {
+                    "pause" => rec.pause(),
+                    "resume" => rec.resume(),
+                    "stop" | "q" => stop.store(true, Ordering::SeqCst),
+                    "" => {}
+                    other => eprintln!("unknown command '{other}': use pause, resume or stop"),
+                }
+            }
+        });
+    }
+    if let Some(events) = script {
+        let (rec, stop) = (rec.control(), stop.clone());
+        std::thread::spawn(move || {
+            for e in events {
+                let at = started + Duration::from_secs_f64(e.at);
+                if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                match e.action {
+                    Action::Pause => rec.pause(),
+                    Action::Resume => rec.resume(),
+                    Action::Stop => stop.store(true, Ordering::SeqCst),
+                }
+            }
+        });
+    }
+
+    let bar = match max_duration {
+        Some(d) => ProgressBar::new(d.as_millis() as u64).with_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "),
+        ),
+        None => ProgressBar::new_spinner(),
+    };
+    while !stop.load(Ordering::SeqCst) && !rec.is_stopped() {
+        let t = rec.elapsed();
+        let (rms, _) = rec.level();
+        let meter_len = ((rms * 4.0).sqrt().min(1.0) * 10.0) as usize;
+        let h = rec.health();
+        let state = if rec.state() == reel_app::State::Paused { "PAUSED" } else { "● REC" };
+        bar.set_prefix(format!("{state} {:02}:{:04.1}", t.as_secs() / 60, t.as_secs_f64() % 60.0));
+        bar.set_message(format!("mic {:<10} dropped {}", "|".repeat(meter_len), h.frames_dropped));
+        bar.set_position(t.as_millis() as u64);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bar.finish_and_clear();
+    eprintln!("finishing…");
+    let summary = rec.finish().map_err(reel_app::ApiError::from)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        eprintln!(
+            "saved {} ({:.1} s, {} frames, {} dropped, finalized in {:.0} ms)",
+            summary.output.display(),
+            summary.duration_s,
+            summary.frames_encoded,
+            summary.frames_dropped,
+            summary.finalize_ms
+        );
+    }
+    Ok(())
+}

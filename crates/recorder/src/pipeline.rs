@@ -1,0 +1,191 @@
+//! The two pipeline threads behind a recording.
+//!
+//! ```text
+//!  video source ──[frames, 8, wait ≤ 2 frame periods then drop]──> VIDEO THREAD
+//!      place each frame in its constant-frame-rate slot (late: drop; gap: repeat last)
+//!      compose ─> swscale + libx264 ──[packets, 64, lossless]──┐
+//!                                                             ├─> MUX THREAD ─> fragmented MP4
+//!  audio source ──[chunks, 256, never waits in a callback]────┘    align audio to the clock:
+//!                                                                  silence for gaps, skip overlaps
+//! ```
+//! Stop is a drain: the clock stops, sources finish and drop their senders, each thread empties
+//! its queue, the video encoder is flushed, the muxer writes its last fragment and closes the
+//! file. Only then does the recorder remux the file into its final form.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{never, select, Receiver, Sender};
+use reel_codec::{EncodedPacket, Mp4Writer, VideoEncoder};
+use reel_compose::Compositor;
+use reel_media::{AudioChunk, Clock, Fps, Health, VideoFrame, Wait, AUDIO_RATE};
+
+use crate::RecordError;
+
+pub(crate) enum VideoMsg {
+    Packets(Vec<EncodedPacket>),
+    /// The video stream is complete: this many constant-rate slots were encoded.
+    End { slots: u64 },
+}
+
+/// Audio is corrected only when it is off the clock by more than this: device buffers make
+/// stamps wobble by a few milliseconds, which is not drift.
+const AUDIO_TOLERANCE: Duration = Duration::from_millis(20);
+
+pub(crate) struct VideoStage {
+    pub fps: Fps,
+    pub clock: Clock,
+    pub health: Arc<Health>,
+    pub until: Option<Duration>,
+    pub compositor: Compositor,
+    pub encoder: VideoEncoder,
+    /// `None`: no camera; slots are produced on the clock with the stage alone.
+    pub input: Option<Receiver<VideoFrame>>,
+    pub out: Sender<VideoMsg>,
+}
+
+impl VideoStage {
+    pub fn run(mut self) -> Result<(), RecordError> {
+        let mut next: u64 = 0;
+        let mut last: Option<VideoFrame> = None;
+        let end_slot = |until: Option<Duration>, fps: Fps| until.map(|u| fps.slot_of(u));
+        match self.input.take() {
+            Some(rx) => {
+                for frame in rx.iter() {
+                    Health::note_depth(&self.health.video_queue_max, rx.len());
+                    if self.until.is_some_and(|u| frame.ts >= u) {
+                        continue;
+                    }
+                    let slot = self.fps.slot_of(frame.ts);
+                    if slot < next {
+                        // Its slot is already encoded: a late or doubled frame.
+                        Health::add(&self.health.frames_dropped, 1);
+                        continue;
+                    }
+                    while next < slot {
+                        // No frame for this slot: hold the previous picture (or, before the
+                        // first frame, show the first one early).
+                        let hold = last.as_ref().unwrap_or(&frame).clone();
+                        self.emit(next, Some(&hold))?;
+                        Health::add(&self.health.frames_duplicated, 1);
+                        next += 1;
+                    }
+                    self.emit(slot, Some(&frame))?;
+                    next = slot + 1;
+                    last = Some(frame);
+                }
+                // A camera that stopped delivering long before the end: hold its last picture
+                // up to the end of the recording.
+                let end = end_slot(self.until, self.fps).unwrap_or(u64::MAX).min(self.fps.slot_of(self.clock.elapsed()));
+                if let Some(hold) = last.clone() {
+                    if end > next + 2 {
+                        while next < end {
+                            self.emit(next, Some(&hold))?;
+                            Health::add(&self.health.frames_duplicated, 1);
+                            next += 1;
+                        }
+                    }
+                }
+            }
+            None => loop {
+                if end_slot(self.until, self.fps).is_some_and(|e| next >= e) {
+                    break;
+                }
+                if self.clock.wait_until(self.fps.slot_time(next)) == Wait::Stopped {
+                    break;
+                }
+                self.emit(next, None)?;
+                next += 1;
+            },
+        }
+        let tail = self.encoder.flush()?;
+        let _ = self.out.send(VideoMsg::Packets(tail));
+        let _ = self.out.send(VideoMsg::End { slots: next });
+        Ok(())
+    }
+
+    fn emit(&mut self, slot: u64, presenter: Option<&VideoFrame>) -> Result<(), RecordError> {
+        let canvas = self.compositor.compose(presenter, self.fps.slot_time(slot));
+        Health::add(&self.health.frames_composed, 1);
+        let packets = self.encoder.encode(&canvas, slot as i64)?;
+        if !packets.is_empty() {
+            self.out.send(VideoMsg::Packets(packets)).map_err(|_| RecordError::Pipeline("the muxer stopped".into()))?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) struct MuxStage {
+    pub writer: Mp4Writer,
+    pub fps: Fps,
+    pub health: Arc<Health>,
+    pub until: Option<Duration>,
+    pub video: Receiver<VideoMsg>,
+    pub audio: Option<Receiver<AudioChunk>>,
+}
+
+impl MuxStage {
+    pub fn run(mut self) -> Result<(), RecordError> {
+        let mut video = Some(self.video.clone());
+        let mut audio = self.audio.take();
+        let mut slots = 0u64;
+        let none_v = never::<VideoMsg>();
+        let none_a = never::<AudioChunk>();
+        while video.is_some() || audio.is_some() {
+            select! {
+                recv(video.as_ref().unwrap_or(&none_v)) -> m => match m {
+                    Ok(VideoMsg::Packets(p)) => {
+                        Health::add(&self.health.frames_encoded, p.len() as u64);
+                        self.writer.write_video(p)?;
+                    }
+                    Ok(VideoMsg::End { slots: s }) => { slots = s; video = None; }
+                    Err(_) => video = None,
+                },
+                recv(audio.as_ref().unwrap_or(&none_a)) -> c => match c {
+                    Ok(chunk) => self.write_chunk(chunk)?,
+                    Err(_) => audio = None,
+                },
+            }
+        }
+        // Audio as long as the video: a microphone that went quiet is silence, not a short track.
+        if self.writer.has_audio() {
+            let video_samples = slots * AUDIO_RATE as u64 / self.fps.get() as u64;
+            let have = self.writer.audio_samples();
+            if video_samples > have + AUDIO_RATE as u64 / 50 {
+                let n = video_samples - have;
+                Health::add(&self.health.audio_underrun_us, n * 1_000_000 / AUDIO_RATE as u64);
+                self.writer.write_silence(n as usize)?;
+            }
+        }
+        self.writer.finish(Vec::new())?;
+        Ok(())
+    }
+
+    fn write_chunk(&mut self, mut chunk: AudioChunk) -> Result<(), RecordError> {
+        if let Some(u) = self.until {
+            if chunk.ts >= u {
+                return Ok(());
+            }
+            let keep = ((u - chunk.ts).as_secs_f64() * chunk.rate as f64) as usize * chunk.channels as usize;
+            chunk.samples.truncate(keep.min(chunk.samples.len()));
+        }
+        let have = Duration::from_nanos(self.writer.audio_samples() * 1_000_000_000 / AUDIO_RATE as u64);
+        if chunk.ts > have + AUDIO_TOLERANCE {
+            // The device delivered late or lost data: keep the timeline with silence.
+            let gap = chunk.ts - have;
+            let n = (gap.as_nanos() * AUDIO_RATE as u128 / 1_000_000_000) as usize;
+            Health::add(&self.health.audio_underrun_us, gap.as_micros() as u64);
+            self.writer.write_silence(n)?;
+        } else if chunk.ts + AUDIO_TOLERANCE < have {
+            // The device runs ahead of the clock: skip what would overlap.
+            let over = have - chunk.ts;
+            let frames = ((over.as_secs_f64() * chunk.rate as f64) as usize).min(chunk.frames());
+            Health::add(&self.health.audio_overrun_us, over.as_micros() as u64);
+            chunk.samples.drain(..frames * chunk.channels as usize);
+        }
+        if !chunk.samples.is_empty() {
+            self.writer.write_audio(&chunk.samples, chunk.rate, chunk.channels)?;
+        }
+        Ok(())
+    }
+}

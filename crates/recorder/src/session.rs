@@ -1,0 +1,178 @@
+//! Recordings in progress, remembered on disk so that a crash never loses one.
+//!
+//! Each running recording writes a small JSON file into the sessions folder (the platform state
+//! dir, or `$REEL_STATE_DIR`) naming its fragmented partial file and the final path it was meant
+//! for. A clean stop removes it. Whatever is left belongs to a recording that was killed;
+//! `reel recover` (and the app at start) finishes those into final MP4s.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use reel_codec::remux;
+
+use crate::RecordError;
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Session {
+    pub partial: PathBuf,
+    pub output: PathBuf,
+    pub pid: u32,
+    pub started_unix: u64,
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// The folder that holds session files.
+pub fn sessions_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("REEL_STATE_DIR") {
+        return PathBuf::from(d).join("sessions");
+    }
+    let base = directories::ProjectDirs::from("", "", "reel")
+        .map(|p| p.state_dir().unwrap_or(p.data_local_dir()).to_path_buf())
+        .unwrap_or_else(|| std::env::temp_dir().join("reel"));
+    base.join("sessions")
+}
+
+/// Where a recording to `output` keeps its fragmented file while running: hidden, beside the
+/// output, so the final rename stays on one filesystem.
+pub fn partial_path(output: &Path) -> PathBuf {
+    let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    output.with_file_name(format!(".{name}.reel-partial.mp4"))
+}
+
+/// The output a partial file was meant for (from its name).
+fn output_from_partial(partial: &Path) -> Option<PathBuf> {
+    let name = partial.file_name()?.to_str()?;
+    let inner = name.strip_prefix('.')?.strip_suffix(".reel-partial.mp4")?;
+    Some(partial.with_file_name(inner))
+}
+
+impl Session {
+    pub fn new(partial: PathBuf, output: PathBuf, title: Option<String>) -> Self {
+        let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        Session { partial, output, pid: std::process::id(), started_unix, title }
+    }
+
+    fn file(&self) -> PathBuf {
+        sessions_dir().join(format!("{}-{}.json", self.pid, self.started_unix))
+    }
+
+    /// Writes the session file (atomically: temp file + rename).
+    pub fn save(&self) -> Result<PathBuf, RecordError> {
+        let dir = sessions_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| RecordError::Io { path: dir.clone(), reason: e.to_string() })?;
+        let path = self.file();
+        let tmp = path.with_extension("json.tmp");
+        let json = serde_json::to_vec_pretty(self).map_err(|e| RecordError::Io { path: path.clone(), reason: e.to_string() })?;
+        std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| RecordError::Io { path: path.clone(), reason: e.to_string() })?;
+        Ok(path)
+    }
+
+    pub fn remove(&self) {
+        let _ = std::fs::remove_file(self.file());
+    }
+
+    /// Is the process that wrote it still running? (Then it is not interrupted, just busy.)
+    pub fn is_live(&self) -> bool {
+        if self.pid == std::process::id() {
+            return false;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            // A zombie (killed, not yet reaped) is dead; a reused pid running something else
+            // is not this recording.
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
+            let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+            let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.pid)).unwrap_or_default();
+            let is_reel = String::from_utf8_lossy(&cmdline).contains("reel");
+            matches!(state, Some(c) if c != 'Z' && c != 'X') && is_reel
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            false
+        }
+    }
+}
+
+/// Interrupted recordings: sessions whose process is gone and whose partial file still exists.
+pub fn interrupted() -> Vec<Session> {
+    let Ok(rd) = std::fs::read_dir(sessions_dir()) else { return Vec::new() };
+    let mut out: Vec<Session> = rd
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| {
+            let s: Session = serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
+            if !s.partial.exists() {
+                // Nothing left to recover: the session file is stale.
+                let _ = std::fs::remove_file(e.path());
+                return None;
+            }
+            (!s.is_live()).then_some(s)
+        })
+        .collect();
+    out.sort_by_key(|s| s.started_unix);
+    out
+}
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Recovered {
+    pub partial: PathBuf,
+    pub output: PathBuf,
+    pub duration_s: f64,
+}
+
+/// A free name: `out.mp4`, else `out (recovered).mp4`, `out (recovered 2).mp4`, …
+fn free_name(output: &Path) -> PathBuf {
+    if !output.exists() {
+        return output.to_path_buf();
+    }
+    let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = output.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_else(|| "mp4".into());
+    (1..)
+        .map(|i| {
+            let suffix = if i == 1 { " (recovered)".to_string() } else { format!(" (recovered {i})") };
+            output.with_file_name(format!("{stem}{suffix}.{ext}"))
+        })
+        .find(|p| !p.exists())
+        .unwrap_or_else(|| output.to_path_buf())
+}
+
+/// Finishes one interrupted recording. `path` is its partial file, or the output it was meant
+/// for (the partial beside it is found by name).
+pub fn recover(path: &Path) -> Result<Recovered, RecordError> {
+    let (partial, session) = {
+        let sessions = interrupted();
+        let by_partial = sessions.iter().find(|s| s.partial == path || s.output == path).cloned();
+        match by_partial {
+            Some(s) => (s.partial.clone(), Some(s)),
+            None if output_from_partial(path).is_some() => (path.to_path_buf(), None),
+            None => (partial_path(path), None),
+        }
+    };
+    if !partial.exists() {
+        return Err(RecordError::NothingToRecover(path.to_path_buf()));
+    }
+    if let Some(s) = &session {
+        if s.is_live() {
+            return Err(RecordError::StillRecording(s.pid));
+        }
+    }
+    let output = session
+        .as_ref()
+        .map(|s| s.output.clone())
+        .or_else(|| output_from_partial(&partial))
+        .unwrap_or_else(|| partial.with_extension("recovered.mp4"));
+    let output = free_name(&output);
+    let title = session.as_ref().and_then(|s| s.title.clone());
+    let info = remux::finalize(&partial, &output, &[], title.as_deref())?;
+    let _ = std::fs::remove_file(&partial);
+    if let Some(s) = session {
+        s.remove();
+    }
+    Ok(Recovered { partial, output, duration_s: info.duration_s })
+}
+
+/// Recovers every interrupted recording; failures are reported per recording.
+pub fn recover_all() -> Vec<(PathBuf, Result<Recovered, RecordError>)> {
+    interrupted().into_iter().map(|s| (s.partial.clone(), recover(&s.partial))).collect()
+}
