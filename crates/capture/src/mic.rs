@@ -43,6 +43,12 @@ fn hosts() -> Vec<cpal::Host> {
     hosts
 }
 
+/// ALSA lists its conversion plugins as "devices"; none of them is a microphone.
+fn is_alsa_plugin(id: &str) -> bool {
+    const PLUGINS: &[&str] = &["null", "lavrate", "samplerate", "speexrate", "jack", "oss", "speex", "upmix", "vdownmix", "dmix"];
+    id.strip_prefix("alsa:").is_some_and(|pcm| PLUGINS.contains(&pcm))
+}
+
 /// Lists input devices of the preferred audio host. No audio system is an empty list.
 pub fn list_mics() -> Vec<MicInfo> {
     let mut out = Vec::new();
@@ -51,6 +57,9 @@ pub fn list_mics() -> Vec<MicInfo> {
         let Ok(devices) = host.input_devices() else { continue };
         for d in devices {
             let id = d.id().map(|i| i.to_string()).unwrap_or_default();
+            if is_alsa_plugin(&id) {
+                continue;
+            }
             out.push(MicInfo {
                 name: d.to_string(),
                 is_default: Some(&id) == default_id.as_ref(),
@@ -77,6 +86,9 @@ fn find_device(wanted: Option<&str>) -> Result<(cpal::Host, cpal::Device), Captu
                     for d in devices {
                         let name = d.to_string();
                         let id = d.id().map(|i| i.to_string()).unwrap_or_default();
+                        if is_alsa_plugin(&id) {
+                            continue;
+                        }
                         if name.to_lowercase().contains(&w) || id.to_lowercase().contains(&w) {
                             return Ok((host, d));
                         }
