@@ -1,10 +1,160 @@
 //! `reel bench`: figures, not assertions.
-use anyhow::Result;
-use clap::Args;
+//!
+//! - `live`: a real-time recording of the synthetic camera and tone; reports dropped and
+//!   duplicated frames, capture jitter, the A/V offset found in the output, peak and late RSS,
+//!   and stop → final file.
+//! - `encode`: the same pipeline unpaced (as fast as it goes), with the ffmpeg CLI encoding its
+//!   own test pattern with the same x264 preset in the same run as a peer.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use reel_app::{CameraSpec, ClockMode, Fps, MicSpec, RecordOptions, Size};
 
 #[derive(Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    #[command(subcommand)]
+    which: Which,
+}
 
-pub fn run(_a: BenchArgs) -> Result<()> {
+#[derive(Subcommand)]
+enum Which {
+    /// Record in real time and report health figures.
+    Live {
+        #[arg(long, default_value = "720p")]
+        size: String,
+        #[arg(long, default_value = "30")]
+        fps: String,
+        #[arg(long, default_value = "300")]
+        seconds: f64,
+        /// Keep the recording here (default: a temporary folder).
+        #[arg(long)]
+        keep: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Encode unpaced and report frames per second, beside the ffmpeg CLI.
+    Encode {
+        #[arg(long, default_value = "720p")]
+        size: String,
+        #[arg(long, default_value = "30")]
+        fps: String,
+        #[arg(long, default_value = "10")]
+        seconds: f64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+pub fn run(a: BenchArgs) -> Result<()> {
+    match a.which {
+        Which::Live { size, fps, seconds, keep, json } => live(size.parse()?, fps.parse()?, seconds, keep, json),
+        Which::Encode { size, fps, seconds, json } => encode(size.parse()?, fps.parse()?, seconds, json),
+    }
+}
+
+fn opts(output: PathBuf, size: Size, fps: Fps, seconds: f64, clock: ClockMode) -> RecordOptions {
+    RecordOptions {
+        camera: CameraSpec::Synthetic,
+        mic: MicSpec::Tone,
+        size,
+        fps,
+        output,
+        max_duration: Some(Duration::from_secs_f64(seconds)),
+        title: None,
+        clock,
+        preset: None,
+    }
+}
+
+fn live(size: Size, fps: Fps, seconds: f64, keep: Option<PathBuf>, json: bool) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let out = keep.unwrap_or_else(|| tmp.path().join("bench-live.mp4"));
+    let rec = reel_app::prepare_recording(opts(out.clone(), size, fps, seconds, ClockMode::Realtime))?;
+    let base_rss = rss_mb();
+    rec.start();
+    let mut samples = Vec::new();
+    let bar = indicatif::ProgressBar::new(seconds as u64).with_message(format!("live {size}@{} for {seconds} s", fps.get()));
+    while !rec.is_stopped() {
+        std::thread::sleep(Duration::from_millis(500));
+        samples.push((rec.elapsed().as_secs_f64(), rss_mb()));
+        bar.set_position(rec.elapsed().as_secs());
+    }
+    bar.finish_and_clear();
+    let s = rec.finish().map_err(reel_app::ApiError::from)?;
+    let sync = reel_codec::analyze::sync_report(&out)?;
+    let peak = samples.iter().map(|x| x.1).fold(0.0, f64::max);
+    let tenth = samples.get(samples.len() / 10).map(|x| x.1).unwrap_or(0.0);
+    let last = samples.last().map(|x| x.1).unwrap_or(0.0);
+    let report = serde_json::json!({
+        "size": size.to_string(), "fps": fps.get(), "seconds": seconds,
+        "frames_encoded": s.frames_encoded, "frames_dropped": s.frames_dropped, "frames_duplicated": s.frames_duplicated,
+        "capture_jitter_p50_ms": s.health.capture_jitter_p50_ms, "capture_jitter_p99_ms": s.capture_jitter_p99_ms,
+        "capture_jitter_max_ms": s.health.capture_jitter_max_ms,
+        "av_offset_max_ms": sync.max_abs_offset_s * 1000.0, "av_offsets_checked": sync.offsets_s.len(),
+        "rss_before_start_mb": base_rss, "rss_peak_mb": peak, "rss_at_10pct_mb": tenth, "rss_at_end_mb": last,
+        "finalize_ms": s.finalize_ms, "bytes": s.bytes, "audio_underrun_ms": s.health.audio_underrun_ms,
+        "video_queue_max": s.health.video_queue_max,
+    });
+    print_report(&report, json)
+}
+
+fn encode(size: Size, fps: Fps, seconds: f64, json: bool) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let out = tmp.path().join("bench-encode.mp4");
+    let t0 = Instant::now();
+    let rec = reel_app::prepare_recording(opts(out, size, fps, seconds, ClockMode::Virtual))?;
+    rec.start();
+    while !rec.is_stopped() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let s = rec.finish().map_err(reel_app::ApiError::from)?;
+    let ours = t0.elapsed().as_secs_f64();
+    let preset = reel_codec::Preset::live(size);
+    // Peer: the ffmpeg CLI, its own test pattern, same size, preset, CRF, keyframe interval, AAC.
+    let frames = (seconds * fps.get() as f64).round() as u64;
+    let t1 = Instant::now();
+    let peer = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size={}x{}:rate={}", size.width, size.height, fps.get()))
+        .args(["-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000"])
+        .args(["-frames:v", &frames.to_string(), "-t", &seconds.to_string()])
+        .args(["-c:v", "libx264", "-preset", preset.x264, "-crf", &preset.crf.to_string(), "-g", &fps.get().to_string()])
+        .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "1", "-b:a", "128k"])
+        .arg(tmp.path().join("peer.mp4"))
+        .status()
+        .context("running the ffmpeg CLI as the peer (install ffmpeg)")?;
+    let peer_s = t1.elapsed().as_secs_f64();
+    let report = serde_json::json!({
+        "size": size.to_string(), "fps": fps.get(), "seconds_of_video": seconds, "preset": preset.x264,
+        "frames": s.frames_encoded, "reel_wall_s": ours, "reel_fps": s.frames_encoded as f64 / ours,
+        "ffmpeg_cli_ok": peer.success(), "ffmpeg_cli_wall_s": peer_s, "ffmpeg_cli_fps": frames as f64 / peer_s,
+        "realtime_factor": seconds / ours,
+    });
+    print_report(&report, json)
+}
+
+fn print_report(r: &serde_json::Value, json: bool) -> Result<()> {
+    if json {
+        println!("{r}");
+    } else if let Some(m) = r.as_object() {
+        for (k, v) in m {
+            match v.as_f64() {
+                Some(f) if v.is_f64() => println!("{k:>24}: {f:.2}"),
+                _ => println!("{k:>24}: {v}"),
+            }
+        }
+    }
     Ok(())
 }
