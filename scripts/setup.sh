@@ -24,7 +24,7 @@ run_pkgs=(ffmpeg gstreamer1.0-libav gstreamer1.0-plugins-good gstreamer1.0-plugi
 # Test: a real PulseAudio server as the microphone, sox for tones, a real browser, WebDriver for
 # the desktop app, imagemagick for screenshots.
 test_pkgs=(pulseaudio pulseaudio-utils sox libsox-fmt-all chromium chromium-driver
-  webkit2gtk-driver imagemagick)
+  webkit2gtk-driver imagemagick x11-xserver-utils)
 
 pkgs=("${build_pkgs[@]}" "${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")

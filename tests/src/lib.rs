@@ -155,3 +155,14 @@ pub fn tone_wav(path: &Path, hz: u32, seconds: f64) {
         .expect("sox is missing: install sox (scripts/setup.sh test)");
     assert!(st.success(), "sox failed");
 }
+
+/// Writes an RGB PNG.
+pub fn write_png(path: &Path, w: u32, h: u32, rgb: &[u8]) {
+    image::RgbImage::from_raw(w, h, rgb.to_vec()).expect("buffer size").save(path).expect("write png");
+}
+
+/// Reads an image as (width, height, RGBA).
+pub fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
+    let i = image::open(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display())).into_rgba8();
+    (i.width(), i.height(), i.into_raw())
+}

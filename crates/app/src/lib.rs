@@ -50,3 +50,59 @@ pub fn recover(path: &Path) -> Result<Recovered, ApiError> {
 pub fn recover_all() -> Vec<Result<Recovered, ApiError>> {
     session::recover_all().into_iter().map(|(_, r)| r.map_err(ApiError::from)).collect()
 }
+
+pub use reel_compose::scene::parse_color;
+pub use reel_compose::{Bubble, BubbleSize, Corner, Deck, Layout, LowerThird, Scene, Shape, TitleCard};
+pub use reel_recorder::{StageCommand, StageSpec, Timeline};
+
+impl From<reel_compose::ComposeError> for ApiError {
+    fn from(e: reel_compose::ComposeError) -> Self {
+        ApiError { code: "bad_input".into(), message: e.to_string() }
+    }
+}
+
+/// Loads a slide deck (folder of images or PDF), fitted to `size` once.
+pub fn load_deck(path: &Path, size: Size, background: [u8; 4]) -> Result<Deck, ApiError> {
+    Ok(Deck::load(path, size, background)?)
+}
+
+/// What `preview` draws.
+pub struct PreviewOptions {
+    pub camera: CameraSpec,
+    pub size: Size,
+    pub scene: Scene,
+    pub stage: StageSpec,
+    /// 0-based slide on the stage.
+    pub slide: usize,
+    pub at: std::time::Duration,
+}
+
+/// Renders one composed frame exactly as it would be recorded, as RGBA.
+pub fn preview_frame(o: &PreviewOptions) -> Result<reel_media::VideoFrame, ApiError> {
+    Ok(reel_recorder::preview::render(&o.camera, o.size, &o.scene, &o.stage, o.slide, o.at)?)
+}
+
+/// Renders one composed frame to an image file (PNG or JPEG by extension), atomically.
+pub fn preview_to_file(o: &PreviewOptions, output: &Path) -> Result<(), ApiError> {
+    let f = preview_frame(o)?;
+    let img = image::RgbaImage::from_raw(f.width, f.height, f.data.to_vec())
+        .ok_or_else(|| ApiError { code: "internal".into(), message: "frame size mismatch".into() })?;
+    let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("png").to_ascii_lowercase();
+    let format = match ext.as_str() {
+        "png" => image::ImageFormat::Png,
+        "jpg" | "jpeg" => image::ImageFormat::Jpeg,
+        other => return Err(ApiError { code: "bad_input".into(), message: format!("cannot write .{other} images: use .png or .jpg") }),
+    };
+    let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = output.with_file_name(format!(".{name}.reel-tmp"));
+    let io = |e: String| ApiError { code: "io".into(), message: format!("cannot write {}: {e}", output.display()) };
+    let rgb;
+    let r = if format == image::ImageFormat::Jpeg {
+        rgb = image::DynamicImage::ImageRgba8(img).into_rgb8();
+        rgb.save_with_format(&tmp, format)
+    } else {
+        img.save_with_format(&tmp, format)
+    };
+    r.map_err(|e| io(e.to_string()))?;
+    std::fs::rename(&tmp, output).map_err(|e| io(e.to_string()))
+}

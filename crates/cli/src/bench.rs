@@ -36,6 +36,25 @@ enum Which {
         #[arg(long)]
         json: bool,
     },
+    /// Compose cost per frame for every layout (no encoding).
+    Compose {
+        #[arg(long, default_value = "1080p")]
+        size: String,
+        #[arg(long, default_value = "300")]
+        frames: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Offline render of a camera file over a slide deck in the bubble layout to H.264, beside
+    /// the ffmpeg CLI doing the same overlay with the same x264 settings on the same inputs.
+    Render {
+        #[arg(long, default_value = "1080p")]
+        size: String,
+        #[arg(long, default_value = "10")]
+        seconds: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Encode unpaced and report frames per second, beside the ffmpeg CLI.
     Encode {
         #[arg(long, default_value = "720p")]
@@ -61,6 +80,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
     match a.which {
         Which::Live { size, fps, seconds, keep, json } => live(size.parse()?, fps.parse()?, seconds, keep, json),
         Which::Encode { size, fps, seconds, json } => encode(size.parse()?, fps.parse()?, seconds, json),
+        Which::Compose { size, frames, json } => compose(size.parse()?, frames, json),
+        Which::Render { size, seconds, json } => render(size.parse()?, seconds, json),
     }
 }
 
@@ -75,7 +96,106 @@ fn opts(output: PathBuf, size: Size, fps: Fps, seconds: f64, clock: ClockMode) -
         title: None,
         clock,
         preset: None,
+        scene: Default::default(),
+        stage: Default::default(),
     }
+}
+
+fn compose(size: Size, frames: u32, json: bool) -> Result<()> {
+    use reel_app::{Layout, Scene};
+    let tmp = tempfile::tempdir()?;
+    // A slide with detail (a gradient) and a 720p camera: the common case.
+    let slide = image::RgbaImage::from_fn(1600, 1200, |x, y| image::Rgba([(x % 256) as u8, (y % 256) as u8, 128, 255]));
+    slide.save(tmp.path().join("1.png"))?;
+    let deck = reel_app::load_deck(tmp.path(), size, [24, 26, 32, 255])?;
+    let cam_size = Size::new(1280, 720)?;
+    let mut cam = vec![0u8; cam_size.pixels() * 4];
+    reel_capture::synthetic::Pattern::new(cam_size).draw(10, Duration::from_millis(333), &mut cam);
+    let cam = reel_media::VideoFrame::new(Duration::ZERO, 1280, 720, cam)?;
+    let stage = reel_media::VideoFrame { ts: Duration::ZERO, width: size.width, height: size.height, data: deck.slides[0].pixels.clone() };
+    let mut rows = serde_json::Map::new();
+    for layout in [Layout::Bubble, Layout::Side, Layout::Pip, Layout::Camera, Layout::Slides] {
+        let scene = Scene { layout, ..Scene::default() };
+        let mut c = reel_compose::Compositor::new(size);
+        let mut times = Vec::with_capacity(frames as usize);
+        for i in 0..frames {
+            let t0 = Instant::now();
+            let f = c.compose(&scene, Some(&stage), Some(&cam), Duration::from_millis(i as u64 * 33));
+            times.push(t0.elapsed().as_secs_f64() * 1000.0);
+            drop(f);
+        }
+        times.sort_by(f64::total_cmp);
+        let mean = times.iter().sum::<f64>() / times.len() as f64;
+        let p99 = times[((times.len() - 1) as f64 * 0.99) as usize];
+        rows.insert(format!("{layout}_mean_ms"), mean.into());
+        rows.insert(format!("{layout}_p99_ms"), p99.into());
+    }
+    rows.insert("size".into(), size.to_string().into());
+    print_report(&serde_json::Value::Object(rows), json)
+}
+
+fn render(size: Size, seconds: u32, json: bool) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    let ff = |args: &[&str]| -> Result<()> {
+        let st = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).status().context("running ffmpeg (install ffmpeg)")?;
+        anyhow::ensure!(st.success(), "ffmpeg failed: {args:?}");
+        Ok(())
+    };
+    // Inputs: a 720p camera clip and a one-slide deck at the output size.
+    let cam = dir.join("cam.mp4");
+    ff(&["-f", "lavfi", "-i", &format!("testsrc2=size=1280x720:rate=30:duration={seconds}"), "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", cam.to_str().unwrap_or_default()])?;
+    let deck = dir.join("deck");
+    std::fs::create_dir_all(&deck)?;
+    let slide = image::RgbaImage::from_fn(size.width, size.height, |x, y| image::Rgba([(x % 256) as u8, (y % 256) as u8, 128, 255]));
+    slide.save(deck.join("1.png"))?;
+    let preset = reel_codec::Preset::live(size);
+    // Ours.
+    let out = dir.join("ours.mp4");
+    let mut o = opts(out, size, Fps::new(30)?, seconds as f64, ClockMode::Virtual);
+    o.camera = CameraSpec::File(cam.clone());
+    o.mic = MicSpec::None;
+    o.stage = reel_app::StageSpec::Slides(std::sync::Arc::new(reel_app::load_deck(&deck, size, [24, 26, 32, 255])?));
+    o.scene = reel_app::Scene { layout: reel_app::Layout::Bubble, ..Default::default() };
+    o.scene.bubble.mirror = false;
+    o.preset = Some(preset);
+    let t0 = Instant::now();
+    let rec = reel_app::prepare_recording(o)?;
+    rec.start();
+    while !rec.is_stopped() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let s = rec.finish().map_err(reel_app::ApiError::from)?;
+    let ours = t0.elapsed().as_secs_f64();
+    // The ffmpeg CLI: same bubble (diameter, position), circular mask, same x264 settings.
+    let d = ((size.height as f32 * 0.30) as u32) & !1;
+    let m = (size.height as f32 * 0.04) as u32;
+    let (x, y) = (size.width - d - m, size.height - d - m);
+    let mask = dir.join("mask.png");
+    let r = d as f32 / 2.0;
+    image::GrayImage::from_fn(d, d, |px, py| {
+        let dist = ((px as f32 + 0.5 - r).powi(2) + (py as f32 + 0.5 - r).powi(2)).sqrt();
+        image::Luma([((r - dist + 0.75) / 1.5).clamp(0.0, 1.0).mul_add(255.0, 0.0) as u8])
+    })
+    .save(&mask)?;
+    let filter = format!("[1:v]crop=ih:ih,scale={d}:{d},format=rgba[c];[2:v]format=gray[m];[c][m]alphamerge[b];[0:v][b]overlay={x}:{y}:shortest=1,format=yuv420p");
+    let t1 = Instant::now();
+    ff(&[
+        "-loop", "1", "-framerate", "30", "-i", deck.join("1.png").to_str().unwrap_or_default(),
+        "-i", cam.to_str().unwrap_or_default(),
+        "-loop", "1", "-framerate", "30", "-i", mask.to_str().unwrap_or_default(),
+        "-filter_complex", &filter, "-t", &seconds.to_string(), "-r", "30",
+        "-c:v", "libx264", "-preset", preset.x264, "-crf", &preset.crf.to_string(), "-g", "30",
+        "-x264-params", "scenecut=0", dir.join("peer.mp4").to_str().unwrap_or_default(),
+    ])?;
+    let peer = t1.elapsed().as_secs_f64();
+    let frames = s.frames_encoded as f64;
+    let report = serde_json::json!({
+        "size": size.to_string(), "seconds": seconds, "preset": preset.x264, "frames": s.frames_encoded,
+        "reel_wall_s": ours, "reel_fps": frames / ours, "ffmpeg_cli_wall_s": peer, "ffmpeg_cli_fps": frames / peer,
+        "speedup_vs_ffmpeg_cli": peer / ours,
+    });
+    print_report(&report, json)
 }
 
 fn live(size: Size, fps: Fps, seconds: f64, keep: Option<PathBuf>, json: bool) -> Result<()> {

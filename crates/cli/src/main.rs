@@ -2,6 +2,7 @@
 
 mod bench;
 mod record;
+mod scene_args;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,8 +36,28 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Benchmarks that print figures (live pacing, encode throughput).
+    /// Render one composed frame (layout, slides, camera) to a PNG or JPEG.
+    Preview(PreviewArgs),
+    /// Benchmarks that print figures (live pacing, encode throughput, compositing).
     Bench(bench::BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct PreviewArgs {
+    #[arg(long, default_value = "synthetic")]
+    camera: reel_app::CameraSpec,
+    #[arg(long, default_value = "1280x720")]
+    size: String,
+    /// Which slide (1-based).
+    #[arg(long, default_value = "1")]
+    slide: usize,
+    /// Media time of the frame, in seconds (title card and lower third depend on it).
+    #[arg(long, default_value = "0.5")]
+    at: f64,
+    #[arg(long, short)]
+    output: PathBuf,
+    #[command(flatten)]
+    scene: scene_args::SceneArgs,
 }
 
 fn main() -> ExitCode {
@@ -45,6 +66,7 @@ fn main() -> ExitCode {
         Cmd::Devices { json } => devices(json),
         Cmd::Record(a) => record::run(a),
         Cmd::Recover { path, all, json } => recover(path, all, json),
+        Cmd::Preview(a) => preview(a),
         Cmd::Bench(a) => bench::run(a),
     };
     match r {
@@ -121,5 +143,16 @@ fn recover(path: Option<PathBuf>, all: bool, json: bool) -> Result<()> {
         eprintln!("No interrupted recordings.");
     }
     anyhow::ensure!(failed == 0, "{failed} recording(s) could not be recovered");
+    Ok(())
+}
+
+fn preview(a: PreviewArgs) -> Result<()> {
+    let size: reel_app::Size = a.size.parse()?;
+    let (scene, stage) = a.scene.build(size, a.camera != reel_app::CameraSpec::None)?;
+    anyhow::ensure!(a.at.is_finite() && a.at >= 0.0, "--at {} is not a time in seconds", a.at);
+    anyhow::ensure!(a.slide >= 1, "--slide counts from 1");
+    let o = reel_app::PreviewOptions { camera: a.camera, size, scene, stage, slide: a.slide - 1, at: std::time::Duration::from_secs_f64(a.at) };
+    reel_app::preview_to_file(&o, &a.output)?;
+    eprintln!("wrote {}", a.output.display());
     Ok(())
 }

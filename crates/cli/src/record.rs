@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use reel_app::{CameraSpec, ClockMode, Fps, MicSpec, RecordOptions, Size};
+use reel_app::{CameraSpec, ClockMode, Fps, Layout, MicSpec, RecordOptions, Size, StageCommand};
+
+use crate::scene_args::SceneArgs;
 
 #[derive(Args)]
 pub struct RecordArgs {
@@ -35,10 +37,14 @@ pub struct RecordArgs {
     /// Count down this many seconds before recording starts.
     #[arg(long, default_value = "0")]
     countdown: u32,
-    /// A JSON script of timed actions: [{"at": 1.0, "action": "pause"}, ...]; `at` is seconds of
-    /// wall time since recording started. Actions: pause, resume, stop.
+    /// A JSON script of timed actions: [{"at": 1.0, "action": "next"}, {"at": 2.0, "action":
+    /// "layout", "value": "side"}, {"at": 3.0, "action": "goto", "value": 5}]; `at` is seconds of
+    /// wall time since recording started, in order. Actions: next, prev, goto N, layout L,
+    /// camera on|off, pause, resume, stop.
     #[arg(long)]
     script: Option<PathBuf>,
+    #[command(flatten)]
+    scene: SceneArgs,
     /// Render as fast as possible instead of in real time (synthetic and file sources only).
     #[arg(long)]
     unpaced: bool,
@@ -48,24 +54,52 @@ pub struct RecordArgs {
 }
 
 #[derive(Clone, Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ScriptEvent {
     at: f64,
+    #[serde(flatten)]
     action: Action,
 }
 
-#[derive(Clone, Copy, Debug, serde::Deserialize, PartialEq)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Debug, serde::Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase", tag = "action", content = "value")]
 enum Action {
     Pause,
     Resume,
     Stop,
+    Next,
+    Prev,
+    Goto(usize),
+    Layout(Layout),
+    Camera(OnOff),
 }
 
-fn load_script(path: &PathBuf) -> Result<Vec<ScriptEvent>> {
+#[derive(Clone, Copy, Debug, serde::Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum OnOff {
+    On,
+    Off,
+}
+
+impl Action {
+    fn stage(&self) -> Option<StageCommand> {
+        Some(match self {
+            Action::Next => StageCommand::Next,
+            Action::Prev => StageCommand::Prev,
+            Action::Goto(n) => StageCommand::Goto(*n),
+            Action::Layout(l) => StageCommand::Layout(*l),
+            Action::Camera(c) => StageCommand::Camera(*c == OnOff::On),
+            Action::Pause | Action::Resume | Action::Stop => return None,
+        })
+    }
+}
+
+fn load_script(path: &PathBuf, slides: usize) -> Result<Vec<ScriptEvent>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read script {}", path.display()))?;
     let events: Vec<ScriptEvent> = serde_json::from_str(&text).with_context(|| {
-        format!("script {} is not a list of {{\"at\": SECONDS, \"action\": \"pause|resume|stop\"}}", path.display())
+        format!(
+            "script {} is not a list of {{\"at\": SECONDS, \"action\": ACTION, \"value\": …}} with actions next, prev, goto, layout, camera, pause, resume, stop",
+            path.display()
+        )
     })?;
     let mut prev = 0.0;
     for (i, e) in events.iter().enumerate() {
@@ -76,6 +110,9 @@ fn load_script(path: &PathBuf) -> Result<Vec<ScriptEvent>> {
             bail!("script {}: event {} at {} s comes before the previous one at {} s; keep times in order", path.display(), i + 1, e.at, prev);
         }
         prev = e.at;
+        if let Some(c) = e.action.stage() {
+            c.validate(slides).map_err(|m| anyhow::anyhow!("script {}: event {}: {m}", path.display(), i + 1))?;
+        }
     }
     Ok(events)
 }
@@ -90,7 +127,12 @@ pub fn run(a: RecordArgs) -> Result<()> {
         Some(d) => Some(Duration::from_secs_f64(d)),
         None => None,
     };
-    let script = a.script.as_ref().map(load_script).transpose()?;
+    let (scene, stage) = a.scene.build(size, a.camera != CameraSpec::None)?;
+    let slides = match &stage {
+        reel_app::StageSpec::Slides(d) => d.len(),
+        _ => 0,
+    };
+    let script = a.script.as_ref().map(|p| load_script(p, slides)).transpose()?;
     let opts = RecordOptions {
         camera: a.camera,
         mic: a.mic,
@@ -101,6 +143,8 @@ pub fn run(a: RecordArgs) -> Result<()> {
         title: a.title.clone(),
         clock: if a.unpaced { ClockMode::Virtual } else { ClockMode::Realtime },
         preset: None,
+        scene,
+        stage,
     };
     if a.unpaced && max_duration.is_none() {
         bail!("--unpaced needs --duration (it renders as fast as it can, so it needs an end)");
@@ -128,6 +172,9 @@ pub fn run(a: RecordArgs) -> Result<()> {
     rec.start();
     let started = Instant::now();
     eprintln!("\rrecording to {} (type pause, resume or stop + Enter; Ctrl-C stops)", a.output.display());
+    if slides > 0 {
+        eprintln!("slides: n next, p previous, a number to go there; l LAYOUT (bubble, side, pip, camera, slides); c on|off");
+    }
 
     // Commands on stdin.
     {
@@ -140,7 +187,15 @@ pub fn run(a: RecordArgs) -> Result<()> {
                     "resume" => rec.resume(),
                     "stop" | "q" => stop.store(true, Ordering::SeqCst),
                     "" => {}
-                    other => eprintln!("unknown command '{other}': use pause, resume or stop"),
+                    other => match StageCommand::parse_line(other) {
+                        Some(Ok(c)) => {
+                            if let Err(e) = rec.command(c) {
+                                eprintln!("{e}");
+                            }
+                        }
+                        Some(Err(e)) => eprintln!("{e}"),
+                        None => eprintln!("unknown command '{other}': use n, p, a slide number, l LAYOUT, c on|off, pause, resume or stop"),
+                    },
                 }
             }
         });
@@ -153,10 +208,17 @@ pub fn run(a: RecordArgs) -> Result<()> {
                 if let Some(wait) = at.checked_duration_since(Instant::now()) {
                     std::thread::sleep(wait);
                 }
-                match e.action {
+                match &e.action {
                     Action::Pause => rec.pause(),
                     Action::Resume => rec.resume(),
                     Action::Stop => stop.store(true, Ordering::SeqCst),
+                    other => {
+                        if let Some(c) = other.stage() {
+                            if let Err(m) = rec.command(c) {
+                                eprintln!("script: {m}");
+                            }
+                        }
+                    }
                 }
             }
         });

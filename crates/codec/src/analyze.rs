@@ -24,7 +24,7 @@ pub struct SyncReport {
 
 pub fn sync_report(path: &Path) -> Result<SyncReport, CodecError> {
     // Small frames are plenty to tell white from pattern, and decode fast.
-    let mut reader = VideoFileReader::open(path, Size { width: 64, height: 36 })?;
+    let mut reader = VideoFileReader::open(path, Some(Size { width: 64, height: 36 }))?;
     let mut flashes = Vec::new();
     let mut prev_white = false;
     let mut frames = 0u64;

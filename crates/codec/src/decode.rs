@@ -11,7 +11,8 @@ use reel_media::{Size, VideoFrame};
 
 use crate::{init, CodecError, Ctx};
 
-/// Decodes the best video stream of a file into RGBA frames scaled to `size`, stamped from zero.
+/// Decodes the best video stream of a file (or a capture device) into RGBA frames, scaled to
+/// `size` if one is given, else at their own size; stamped from zero.
 pub struct VideoFileReader {
     path: PathBuf,
     ictx: format::context::Input,
@@ -19,7 +20,7 @@ pub struct VideoFileReader {
     dec: decoder::Video,
     tb: Rational,
     scaler: Option<ScalerBox>,
-    size: Size,
+    size: Option<Size>,
     first_pts: Option<i64>,
     eof_sent: bool,
     done: bool,
@@ -30,13 +31,40 @@ struct ScalerBox(software::scaling::Context);
 unsafe impl Send for ScalerBox {}
 
 impl VideoFileReader {
-    pub fn open(path: &Path, size: Size) -> Result<Self, CodecError> {
+    pub fn open(path: &Path, size: Option<Size>) -> Result<Self, CodecError> {
         init();
         let open_err = |reason: String| CodecError::Open { path: path.to_path_buf(), reason };
         if !path.exists() {
             return Err(open_err("no such file".into()));
         }
         let ictx = format::input(path).map_err(|e| open_err(format!("not a video ffmpeg can read ({e})")))?;
+        Self::from_input(path, ictx, size)
+    }
+
+    /// Captures an X11 screen (`:0`, `:99.0`, or `:0+100,200` for an offset) through ffmpeg's
+    /// x11grab device, at `fps`, optionally only a `region` of it.
+    pub fn open_screen(display: &str, fps: u32, region: Option<Size>) -> Result<Self, CodecError> {
+        init();
+        ff::device::register_all();
+        let path = PathBuf::from(display);
+        let open_err = |reason: String| CodecError::Open { path: path.clone(), reason };
+        let fmt = ff::device::input::video()
+            .find(|f| matches!(f, ff::Format::Input(i) if i.name() == "x11grab"))
+            .ok_or_else(|| open_err("this ffmpeg has no x11grab device; install ffmpeg with X11 capture".into()))?;
+        let mut opts = ff::Dictionary::new();
+        opts.set("framerate", &fps.to_string());
+        opts.set("draw_mouse", "1");
+        if let Some(r) = region {
+            opts.set("video_size", &format!("{}x{}", r.width, r.height));
+        }
+        let ictx = format::open_with(&path, &fmt, opts)
+            .map_err(|e| open_err(format!("cannot capture X display '{display}' ({e}); is an X server running there? Set --screen to its DISPLAY")))?
+            .input();
+        Self::from_input(&path, ictx, None)
+    }
+
+    fn from_input(path: &Path, ictx: format::context::Input, size: Option<Size>) -> Result<Self, CodecError> {
+        let open_err = |reason: String| CodecError::Open { path: path.to_path_buf(), reason };
         let st = ictx.streams().best(media::Type::Video).ok_or(CodecError::NoStream { path: path.to_path_buf(), kind: "video" })?;
         let stream = st.index();
         let tb = st.time_base();
@@ -52,10 +80,15 @@ impl VideoFileReader {
     }
 
     fn convert(&mut self, f: &frame::Video) -> Result<VideoFrame, CodecError> {
-        let (w, h) = (self.size.width, self.size.height);
+        let (w, h) = self.size.map(|s| (s.width, s.height)).unwrap_or((f.width(), f.height()));
         if self.scaler.is_none() {
-            let s = software::scaling::Context::get(f.format(), f.width(), f.height(), format::Pixel::RGBA, w, h, software::scaling::Flags::BILINEAR)
+            let mut s = software::scaling::Context::get(f.format(), f.width(), f.height(), format::Pixel::RGBA, w, h, software::scaling::Flags::BILINEAR)
                 .ctx(|| format!("creating a scaler for {}", self.path.display()))?;
+            let name = f.format().descriptor().map(|d| d.name().to_string()).unwrap_or_default();
+            let is_yuv = ["yuv", "nv", "yuyv", "uyvy", "p01"].iter().any(|p| name.starts_with(p));
+            if is_yuv {
+                crate::set_colorspace(&mut s, false, f.color_space() == ff::color::Space::BT709);
+            }
             self.scaler = Some(ScalerBox(s));
         }
         let mut out = frame::Video::new(format::Pixel::RGBA, w, h);

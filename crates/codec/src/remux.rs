@@ -129,6 +129,27 @@ fn copy(src: &Path, dst: &Path, chapters: &[Chapter], title: Option<&str>) -> Re
     Ok(info)
 }
 
+/// Duration from the packets themselves (works on truncated fragmented files, whose container
+/// header knows no duration). Reads packets only; decodes nothing.
+pub fn scan_duration(path: &Path) -> Result<f64, CodecError> {
+    init();
+    let mut ictx = format::input(path).map_err(|e| CodecError::Open { path: path.to_path_buf(), reason: e.to_string() })?;
+    let tbs: Vec<Rational> = ictx.streams().map(|s| s.time_base()).collect();
+    let mut end = 0f64;
+    let mut packet = Packet::empty();
+    loop {
+        match packet.read(&mut ictx) {
+            Ok(()) => {}
+            Err(ff::Error::Other { errno: ff::util::error::EAGAIN }) => continue,
+            Err(_) => break,
+        }
+        if let (Some(pts), Some(tb)) = (packet.pts(), tbs.get(packet.stream())) {
+            end = end.max((pts + packet.duration()) as f64 * tb.numerator() as f64 / tb.denominator() as f64);
+        }
+    }
+    Ok(end)
+}
+
 /// Container duration as ffmpeg reports it.
 pub fn duration(path: &Path) -> Result<Duration, CodecError> {
     init();

@@ -53,10 +53,12 @@ impl VideoEncoder {
         let (w, h) = (self.size.width, self.size.height);
         let scaler = match &mut self.scaler {
             Some(s) => s,
-            None => self.scaler.insert(Scaler(
-                software::scaling::Context::get(format::Pixel::RGBA, w, h, format::Pixel::YUV420P, w, h, software::scaling::Flags::BILINEAR)
-                    .ctx(|| "creating the colour converter".into())?,
-            )),
+            None => {
+                let mut ctx = software::scaling::Context::get(format::Pixel::RGBA, w, h, format::Pixel::YUV420P, w, h, software::scaling::Flags::BILINEAR)
+                    .ctx(|| "creating the colour converter".into())?;
+                crate::set_colorspace(&mut ctx, true, true);
+                self.scaler.insert(Scaler(ctx))
+            }
         };
         // Copy rows into the RGBA frame (its stride may be padded).
         let stride = self.rgba.stride(0);

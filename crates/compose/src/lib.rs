@@ -1,20 +1,48 @@
-//! The compositor: pure and synchronous. A scene plus the latest input frames give one canvas of
-//! the output size.
+//! The compositor: pure and synchronous. A [`Scene`] plus the latest stage frame (a slide or the
+//! screen) and presenter frame (the camera) give one canvas of the output size.
 //!
-//! Per-frame work is copying and blending only. Buffers come from a small pool and go back to
-//! it once the encoder has dropped them, so steady-state composing allocates nothing; resizing
-//! (SIMD, fast_image_resize) happens only when an input is not already the size it is drawn at.
-//!
-//! Layouts today: `camera` (the presenter fills the canvas, aspect kept, letterboxed on the
-//! background colour). Slides, screen and the bubble/side/pip layouts build on this.
+//! ```text
+//!  bubble: stage full, presenter in a soft-edged circle or rounded square in a corner
+//!  side:   stage | presenter          pip: presenter full, stage small in a corner
+//!  camera: presenter only             slides / screen: stage only
+//!  + title card for the first seconds, + lower third (name, role) after it
+//! ```
+//! Per-frame work is copying and blending only. Canvases come from a small pool and return to it
+//! once the encoder drops them, so steady-state composing allocates nothing; slides arrive
+//! already fitted (see [`deck`]) and are copied; resizing (SIMD, fast_image_resize) happens only
+//! for inputs drawn at another size (the camera in a bubble), and scaled stages are cached until
+//! the stage changes. Text overlays are rasterised once per scene.
 
+pub mod deck;
+pub mod pdf;
+pub mod scene;
+pub mod text;
+
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use fast_image_resize as fr;
 use reel_media::{Size, VideoFrame};
 
-/// How one input is fitted into a rectangle.
+pub use deck::{Deck, Slide};
+pub use scene::{Bubble, BubbleSize, Corner, Layout, LowerThird, Scene, Shape, TitleCard};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("{path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("could not draw: {0}")]
+    Render(String),
+}
+
+impl ComposeError {
+    pub(crate) fn file(path: &Path, reason: String) -> Self {
+        ComposeError::File { path: path.to_path_buf(), reason }
+    }
+}
+
+/// A rectangle on the canvas.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rect {
     pub x: u32,
@@ -25,30 +53,81 @@ pub struct Rect {
 
 /// The largest rectangle of aspect `src` that fits in `dst`, centred.
 pub fn fit(src: Size, dst: Size) -> Rect {
-    let (sw, sh, dw, dh) = (src.width as u64, src.height as u64, dst.width as u64, dst.height as u64);
-    let (w, h) = if sw * dh > sh * dw { (dw, (sh * dw / sw).max(1)) } else { ((sw * dh / sh).max(1), dh) };
-    Rect { x: ((dw - w) / 2) as u32, y: ((dh - h) / 2) as u32, w: w as u32, h: h as u32 }
+    fit_in(src, Rect { x: 0, y: 0, w: dst.width, h: dst.height })
+}
+
+/// The largest rectangle of aspect `src` inside `area`, centred in it.
+pub fn fit_in(src: Size, area: Rect) -> Rect {
+    let (sw, sh, dw, dh) = (src.width as u64, src.height as u64, area.w as u64, area.h as u64);
+    let (w, h) = if sw * dh > sh * dw { (dw, (sh * dw / sw.max(1)).max(1)) } else { ((sw * dh / sh.max(1)).max(1), dh) };
+    Rect { x: area.x + ((dw - w) / 2) as u32, y: area.y + ((dh - h) / 2) as u32, w: w as u32, h: h as u32 }
+}
+
+pub(crate) fn fill(buf: &mut [u8], c: [u8; 4]) {
+    for px in buf.chunks_exact_mut(4) {
+        px.copy_from_slice(&c);
+    }
+}
+
+/// The part of a `src` picture to crop so that it fills `dst` aspect (centre crop).
+fn crop_to_fill(src: Size, dst_w: u32, dst_h: u32) -> (f64, f64, f64, f64) {
+    let (sw, sh) = (src.width as f64, src.height as f64);
+    let target = dst_w as f64 / dst_h.max(1) as f64;
+    if sw / sh > target {
+        let w = sh * target;
+        ((sw - w) / 2.0, 0.0, w, sh)
+    } else {
+        let h = sw / target;
+        (0.0, (sh - h) / 2.0, sw, h)
+    }
+}
+
+/// A soft-edged alpha mask of `d`x`d` for the bubble (about 1.5 px of feather).
+fn bubble_mask(d: u32, shape: Shape) -> Vec<u8> {
+    let r = d as f32 / 2.0;
+    let corner = if shape == Shape::Circle { r } else { d as f32 * 0.18 };
+    let feather = 1.5f32;
+    let mut m = vec![0u8; (d * d) as usize];
+    for y in 0..d {
+        for x in 0..d {
+            let (px, py) = (x as f32 + 0.5 - r, y as f32 + 0.5 - r);
+            // Signed distance to a rounded square of half-side r and corner radius `corner`.
+            let (qx, qy) = (px.abs() - (r - corner), py.abs() - (r - corner));
+            let outside = (qx.max(0.0).powi(2) + qy.max(0.0).powi(2)).sqrt();
+            let dist = outside + qx.max(qy).min(0.0) - corner;
+            let a = (0.5 - dist / feather).clamp(0.0, 1.0);
+            m[(y * d + x) as usize] = (a * 255.0).round() as u8;
+        }
+    }
+    m
+}
+
+struct Scaled {
+    key: (usize, Rect),
+    img: fr::images::Image<'static>,
 }
 
 pub struct Compositor {
     size: Size,
-    background: [u8; 4],
     pool: Vec<Arc<Vec<u8>>>,
     resizer: fr::Resizer,
-    scratch: Option<fr::images::Image<'static>>,
+    presenter: Option<fr::images::Image<'static>>,
+    stage: Option<Scaled>,
+    mask: Option<(u32, Shape, Vec<u8>)>,
+    title: Option<(String, [u8; 4], Arc<Vec<u8>>)>,
+    lower: Option<((String, String), text::Overlay)>,
 }
 
 impl Compositor {
-    pub fn new(size: Size, background: [u8; 4]) -> Self {
-        Self { size, background, pool: Vec::new(), resizer: fr::Resizer::new(), scratch: None }
+    pub fn new(size: Size) -> Self {
+        Self { size, pool: Vec::new(), resizer: fr::Resizer::new(), presenter: None, stage: None, mask: None, title: None, lower: None }
     }
 
     pub fn size(&self) -> Size {
         self.size
     }
 
-    /// Index of a pool buffer that nobody else holds any more, adding one while the pool is
-    /// still filling up (the encoder holds a few frames in flight).
+    /// Index of a pool canvas nobody else holds any more (the encoder keeps a few in flight).
     fn free_slot(&mut self) -> usize {
         if let Some(i) = self.pool.iter().position(|b| Arc::strong_count(b) == 1) {
             return i;
@@ -57,100 +136,217 @@ impl Compositor {
         self.pool.len() - 1
     }
 
-    /// Composes the canvas for media time `ts` from the latest presenter frame.
-    pub fn compose(&mut self, presenter: Option<&VideoFrame>, ts: Duration) -> VideoFrame {
+    /// Composes the canvas for media time `ts`.
+    pub fn compose(&mut self, scene: &Scene, stage: Option<&VideoFrame>, presenter: Option<&VideoFrame>, ts: Duration) -> VideoFrame {
         let size = self.size;
-        // Fast path: a presenter already at the output size is the canvas.
-        if let Some(p) = presenter {
-            if p.size() == size {
-                return VideoFrame { ts, ..p.clone() };
+        let t = ts.as_secs_f32();
+        if let Some(card) = scene.title_card.as_ref().filter(|c| t < c.seconds) {
+            let stale = self.title.as_ref().is_none_or(|(s, bg, _)| *s != card.title || *bg != scene.background);
+            if stale {
+                let o = text::title_card(size, &card.title, scene.background);
+                self.title = Some((card.title.clone(), scene.background, Arc::new(o.rgba)));
+            }
+            if let Some((_, _, px)) = &self.title {
+                return VideoFrame { ts, width: size.width, height: size.height, data: px.clone() };
             }
         }
+        let after_title = scene.title_card.as_ref().map_or(0.0, |c| c.seconds);
+        let lower = scene.lower_third.as_ref().filter(|l| t >= after_title && t < after_title + l.seconds);
+        let presenter = presenter.filter(|_| !scene.camera_off && scene.layout.shows_presenter());
+        let stage = stage.filter(|_| scene.layout != Layout::Camera);
+
+        // Pass-throughs: nothing to draw over an input that already is the canvas.
+        if lower.is_none() {
+            let whole = match scene.layout {
+                Layout::Camera => presenter.filter(|p| !scene.bubble.mirror && p.size() == size),
+                Layout::Slides | Layout::Screen => stage.filter(|s| s.size() == size),
+                Layout::Bubble if presenter.is_none() => stage.filter(|s| s.size() == size),
+                _ => None,
+            };
+            if let Some(f) = whole {
+                return VideoFrame { ts, ..f.clone() };
+            }
+        }
+
         let i = self.free_slot();
-        let Self { pool, resizer, scratch, background, .. } = self;
-        // `free_slot` only returns buffers with no other holder, so this is never a copy.
-        let data = Arc::make_mut(&mut pool[i]);
-        fill(data, *background);
-        if let Some(p) = presenter {
-            draw_scaled(resizer, scratch, data, size, p, fit(p.size(), size));
+        let mut canvas = std::mem::take(&mut self.pool[i]);
+        {
+            // `free_slot` only returns canvases with no other holder, so this never copies.
+            let data = Arc::make_mut(&mut canvas);
+            let full = Rect { x: 0, y: 0, w: size.width, h: size.height };
+            match scene.layout {
+                Layout::Camera => {
+                    fill(data, scene.background);
+                    if let Some(p) = presenter {
+                        let r = fit(p.size(), size);
+                        self.draw_presenter(data, p, r, false, scene.bubble.mirror, None);
+                    }
+                }
+                Layout::Slides | Layout::Screen => self.draw_stage(data, stage, full, scene.background, true),
+                Layout::Bubble => {
+                    self.draw_stage(data, stage, full, scene.background, true);
+                    if let Some(p) = presenter {
+                        let d = ((size.height as f32 * scene.bubble.size.fraction()) as u32).max(8) & !1;
+                        let margin = (size.height as f32 * 0.04) as i64;
+                        let (w, h, d64) = (size.width as i64, size.height as i64, d as i64);
+                        let (x, y) = match scene.bubble.corner {
+                            Corner::TopLeft => (margin, margin),
+                            Corner::TopRight => (w - d64 - margin, margin),
+                            Corner::BottomLeft => (margin, h - d64 - margin),
+                            Corner::BottomRight => (w - d64 - margin, h - d64 - margin),
+                            Corner::At { x, y } => ((x * w as f32) as i64 - d64 / 2, (y * h as f32) as i64 - d64 / 2),
+                        };
+                        let x = x.clamp(0, w - d64) as u32;
+                        let y = y.clamp(0, h - d64) as u32;
+                        if self.mask.as_ref().is_none_or(|(md, ms, _)| *md != d || *ms != scene.bubble.shape) {
+                            self.mask = Some((d, scene.bubble.shape, bubble_mask(d, scene.bubble.shape)));
+                        }
+                        let mask = self.mask.take();
+                        self.draw_presenter(data, p, Rect { x, y, w: d, h: d }, true, scene.bubble.mirror, mask.as_ref().map(|m| m.2.as_slice()));
+                        self.mask = mask;
+                    }
+                }
+                Layout::Side => {
+                    fill(data, scene.background);
+                    let split = ((size.width as f32 * 0.64) as u32) & !1;
+                    self.draw_stage(data, stage, Rect { x: 0, y: 0, w: split, h: size.height }, scene.background, false);
+                    if let Some(p) = presenter {
+                        let r = Rect { x: split, y: 0, w: size.width - split, h: size.height };
+                        self.draw_presenter(data, p, r, true, scene.bubble.mirror, None);
+                    }
+                }
+                Layout::Pip => {
+                    fill(data, scene.background);
+                    if let Some(p) = presenter {
+                        self.draw_presenter(data, p, full, true, scene.bubble.mirror, None);
+                    }
+                    let bw = ((size.width as f32 * 0.3) as u32).max(16) & !1;
+                    let bh = ((bw as f32 * 9.0 / 16.0) as u32).max(9);
+                    let m = (size.height as f32 * 0.04) as u32;
+                    let area = Rect { x: size.width - bw - m, y: size.height - bh - m, w: bw, h: bh };
+                    // A thin frame so the small stage reads as a window.
+                    fill_rect(data, size, Rect { x: area.x.saturating_sub(2), y: area.y.saturating_sub(2), w: bw + 4, h: bh + 4 }, [255, 255, 255, 255]);
+                    fill_rect(data, size, area, scene.background);
+                    self.draw_stage(data, stage, area, scene.background, false);
+                }
+            }
+            if let Some(l) = lower {
+                let key = (l.name.clone(), l.role.clone());
+                if self.lower.as_ref().is_none_or(|(k, _)| *k != key) {
+                    self.lower = Some((key, text::lower_third(size, &l.name, &l.role)));
+                }
+                if let Some((_, o)) = &self.lower {
+                    let m = (size.height as f32 * 0.06) as i32;
+                    text::blend(data, size, o, m, size.height as i32 - o.h as i32 - m);
+                }
+            }
         }
-        let buf = pool[i].clone();
-        if pool.len() > 16 {
-            // Something holds on to frames for long; do not let the pool grow without bound.
-            pool.swap_remove(i);
+        self.pool[i] = canvas;
+        let out = self.pool[i].clone();
+        VideoFrame { ts, width: size.width, height: size.height, data: out }
+    }
+
+    /// Draws the stage fitted into `area` (cached while the stage frame is the same).
+    fn draw_stage(&mut self, canvas: &mut [u8], stage: Option<&VideoFrame>, area: Rect, bg: [u8; 4], fill_bg: bool) {
+        let size = self.size;
+        let Some(s) = stage else {
+            if fill_bg {
+                fill(canvas, bg);
+            }
+            return;
+        };
+        if s.size() == size && area.w == size.width && area.h == size.height {
+            canvas.copy_from_slice(&s.data);
+            return;
         }
-        VideoFrame { ts, width: size.width, height: size.height, data: buf }
+        if fill_bg {
+            fill(canvas, bg);
+        }
+        let r = fit_in(s.size(), area);
+        let key = (Arc::as_ptr(&s.data) as usize, r);
+        if self.stage.as_ref().is_none_or(|c| c.key != key) {
+            let mut img = fr::images::Image::new(r.w, r.h, fr::PixelType::U8x4);
+            if let Ok(src) = fr::images::ImageRef::new(s.width, s.height, &s.data, fr::PixelType::U8x4) {
+                let opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
+                let _ = self.resizer.resize(&src, &mut img, &opts);
+            }
+            self.stage = Some(Scaled { key, img });
+        }
+        if let Some(c) = &self.stage {
+            blit(canvas, size, c.img.buffer(), r, None);
+        }
+    }
+
+    /// Draws the presenter into `r`: fitted (letterboxed) or cropped to fill, mirrored, and
+    /// through an alpha mask when given.
+    fn draw_presenter(&mut self, canvas: &mut [u8], p: &VideoFrame, r: Rect, fill_crop: bool, mirror: bool, mask: Option<&[u8]>) {
+        let size = self.size;
+        let img = match &mut self.presenter {
+            Some(i) if i.width() == r.w && i.height() == r.h => i,
+            slot => slot.insert(fr::images::Image::new(r.w, r.h, fr::PixelType::U8x4)),
+        };
+        let Ok(src) = fr::images::ImageRef::new(p.width, p.height, &p.data, fr::PixelType::U8x4) else { return };
+        let mut opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
+        if fill_crop {
+            let (x, y, w, h) = crop_to_fill(p.size(), r.w, r.h);
+            opts = opts.crop(x, y, w, h);
+        }
+        if self.resizer.resize(&src, img, &opts).is_err() {
+            return;
+        }
+        if mirror {
+            let row = r.w as usize * 4;
+            for line in img.buffer_mut().chunks_exact_mut(row) {
+                let px: &mut [[u8; 4]] = bytemuck_px(line);
+                px.reverse();
+            }
+        }
+        blit(canvas, size, img.buffer(), r, mask);
     }
 }
 
-fn draw_scaled(
-    resizer: &mut fr::Resizer,
-    scratch: &mut Option<fr::images::Image<'static>>,
-    canvas: &mut [u8],
-    size: Size,
-    src: &VideoFrame,
-    r: Rect,
-) {
-    let cw = size.width as usize;
-    let Ok(src_img) = fr::images::ImageRef::new(src.width, src.height, &src.data, fr::PixelType::U8x4) else { return };
-    let scratch = match scratch {
-        Some(s) if s.width() == r.w && s.height() == r.h => s,
-        _ => scratch.insert(fr::images::Image::new(r.w, r.h, fr::PixelType::U8x4)),
-    };
-    let opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
-    if resizer.resize(&src_img, scratch, &opts).is_err() {
-        return;
+/// Views a row of RGBA bytes as pixels.
+fn bytemuck_px(row: &mut [u8]) -> &mut [[u8; 4]] {
+    let (px, _) = row.as_chunks_mut::<4>();
+    px
+}
+
+fn fill_rect(canvas: &mut [u8], size: Size, r: Rect, c: [u8; 4]) {
+    for y in r.y..(r.y + r.h).min(size.height) {
+        let start = (y * size.width + r.x) as usize * 4;
+        let end = (y * size.width + (r.x + r.w).min(size.width)) as usize * 4;
+        fill(&mut canvas[start..end], c);
     }
-    let row = r.w as usize * 4;
-    let px = scratch.buffer();
+}
+
+/// Copies `src` (r.w x r.h RGBA) onto the canvas at r, through `mask` (r.w x r.h alpha) if any.
+fn blit(canvas: &mut [u8], size: Size, src: &[u8], r: Rect, mask: Option<&[u8]>) {
+    let (cw, row) = (size.width as usize, r.w as usize * 4);
     for y in 0..r.h as usize {
         let d = ((r.y as usize + y) * cw + r.x as usize) * 4;
-        canvas[d..d + row].copy_from_slice(&px[y * row..(y + 1) * row]);
-    }
-}
-
-fn fill(buf: &mut [u8], c: [u8; 4]) {
-    for px in buf.chunks_exact_mut(4) {
-        px.copy_from_slice(&c);
+        let s = &src[y * row..(y + 1) * row];
+        match mask {
+            None => canvas[d..d + row].copy_from_slice(s),
+            Some(m) => {
+                let mrow = &m[y * r.w as usize..(y + 1) * r.w as usize];
+                let dst = &mut canvas[d..d + row];
+                for (x, &a) in mrow.iter().enumerate() {
+                    match a {
+                        0 => {}
+                        255 => dst[x * 4..x * 4 + 4].copy_from_slice(&s[x * 4..x * 4 + 4]),
+                        a => {
+                            let a = a as u32;
+                            for c in 0..3 {
+                                let i = x * 4 + c;
+                                dst[i] = ((s[i] as u32 * a + dst[i] as u32 * (255 - a) + 127) / 255) as u8;
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fit_letterboxes_and_pillarboxes() {
-        let out = Size::new(1280, 720).unwrap();
-        assert_eq!(fit(Size::new(640, 480).unwrap(), out), Rect { x: 160, y: 0, w: 960, h: 720 });
-        assert_eq!(fit(Size::new(1920, 1080).unwrap(), out), Rect { x: 0, y: 0, w: 1280, h: 720 });
-        assert_eq!(fit(Size::new(1000, 200).unwrap(), out), Rect { x: 0, y: 232, w: 1280, h: 256 });
-    }
-
-    #[test]
-    fn four_by_three_camera_gets_side_bars() {
-        let out = Size::new(320, 180).unwrap();
-        let mut c = Compositor::new(out, [10, 20, 30, 255]);
-        let cam = VideoFrame::new(Duration::ZERO, 160, 120, vec![200; 160 * 120 * 4]).unwrap();
-        let f = c.compose(Some(&cam), Duration::from_millis(40));
-        let px = |x: usize, y: usize| &f.data[(y * 320 + x) * 4..(y * 320 + x) * 4 + 4];
-        assert_eq!(px(5, 90), &[10, 20, 30, 255], "left bar is background");
-        assert_eq!(px(314, 90), &[10, 20, 30, 255], "right bar is background");
-        assert_eq!(px(160, 90), &[200, 200, 200, 200], "camera in the middle");
-        assert_eq!(f.ts, Duration::from_millis(40));
-    }
-
-    #[test]
-    fn pool_reuses_buffers_once_released() {
-        let out = Size::new(64, 36).unwrap();
-        let mut c = Compositor::new(out, [0, 0, 0, 255]);
-        let a = c.compose(None, Duration::ZERO);
-        let ptr = Arc::as_ptr(&a.data);
-        drop(a);
-        let b = c.compose(None, Duration::ZERO);
-        assert_eq!(Arc::as_ptr(&b.data), ptr, "released buffer is reused, not reallocated");
-        let c2 = c.compose(None, Duration::ZERO);
-        assert_ne!(Arc::as_ptr(&c2.data), ptr, "a buffer still held is never written");
-        assert_eq!(Arc::strong_count(&b.data), 2, "pool + b");
-    }
-}
+mod tests;

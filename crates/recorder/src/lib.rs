@@ -12,7 +12,9 @@
 //! ([`session::recover`]).
 
 mod pipeline;
+pub mod preview;
 pub mod session;
+pub mod stage;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -24,11 +26,12 @@ use reel_capture::paced::FrameSupply;
 use reel_capture::{CameraSpec, CaptureError, MicSpec, Out};
 use reel_codec::decode::VideoFileReader;
 use reel_codec::{remux, CodecError, Mp4Writer, Preset, WriterSettings};
-use reel_compose::Compositor;
+use reel_compose::{Compositor, Scene};
 use reel_media::{Clock, ClockMode, Fps, Health, HealthSnapshot, Size, VideoFrame};
 
 use pipeline::{MuxStage, VideoStage};
 pub use session::{Recovered, Session};
+pub use stage::{StageCommand, StageSpec, Timeline};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -48,6 +51,8 @@ pub enum RecordError {
     StillRecording(u32),
     #[error("recording failed: {0}")]
     Pipeline(String),
+    #[error(transparent)]
+    Compose(#[from] reel_compose::ComposeError),
 }
 
 impl RecordError {
@@ -64,6 +69,7 @@ impl RecordError {
             RecordError::NothingToRecover(_) => "not_found",
             RecordError::StillRecording(_) => "busy",
             RecordError::Pipeline(_) => "pipeline",
+            RecordError::Compose(_) => "bad_input",
         }
     }
 }
@@ -83,6 +89,10 @@ pub struct RecordOptions {
     pub clock: ClockMode,
     /// Encoder preset; `None` picks the live preset for the size.
     pub preset: Option<Preset>,
+    /// Layout, bubble, background, text overlays.
+    pub scene: Scene,
+    /// Slides or screen behind (or beside) the presenter.
+    pub stage: StageSpec,
 }
 
 impl RecordOptions {
@@ -97,6 +107,8 @@ impl RecordOptions {
             title: None,
             clock: ClockMode::Realtime,
             preset: None,
+            scene: Scene::default(),
+            stage: StageSpec::None,
         }
     }
 }
@@ -132,6 +144,8 @@ pub struct Summary {
 pub struct Control {
     clock: Clock,
     state: Arc<Mutex<State>>,
+    commands: crossbeam_channel::Sender<(Duration, StageCommand)>,
+    slides: usize,
 }
 
 impl Control {
@@ -156,6 +170,17 @@ impl Control {
             self.clock.resume();
         }
     }
+
+    /// Changes the scene now (next slide, layout, camera…). Applied from the next frame on and
+    /// recorded in the timeline. Slide numbers out of range are refused.
+    pub fn command(&self, c: StageCommand) -> Result<(), String> {
+        c.validate(self.slides)?;
+        self.commands.try_send((self.clock.elapsed(), c)).map_err(|_| "too many commands at once; try again".to_string())
+    }
+
+    pub fn slide_count(&self) -> usize {
+        self.slides
+    }
 }
 
 /// A recording whose devices are open and whose file exists, not yet started (so a countdown
@@ -170,17 +195,18 @@ pub struct Recording {
     video: Option<JoinHandle<Result<(), RecordError>>>,
     mux: Option<JoinHandle<Result<(), RecordError>>>,
     source_error: Arc<Mutex<Option<String>>>,
+    commands: crossbeam_channel::Sender<(Duration, StageCommand)>,
+    slides: usize,
 }
 
 struct FileSupply {
     path: PathBuf,
-    size: Size,
 }
 
 impl FrameSupply for FileSupply {
     type Iter = std::iter::Map<VideoFileReader, fn(Result<VideoFrame, CodecError>) -> Result<VideoFrame, String>>;
     fn open(&mut self) -> Result<Self::Iter, String> {
-        let r = VideoFileReader::open(&self.path, self.size).map_err(|e| e.to_string())?;
+        let r = VideoFileReader::open(&self.path, None).map_err(|e| e.to_string())?;
         Ok(r.map(stringify_err as fn(_) -> _))
     }
     fn name(&self) -> String {
@@ -235,7 +261,7 @@ impl Recording {
                 Some(vrx)
             }
             CameraSpec::File(path) => {
-                let supply = FileSupply { path: path.clone(), size: opts.size };
+                let supply = FileSupply { path: path.clone() };
                 let err = source_error.clone();
                 let on_error = move |e: String| {
                     *err.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
@@ -303,6 +329,25 @@ impl Recording {
             }
         };
 
+        let screen = match &opts.stage {
+            StageSpec::Screen(display) => match stage::spawn_screen(display, opts.fps, clock.clone()) {
+                Ok((h, rx)) => {
+                    sources.push(h);
+                    Some(rx)
+                }
+                Err(e) => {
+                    fail(&clock, sources);
+                    return Err(e);
+                }
+            },
+            _ => None,
+        };
+        let deck = match &opts.stage {
+            StageSpec::Slides(d) => Some(d.clone()),
+            _ => None,
+        };
+        let slides = deck.as_ref().map_or(0, |d| d.len());
+
         let partial = session::partial_path(&opts.output);
         let _ = std::fs::remove_file(&partial); // a stale partial of a previous failed start
         let settings = WriterSettings {
@@ -330,16 +375,31 @@ impl Recording {
             return Err(e);
         }
 
+        let events = match stage::EventLog::create(&stage::events_path(&partial)) {
+            Ok(e) => e,
+            Err(e) => {
+                fail(&clock, sources);
+                let _ = std::fs::remove_file(&partial);
+                session.remove();
+                return Err(e);
+            }
+        };
+        let (ctx, crx) = bounded(64);
         let (ptx, prx) = bounded(64);
         let video_stage = VideoStage {
             fps: opts.fps,
             clock: clock.clone(),
             health: health.clone(),
             until,
-            compositor: Compositor::new(opts.size, [24, 26, 32, 255]),
+            compositor: Compositor::new(opts.size),
             encoder,
             input: video_input,
             out: ptx,
+            scene: opts.scene.clone(),
+            deck,
+            screen,
+            commands: crx,
+            events,
         };
         let mux_stage = MuxStage { writer, fps: opts.fps, health: health.clone(), until, video: prx, audio: audio_input };
         let spawn = |name: &str, f: Box<dyn FnOnce() -> Result<(), RecordError> + Send>| {
@@ -373,6 +433,8 @@ impl Recording {
             video: Some(video),
             mux: Some(mux),
             source_error,
+            commands: ctx,
+            slides,
         })
     }
 
@@ -403,7 +465,7 @@ impl Recording {
 
     /// A small handle that can pause and resume from another thread (stdin, a script, the UI).
     pub fn control(&self) -> Control {
-        Control { clock: self.clock.clone(), state: self.state.clone() }
+        Control { clock: self.clock.clone(), state: self.state.clone(), commands: self.commands.clone(), slides: self.slides }
     }
 
     /// Media time recorded so far (pauses excluded).
@@ -452,7 +514,15 @@ impl Recording {
             // The partial file stays, with its session: `reel recover` can still save it.
             return Err(e);
         }
-        let info = remux::finalize(&self.session.partial, &self.opts.output, &[], self.opts.title.as_deref());
+        let events_file = stage::events_path(&self.session.partial);
+        let events = stage::read_events(&events_file);
+        let duration = self.clock.elapsed().as_secs_f64();
+        let duration = match self.opts.max_duration {
+            Some(m) => duration.min(m.as_secs_f64()),
+            None => duration,
+        };
+        let chapters = stage::chapters(&events, duration);
+        let info = remux::finalize(&self.session.partial, &self.opts.output, &chapters, self.opts.title.as_deref());
         let info = match info {
             Ok(i) => i,
             Err(e) => {
@@ -460,6 +530,20 @@ impl Recording {
                 return Err(e.into());
             }
         };
+        let slides = match &self.opts.stage {
+            StageSpec::Slides(d) => d
+                .slides
+                .iter()
+                .enumerate()
+                .map(|(i, sl)| stage::SlideInfo { number: i + 1, title: sl.title(i), text: sl.text.clone() })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let timeline = Timeline { version: 1, duration_s: info.duration_s, events, chapters, slides };
+        if let Err(e) = stage::write_timeline(&stage::timeline_path(&self.opts.output), &timeline) {
+            eprintln!("warning: the timeline could not be saved: {e}");
+        }
+        let _ = std::fs::remove_file(&events_file);
         let _ = std::fs::remove_file(&self.session.partial);
         self.session.remove();
         self.set_state(State::Finished);

@@ -12,14 +12,16 @@
 //! its queue, the video encoder is flushed, the muxer writes its last fragment and closes the
 //! file. Only then does the recorder remux the file into its final form.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{never, select, Receiver, Sender};
 use reel_codec::{EncodedPacket, Mp4Writer, VideoEncoder};
-use reel_compose::Compositor;
+use reel_compose::{Compositor, Deck, Scene};
 use reel_media::{AudioChunk, Clock, Fps, Health, VideoFrame, Wait, AUDIO_RATE};
 
+use crate::stage::{EventLog, StageCommand, TimelineEvent};
 use crate::RecordError;
 
 pub(crate) enum VideoMsg {
@@ -42,10 +44,24 @@ pub(crate) struct VideoStage {
     /// `None`: no camera; slots are produced on the clock with the stage alone.
     pub input: Option<Receiver<VideoFrame>>,
     pub out: Sender<VideoMsg>,
+    pub scene: Scene,
+    pub deck: Option<Arc<Deck>>,
+    pub screen: Option<Receiver<VideoFrame>>,
+    pub commands: Receiver<(Duration, StageCommand)>,
+    pub events: EventLog,
+}
+
+/// What the video thread keeps between slots.
+struct Live {
+    slide: usize,
+    screen: Option<VideoFrame>,
+    pending: VecDeque<(Duration, StageCommand)>,
+    started: bool,
 }
 
 impl VideoStage {
     pub fn run(mut self) -> Result<(), RecordError> {
+        let mut live = Live { slide: 0, screen: None, pending: VecDeque::new(), started: false };
         let mut next: u64 = 0;
         let mut last: Option<VideoFrame> = None;
         let end_slot = |until: Option<Duration>, fps: Fps| until.map(|u| fps.slot_of(u));
@@ -66,11 +82,11 @@ impl VideoStage {
                         // No frame for this slot: hold the previous picture (or, before the
                         // first frame, show the first one early).
                         let hold = last.as_ref().unwrap_or(&frame).clone();
-                        self.emit(next, Some(&hold))?;
+                        self.emit(&mut live, next, Some(&hold))?;
                         Health::add(&self.health.frames_duplicated, 1);
                         next += 1;
                     }
-                    self.emit(slot, Some(&frame))?;
+                    self.emit(&mut live, slot, Some(&frame))?;
                     next = slot + 1;
                     last = Some(frame);
                 }
@@ -80,7 +96,7 @@ impl VideoStage {
                 if let Some(hold) = last.clone() {
                     if end > next + 2 {
                         while next < end {
-                            self.emit(next, Some(&hold))?;
+                            self.emit(&mut live, next, Some(&hold))?;
                             Health::add(&self.health.frames_duplicated, 1);
                             next += 1;
                         }
@@ -94,7 +110,7 @@ impl VideoStage {
                 if self.clock.wait_until(self.fps.slot_time(next)) == Wait::Stopped {
                     break;
                 }
-                self.emit(next, None)?;
+                self.emit(&mut live, next, None)?;
                 next += 1;
             },
         }
@@ -104,8 +120,77 @@ impl VideoStage {
         Ok(())
     }
 
-    fn emit(&mut self, slot: u64, presenter: Option<&VideoFrame>) -> Result<(), RecordError> {
-        let canvas = self.compositor.compose(presenter, self.fps.slot_time(slot));
+    fn slide_event(&self, t: f64, slide: usize) -> TimelineEvent {
+        let title = self.deck.as_ref().and_then(|d| d.slides.get(slide)).map(|s| s.title(slide)).unwrap_or_default();
+        TimelineEvent { t, action: "slide".into(), value: serde_json::json!({"slide": slide + 1, "title": title}) }
+    }
+
+    /// Applies every command given at or before media time `t`, logging what changed.
+    fn apply_commands(&mut self, live: &mut Live, t: Duration) {
+        let ts = t.as_secs_f64();
+        if !live.started {
+            live.started = true;
+            let e = TimelineEvent { t: 0.0, action: "layout".into(), value: serde_json::json!(self.scene.layout) };
+            self.events.write(&e);
+            if self.deck.is_some() {
+                let e = self.slide_event(0.0, 0);
+                self.events.write(&e);
+            }
+        }
+        live.pending.extend(self.commands.try_iter());
+        while live.pending.front().is_some_and(|(at, _)| *at <= t) {
+            let Some((_, cmd)) = live.pending.pop_front() else { break };
+            let slides = self.deck.as_ref().map_or(0, |d| d.len());
+            let event = match cmd {
+                StageCommand::Next | StageCommand::Prev | StageCommand::Goto(_) if slides > 0 => {
+                    let to = match cmd {
+                        StageCommand::Next => (live.slide + 1).min(slides - 1),
+                        StageCommand::Prev => live.slide.saturating_sub(1),
+                        StageCommand::Goto(n) => n.clamp(1, slides) - 1,
+                        _ => live.slide,
+                    };
+                    if to == live.slide {
+                        None
+                    } else {
+                        live.slide = to;
+                        Some(self.slide_event(ts, to))
+                    }
+                }
+                StageCommand::Layout(l) if l != self.scene.layout => {
+                    self.scene.layout = l;
+                    Some(TimelineEvent { t: ts, action: "layout".into(), value: serde_json::json!(l) })
+                }
+                StageCommand::Camera(on) if on == self.scene.camera_off => {
+                    self.scene.camera_off = !on;
+                    Some(TimelineEvent { t: ts, action: "camera".into(), value: serde_json::json!(if on { "on" } else { "off" }) })
+                }
+                _ => None,
+            };
+            if let Some(e) = event {
+                self.events.write(&e);
+            }
+        }
+    }
+
+    fn emit(&mut self, live: &mut Live, slot: u64, presenter: Option<&VideoFrame>) -> Result<(), RecordError> {
+        let t = self.fps.slot_time(slot);
+        self.apply_commands(live, t);
+        if let Some(rx) = &self.screen {
+            if let Some(f) = rx.try_iter().last() {
+                live.screen = Some(f);
+            }
+        }
+        let slide_frame;
+        let stage = match (&self.deck, &live.screen) {
+            (Some(d), _) => {
+                let s = d.size;
+                slide_frame = d.slides.get(live.slide).map(|sl| VideoFrame { ts: t, width: s.width, height: s.height, data: sl.pixels.clone() });
+                slide_frame.as_ref()
+            }
+            (None, Some(f)) => Some(f),
+            (None, None) => None,
+        };
+        let canvas = self.compositor.compose(&self.scene, stage, presenter, t);
         Health::add(&self.health.frames_composed, 1);
         let packets = self.encoder.encode(&canvas, slot as i64)?;
         if !packets.is_empty() {

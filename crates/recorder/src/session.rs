@@ -164,7 +164,17 @@ pub fn recover(path: &Path) -> Result<Recovered, RecordError> {
         .unwrap_or_else(|| partial.with_extension("recovered.mp4"));
     let output = free_name(&output);
     let title = session.as_ref().and_then(|s| s.title.clone());
-    let info = remux::finalize(&partial, &output, &[], title.as_deref())?;
+    // Chapters and timeline from the events written while it ran.
+    let events_file = crate::stage::events_path(&partial);
+    let events = crate::stage::read_events(&events_file);
+    let duration = remux::scan_duration(&partial).unwrap_or(0.0);
+    let chapters = crate::stage::chapters(&events, duration);
+    let info = remux::finalize(&partial, &output, &chapters, title.as_deref())?;
+    if !events.is_empty() {
+        let tl = crate::stage::Timeline { version: 1, duration_s: info.duration_s, events, chapters, slides: Vec::new() };
+        let _ = crate::stage::write_timeline(&crate::stage::timeline_path(&output), &tl);
+    }
+    let _ = std::fs::remove_file(&events_file);
     let _ = std::fs::remove_file(&partial);
     if let Some(s) = session {
         s.remove();
