@@ -21,7 +21,8 @@ pub struct VideoFileReader {
     tb: Rational,
     scaler: Option<ScalerBox>,
     size: Option<Size>,
-    first_pts: Option<i64>,
+    /// The stream's start time: frames are stamped from it, so stamps survive seeking.
+    start_pts: i64,
     eof_sent: bool,
     done: bool,
 }
@@ -68,15 +69,31 @@ impl VideoFileReader {
         let st = ictx.streams().best(media::Type::Video).ok_or(CodecError::NoStream { path: path.to_path_buf(), kind: "video" })?;
         let stream = st.index();
         let tb = st.time_base();
+        let start_pts = if st.start_time() == ff::ffi::AV_NOPTS_VALUE { 0 } else { st.start_time() };
         let dec = ff::codec::context::Context::from_parameters(st.parameters())
             .and_then(|c| c.decoder().video())
             .map_err(|e| open_err(format!("cannot decode its video ({e})")))?;
-        Ok(Self { path: path.to_path_buf(), ictx, stream, dec, tb, scaler: None, size, first_pts: None, eof_sent: false, done: false })
+        Ok(Self { path: path.to_path_buf(), ictx, stream, dec, tb, scaler: None, size, start_pts, eof_sent: false, done: false })
     }
 
-    /// Presentation time of the first decoded frame in seconds (frames are stamped from it).
+    /// The stream's start time in seconds (frames are stamped relative to it).
     pub fn first_pts_s(&self) -> f64 {
-        self.first_pts.unwrap_or(0) as f64 * self.tb.numerator() as f64 / self.tb.denominator() as f64
+        self.start_pts as f64 * self.tb.numerator() as f64 / self.tb.denominator() as f64
+    }
+
+    /// Same as [`Self::first_pts_s`]; usable before the first frame is read.
+    pub fn first_pts_s_hint(&self) -> f64 {
+        self.first_pts_s()
+    }
+
+    /// Seeks to the keyframe at or before `secs` (stream time); decoding resumes there.
+    pub fn seek(&mut self, secs: f64) -> Result<(), CodecError> {
+        let ts = ((secs + self.first_pts_s()) * 1_000_000.0) as i64;
+        self.ictx.seek(ts, ..ts).ctx(|| format!("seeking in {}", self.path.display()))?;
+        self.dec.flush();
+        self.eof_sent = false;
+        self.done = false;
+        Ok(())
     }
 
     fn convert(&mut self, f: &frame::Video) -> Result<VideoFrame, CodecError> {
@@ -101,9 +118,8 @@ impl VideoFileReader {
         for y in 0..h as usize {
             data.extend_from_slice(&out.data(0)[y * stride..y * stride + row]);
         }
-        let pts = f.timestamp().or(f.pts()).unwrap_or(0);
-        let first = *self.first_pts.get_or_insert(pts);
-        let secs = (pts - first).max(0) as f64 * self.tb.numerator() as f64 / self.tb.denominator() as f64;
+        let pts = f.timestamp().or(f.pts()).unwrap_or(self.start_pts);
+        let secs = (pts - self.start_pts).max(0) as f64 * self.tb.numerator() as f64 / self.tb.denominator() as f64;
         Ok(VideoFrame { ts: Duration::from_secs_f64(secs), width: w, height: h, data: Arc::new(data) })
     }
 }

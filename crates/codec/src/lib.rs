@@ -18,6 +18,7 @@
 
 pub mod analyze;
 pub mod decode;
+pub mod edit;
 pub mod preset;
 pub mod remux;
 pub mod writer;

@@ -118,6 +118,11 @@ impl Mp4Writer {
     /// Creates the file and its encoders; the header is written before returning, so an
     /// unwritable path fails here, before anything is captured.
     pub fn create(path: &Path, s: &WriterSettings) -> Result<(Mp4Writer, VideoEncoder), CodecError> {
+        Self::create_with_chapters(path, s, &[])
+    }
+
+    /// As [`Mp4Writer::create`], with chapters in the file's header.
+    pub fn create_with_chapters(path: &Path, s: &WriterSettings, chapters: &[crate::remux::Chapter]) -> Result<(Mp4Writer, VideoEncoder), CodecError> {
         init();
         let mut octx = format::output_as(path, "mp4")
             .map_err(|e| CodecError::Create { path: path.to_path_buf(), reason: e.to_string() })?;
@@ -171,6 +176,10 @@ impl Mp4Writer {
             None
         };
 
+        for (i, c) in chapters.iter().enumerate() {
+            let ms = |x: f64| (x * 1000.0).round() as i64;
+            octx.add_chapter(i as i64, Rational(1, 1000), ms(c.start_s), ms(c.end_s), &c.title).ctx(|| "adding a chapter".into())?;
+        }
         let mut mux_opts = Dictionary::new();
         if s.fragmented {
             mux_opts.set("movflags", "frag_keyframe+delay_moov+default_base_moof");
@@ -281,15 +290,30 @@ fn drain_audio(enc: &mut encoder::audio::Encoder) -> Vec<Packet> {
     out
 }
 
+/// Resamples a whole mono buffer to 48 kHz (offline work).
+pub fn resample_mono(mono: &[f32], rate: u32) -> Result<Vec<f32>, CodecError> {
+    let mut ctx = new_resampler(rate)?;
+    run_resampler(&mut ctx, mono, rate)
+}
+
+fn new_resampler(rate: u32) -> Result<software::resampling::Context, CodecError> {
+    let packed = format::Sample::F32(format::sample::Type::Packed);
+    software::resampling::Context::get(packed, ChannelLayout::MONO, rate, packed, ChannelLayout::MONO, AUDIO_RATE).ctx(|| format!("creating a resampler from {rate} Hz"))
+}
+
 impl AudioEncoder {
     fn resample(&mut self, mono: &[f32], rate: u32) -> Result<Vec<f32>, CodecError> {
-        let packed = format::Sample::F32(format::sample::Type::Packed);
         if self.resampler.as_ref().is_none_or(|(r, _)| *r != rate) {
-            let ctx = software::resampling::Context::get(packed, ChannelLayout::MONO, rate, packed, ChannelLayout::MONO, AUDIO_RATE)
-                .ctx(|| format!("creating a resampler from {rate} Hz"))?;
-            self.resampler = Some((rate, ctx));
+            self.resampler = Some((rate, new_resampler(rate)?));
         }
         let Some((_, ctx)) = self.resampler.as_mut() else { return Ok(Vec::new()) };
+        run_resampler(ctx, mono, rate)
+    }
+}
+
+fn run_resampler(ctx: &mut software::resampling::Context, mono: &[f32], rate: u32) -> Result<Vec<f32>, CodecError> {
+    {
+        let packed = format::Sample::F32(format::sample::Type::Packed);
         let mut input = frame::Audio::new(packed, mono.len(), ChannelLayout::MONO);
         input.set_rate(rate);
         input.plane_mut::<f32>(0)[..mono.len()].copy_from_slice(mono);

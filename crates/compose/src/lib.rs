@@ -176,9 +176,13 @@ impl Compositor {
             let full = Rect { x: 0, y: 0, w: size.width, h: size.height };
             match scene.layout {
                 Layout::Camera => {
-                    fill(data, scene.background);
-                    if let Some(p) = presenter {
-                        let r = fit(p.size(), size);
+                    let r = presenter.map(|p| fit(p.size(), size));
+                    // Only the letterbox bars need the background: no full-canvas fill when
+                    // the camera covers it.
+                    if r != Some(full) {
+                        fill(data, scene.background);
+                    }
+                    if let (Some(p), Some(r)) = (presenter, r) {
                         self.draw_presenter(data, p, r, false, scene.bubble.mirror, None);
                     }
                 }
@@ -216,9 +220,10 @@ impl Compositor {
                     }
                 }
                 Layout::Pip => {
-                    fill(data, scene.background);
-                    if let Some(p) = presenter {
-                        self.draw_presenter(data, p, full, true, scene.bubble.mirror, None);
+                    match presenter {
+                        // Cropped to fill: it covers the whole canvas.
+                        Some(p) => self.draw_presenter(data, p, full, true, scene.bubble.mirror, None),
+                        None => fill(data, scene.background),
                     }
                     let bw = ((size.width as f32 * 0.3) as u32).max(16) & !1;
                     let bh = ((bw as f32 * 9.0 / 16.0) as u32).max(9);
@@ -286,7 +291,11 @@ impl Compositor {
             slot => slot.insert(fr::images::Image::new(r.w, r.h, fr::PixelType::U8x4)),
         };
         let Ok(src) = fr::images::ImageRef::new(p.width, p.height, &p.data, fr::PixelType::U8x4) else { return };
-        let mut opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
+        // Interpolation (not convolution) costs a third as much when enlarging, and a camera is
+        // mostly enlarged or kept; shrinking a big camera into a bubble needs the convolution.
+        let enlarging = r.w >= p.width / 2 && r.h >= p.height / 2;
+        let alg = if enlarging { fr::ResizeAlg::Interpolation(fr::FilterType::Bilinear) } else { fr::ResizeAlg::Convolution(fr::FilterType::Bilinear) };
+        let mut opts = fr::ResizeOptions::new().resize_alg(alg);
         if fill_crop {
             let (x, y, w, h) = crop_to_fill(p.size(), r.w, r.h);
             opts = opts.crop(x, y, w, h);
@@ -295,20 +304,43 @@ impl Compositor {
             return;
         }
         if mirror {
-            let row = r.w as usize * 4;
-            for line in img.buffer_mut().chunks_exact_mut(row) {
-                let px: &mut [[u8; 4]] = bytemuck_px(line);
-                px.reverse();
-            }
+            blit_mirrored(canvas, size, img.buffer(), r, mask);
+        } else {
+            blit(canvas, size, img.buffer(), r, mask);
         }
-        blit(canvas, size, img.buffer(), r, mask);
     }
 }
 
-/// Views a row of RGBA bytes as pixels.
-fn bytemuck_px(row: &mut [u8]) -> &mut [[u8; 4]] {
-    let (px, _) = row.as_chunks_mut::<4>();
-    px
+/// As [`blit`], flipping each row (the presenter as in a mirror), in the same pass.
+fn blit_mirrored(canvas: &mut [u8], size: Size, src: &[u8], r: Rect, mask: Option<&[u8]>) {
+    let (cw, w) = (size.width as usize, r.w as usize);
+    for y in 0..r.h as usize {
+        let d = ((r.y as usize + y) * cw + r.x as usize) * 4;
+        let (s_px, _) = src[y * w * 4..(y + 1) * w * 4].as_chunks::<4>();
+        let (d_px, _) = canvas[d..d + w * 4].as_chunks_mut::<4>();
+        match mask {
+            None => {
+                for (dp, sp) in d_px.iter_mut().zip(s_px.iter().rev()) {
+                    *dp = *sp;
+                }
+            }
+            Some(m) => {
+                let mrow = &m[y * w..(y + 1) * w];
+                for ((dp, sp), &a) in d_px.iter_mut().zip(s_px.iter().rev()).zip(mrow) {
+                    match a {
+                        0 => {}
+                        255 => *dp = *sp,
+                        a => {
+                            let a = a as u32;
+                            for c in 0..3 {
+                                dp[c] = ((sp[c] as u32 * a + dp[c] as u32 * (255 - a) + 127) / 255) as u8;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn fill_rect(canvas: &mut [u8], size: Size, r: Rect, c: [u8; 4]) {

@@ -1,0 +1,204 @@
+//! The SQLite index over the recording folders: a cache, rebuilt from the folders whenever it
+//! is missing, corrupt or out of date (`reel library reindex`).
+//!
+//! Search is FTS5 over title, description, chapter titles, slide text (and transcripts later)
+//! with prefix matching and bm25 ranking (title weighs most), plus a trigram table as a substring
+//! fallback so that "board" finds "keyboard". WAL mode and a busy timeout let two `reel`
+//! processes share one library.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{params, Connection};
+
+use crate::{LibraryError, Meta};
+
+const SCHEMA_VERSION: i64 = 1;
+
+pub(crate) struct Index {
+    db: Connection,
+}
+
+/// One search result.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Hit {
+    pub id: String,
+    pub title: String,
+    pub created: String,
+    pub duration_s: f64,
+    /// Lower is better; substring-only matches come after every word match.
+    pub rank: f64,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Row {
+    pub id: String,
+    pub title: String,
+    pub created: String,
+    pub duration_s: f64,
+    pub status: String,
+}
+
+impl Index {
+    pub fn open(path: &Path) -> Result<Index, LibraryError> {
+        let db = Connection::open(path).map_err(|e| LibraryError::Index(e.to_string()))?;
+        db.busy_timeout(Duration::from_secs(10)).map_err(|e| LibraryError::Index(e.to_string()))?;
+        db.pragma_update(None, "journal_mode", "WAL").map_err(|e| LibraryError::Index(e.to_string()))?;
+        db.pragma_update(None, "synchronous", "NORMAL").map_err(|e| LibraryError::Index(e.to_string()))?;
+        let ok: String = db.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(|e| LibraryError::Index(e.to_string()))?;
+        if ok != "ok" {
+            return Err(LibraryError::Index(format!("integrity check failed: {ok}")));
+        }
+        let mut ix = Index { db };
+        ix.migrate()?;
+        Ok(ix)
+    }
+
+    fn migrate(&mut self) -> Result<(), LibraryError> {
+        let v: i64 = self.db.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| LibraryError::Index(e.to_string()))?;
+        if v == SCHEMA_VERSION {
+            return Ok(());
+        }
+        // Version 0 → 1. Later versions add steps here; the index can always be rebuilt.
+        let tx = self.db.transaction().map_err(|e| LibraryError::Index(e.to_string()))?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS recordings(
+                id TEXT PRIMARY KEY, title TEXT NOT NULL, description TEXT NOT NULL,
+                created TEXT NOT NULL, duration_s REAL NOT NULL, status TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS recordings_created ON recordings(created);
+             CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
+                id UNINDEXED, title, description, chapters, slides, transcript,
+                tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
+             CREATE VIRTUAL TABLE IF NOT EXISTS tri USING fts5(id UNINDEXED, body, tokenize = 'trigram');
+             PRAGMA user_version = 1;",
+        )
+        .map_err(|e| LibraryError::Index(e.to_string()))?;
+        tx.commit().map_err(|e| LibraryError::Index(e.to_string()))
+    }
+
+    pub fn upsert(&mut self, m: &Meta, status: &str) -> Result<(), LibraryError> {
+        let tx = self.db.transaction().map_err(|e| LibraryError::Index(e.to_string()))?;
+        upsert_in(&tx, m, status)?;
+        tx.commit().map_err(|e| LibraryError::Index(e.to_string()))
+    }
+
+    /// Replaces the whole index with `metas` in one transaction.
+    pub fn rebuild<'a>(&mut self, metas: impl Iterator<Item = (&'a Meta, &'a str)>) -> Result<usize, LibraryError> {
+        let tx = self.db.transaction().map_err(|e| LibraryError::Index(e.to_string()))?;
+        tx.execute_batch("DELETE FROM recordings; DELETE FROM fts; DELETE FROM tri;").map_err(|e| LibraryError::Index(e.to_string()))?;
+        let mut n = 0;
+        for (m, status) in metas {
+            upsert_in(&tx, m, status)?;
+            n += 1;
+        }
+        tx.commit().map_err(|e| LibraryError::Index(e.to_string()))?;
+        Ok(n)
+    }
+
+    pub fn remove(&mut self, id: &str) -> Result<(), LibraryError> {
+        let tx = self.db.transaction().map_err(|e| LibraryError::Index(e.to_string()))?;
+        for t in ["recordings", "fts", "tri"] {
+            tx.execute(&format!("DELETE FROM {t} WHERE id = ?1"), params![id]).map_err(|e| LibraryError::Index(e.to_string()))?;
+        }
+        tx.commit().map_err(|e| LibraryError::Index(e.to_string()))
+    }
+
+    pub fn count(&self) -> Result<usize, LibraryError> {
+        self.db.query_row("SELECT count(*) FROM recordings", [], |r| r.get::<_, i64>(0)).map(|n| n as usize).map_err(|e| LibraryError::Index(e.to_string()))
+    }
+
+    pub fn all(&self) -> Result<Vec<Row>, LibraryError> {
+        let mut st = self
+            .db
+            .prepare_cached("SELECT id, title, created, duration_s, status FROM recordings ORDER BY created DESC, id")
+            .map_err(|e| LibraryError::Index(e.to_string()))?;
+        let rows = st
+            .query_map([], |r| Ok(Row { id: r.get(0)?, title: r.get(1)?, created: r.get(2)?, duration_s: r.get(3)?, status: r.get(4)? }))
+            .map_err(|e| LibraryError::Index(e.to_string()))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| LibraryError::Index(e.to_string()))
+    }
+
+    pub fn ids_with_prefix(&self, prefix: &str) -> Result<Vec<String>, LibraryError> {
+        let mut st = self.db.prepare_cached("SELECT id FROM recordings WHERE id >= ?1 AND id < ?1 || 'zzzz' ORDER BY id LIMIT 3").map_err(|e| LibraryError::Index(e.to_string()))?;
+        let rows = st.query_map(params![prefix], |r| r.get::<_, String>(0)).map_err(|e| LibraryError::Index(e.to_string()))?;
+        Ok(rows.filter_map(Result::ok).filter(|id| id.starts_with(prefix)).collect())
+    }
+
+    /// Word-prefix matches ranked by bm25, then substring matches (trigram) not already found.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>, LibraryError> {
+        let words: Vec<String> = query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| w.to_lowercase())
+            .collect();
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fts_q = words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" ");
+        let mut hits: Vec<Hit> = Vec::new();
+        {
+            let mut st = self
+                .db
+                .prepare_cached(
+                    "SELECT r.id, r.title, r.created, r.duration_s, bm25(fts, 0.0, 10.0, 3.0, 4.0, 2.0, 1.0) AS rank
+                     FROM fts JOIN recordings r ON r.id = fts.id
+                     WHERE fts MATCH ?1 ORDER BY rank LIMIT ?2",
+                )
+                .map_err(|e| LibraryError::Index(e.to_string()))?;
+            let rows = st
+                .query_map(params![fts_q, limit as i64], |r| Ok(Hit { id: r.get(0)?, title: r.get(1)?, created: r.get(2)?, duration_s: r.get(3)?, rank: r.get(4)? }))
+                .map_err(|e| LibraryError::Index(e.to_string()))?;
+            for h in rows {
+                hits.push(h.map_err(|e| LibraryError::Index(e.to_string()))?);
+            }
+        }
+        // Substrings of three or more characters (trigrams need three).
+        let subs: Vec<&String> = words.iter().filter(|w| w.chars().count() >= 3).collect();
+        if hits.len() < limit && subs.len() == words.len() {
+            let tri_q = subs.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(" AND ");
+            let mut st = self
+                .db
+                .prepare_cached(
+                    "SELECT r.id, r.title, r.created, r.duration_s FROM tri JOIN recordings r ON r.id = tri.id
+                     WHERE tri MATCH ?1 ORDER BY r.created DESC LIMIT ?2",
+                )
+                .map_err(|e| LibraryError::Index(e.to_string()))?;
+            let rows = st
+                .query_map(params![tri_q, limit as i64], |r| Ok(Hit { id: r.get(0)?, title: r.get(1)?, created: r.get(2)?, duration_s: r.get(3)?, rank: 0.0 }))
+                .map_err(|e| LibraryError::Index(e.to_string()))?;
+            for h in rows.flatten() {
+                if hits.len() >= limit {
+                    break;
+                }
+                if !hits.iter().any(|x| x.id == h.id) {
+                    // After every word match: bm25 ranks are negative, these get a positive rank.
+                    hits.push(Hit { rank: 1.0, ..h });
+                }
+            }
+        }
+        Ok(hits)
+    }
+}
+
+fn upsert_in(tx: &rusqlite::Transaction<'_>, m: &Meta, status: &str) -> Result<(), LibraryError> {
+    let err = |e: rusqlite::Error| LibraryError::Index(e.to_string());
+    let chapters = m.chapters.iter().map(|c| c.title.as_str()).collect::<Vec<_>>().join("\n");
+    let slides = m.slide_texts.join("\n");
+    tx.execute(
+        "INSERT INTO recordings(id, title, description, created, duration_s, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(id) DO UPDATE SET title = excluded.title, description = excluded.description, created = excluded.created,
+         duration_s = excluded.duration_s, status = excluded.status",
+        params![m.id, m.title, m.description, m.created, m.duration_s, status],
+    )
+    .map_err(err)?;
+    tx.execute("DELETE FROM fts WHERE id = ?1", params![m.id]).map_err(err)?;
+    tx.execute("DELETE FROM tri WHERE id = ?1", params![m.id]).map_err(err)?;
+    tx.execute(
+        "INSERT INTO fts(id, title, description, chapters, slides, transcript) VALUES (?1, ?2, ?3, ?4, ?5, '')",
+        params![m.id, m.title, m.description, chapters, slides],
+    )
+    .map_err(err)?;
+    let body = format!("{}\n{}\n{}\n{}", m.title, m.description, chapters, slides);
+    tx.execute("INSERT INTO tri(id, body) VALUES (?1, ?2)", params![m.id, body]).map_err(err)?;
+    Ok(())
+}

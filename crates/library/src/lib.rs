@@ -1,0 +1,664 @@
+//! The library: every recording in a folder of its own, and an SQLite index over them.
+//!
+//! ```text
+//!  LIBRARY/
+//!    recordings/<id>/  video.mp4  poster.jpg  preview.gif  meta.json  [timeline.json]
+//!    trash/<id>/       deleted recordings and replaced versions, until `reel trash empty`
+//!    tmp/<job>/        recordings, imports and edits in progress (job.json names the process)
+//!    index.sqlite      FTS5 + trigram search; a cache rebuilt from the folders
+//! ```
+//! Files are the truth: the index can be deleted or corrupted and is rebuilt from the folders.
+//! Work happens in `tmp/` and appears in `recordings/` by one atomic rename, so nothing is ever
+//! half-visible; an interrupted job's folder is removed the next time the library opens (a
+//! recording's is kept for `reel recover`, and adopted once recovered). Edits never destroy: the
+//! replaced video moves to the trash, restorable until the trash is emptied.
+
+mod index;
+pub mod thumbs;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use reel_codec::edit::{self, ExportOptions, Segment};
+use reel_codec::remux::Chapter;
+use reel_codec::CodecError;
+
+pub use index::Hit;
+use index::Index;
+
+pub const META_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error("no recording '{0}' in the library (see `reel list`)")]
+    NotFound(String),
+    #[error("'{0}' matches several recordings; give more of the id")]
+    Ambiguous(String),
+    #[error("{path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+    #[error("the library index: {0}")]
+    Index(String),
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error("{0}")]
+    Media(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cancelled; nothing was changed")]
+    Cancelled,
+}
+
+impl LibraryError {
+    pub(crate) fn io(path: &Path, e: std::io::Error) -> Self {
+        LibraryError::Io { path: path.to_path_buf(), reason: e.to_string() }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            LibraryError::NotFound(_) => "not_found",
+            LibraryError::Ambiguous(_) | LibraryError::Invalid(_) => "bad_input",
+            LibraryError::Codec(CodecError::Open { .. } | CodecError::NoStream { .. } | CodecError::Invalid { .. }) => "bad_input",
+            LibraryError::Cancelled => "cancelled",
+            _ => "io",
+        }
+    }
+}
+
+/// One change made to a recording.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Edit {
+    pub op: String,
+    pub params: serde_json::Value,
+    pub at: String,
+    /// Where the replaced video went (a trash entry).
+    #[serde(default)]
+    pub previous: Option<String>,
+}
+
+/// `meta.json`, versioned. Unknown fields from newer versions are ignored; missing ones default.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Meta {
+    pub version: u32,
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// RFC 3339.
+    pub created: String,
+    #[serde(default)]
+    pub duration_s: f64,
+    #[serde(default)]
+    pub size_bytes: u64,
+    #[serde(default)]
+    pub width: u32,
+    #[serde(default)]
+    pub height: u32,
+    #[serde(default)]
+    pub chapters: Vec<Chapter>,
+    #[serde(default)]
+    pub slide_texts: Vec<String>,
+    /// Layout/slide/camera events from the recording's timeline.
+    #[serde(default)]
+    pub timeline: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub edits: Vec<Edit>,
+    /// For imports: the file it came from.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// A recording as listed.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Entry {
+    pub id: String,
+    pub title: String,
+    pub created: String,
+    pub duration_s: f64,
+    pub path: PathBuf,
+    /// `ok`, `metadata_unreadable` or `video_missing`.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+pub struct Library {
+    root: PathBuf,
+    index: Mutex<Index>,
+}
+
+/// The default library folder: `$REEL_LIBRARY`, else the platform data dir.
+pub fn default_root() -> PathBuf {
+    if let Some(d) = std::env::var_os("REEL_LIBRARY") {
+        return PathBuf::from(d);
+    }
+    directories::ProjectDirs::from("", "", "reel").map(|p| p.data_dir().join("library")).unwrap_or_else(|| PathBuf::from("reel-library"))
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A new id: sortable by creation, unguessable enough for a local library.
+fn new_id() -> String {
+    let t = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    let r = uuid::Uuid::new_v4().simple().to_string();
+    format!("{t}-{}", &r[..6])
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Job {
+    pid: u32,
+    kind: String,
+}
+
+fn pid_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit_once(')').and_then(|(_, r)| r.trim_start().chars().next());
+    matches!(state, Some(c) if c != 'Z' && c != 'X')
+}
+
+fn write_json_atomic<T: serde::Serialize>(path: &Path, v: &T) -> Result<(), LibraryError> {
+    let tmp = path.with_extension("json.tmp");
+    let json = serde_json::to_vec_pretty(v).map_err(|e| LibraryError::Io { path: path.to_path_buf(), reason: e.to_string() })?;
+    std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| LibraryError::io(path, e))
+}
+
+/// Reads a meta.json: Ok(meta), or Err(reason) for a corrupt one.
+fn read_meta(dir: &Path) -> Result<Meta, String> {
+    let p = dir.join("meta.json");
+    let bytes = std::fs::read(&p).map_err(|e| format!("cannot read meta.json ({e})"))?;
+    serde_json::from_slice::<Meta>(&bytes).map_err(|e| format!("meta.json is unreadable ({e}); the video is untouched"))
+}
+
+/// Maps a chapter list through kept ranges (source seconds) onto the new timeline.
+pub fn shift_chapters(chapters: &[Chapter], keep: &[(f64, f64)]) -> Vec<Chapter> {
+    let mut out = Vec::new();
+    let mut offset = 0.0;
+    for &(a, b) in keep {
+        for c in chapters {
+            let (s, e) = (c.start_s.max(a), c.end_s.min(b));
+            if e - s > 0.05 {
+                out.push(Chapter { start_s: offset + s - a, end_s: offset + e - a, title: c.title.clone() });
+            }
+        }
+        offset += b - a;
+    }
+    out
+}
+
+impl Library {
+    /// Opens (creating if needed) the library at `root`, cleans up after interrupted jobs, adopts
+    /// recovered recordings and rebuilds the index if it is missing, corrupt or stale.
+    pub fn open(root: &Path) -> Result<Library, LibraryError> {
+        for d in ["recordings", "trash", "tmp"] {
+            let p = root.join(d);
+            std::fs::create_dir_all(&p).map_err(|e| LibraryError::io(&p, e))?;
+        }
+        let db_path = root.join("index.sqlite");
+        let index = match Index::open(&db_path) {
+            Ok(i) => i,
+            Err(_) => {
+                // A corrupt index is only a cache: set it aside and build a new one.
+                let aside = root.join(format!("index.corrupt-{}.sqlite", chrono::Utc::now().timestamp()));
+                let _ = std::fs::rename(&db_path, &aside);
+                for ext in ["sqlite-wal", "sqlite-shm"] {
+                    let _ = std::fs::remove_file(root.join(format!("index.{ext}")));
+                }
+                Index::open(&db_path)?
+            }
+        };
+        let lib = Library { root: root.to_path_buf(), index: Mutex::new(index) };
+        lib.clean_tmp();
+        let folders = lib.recording_dirs().len();
+        if lib.lock().count()? != folders {
+            lib.reindex()?;
+        }
+        Ok(lib)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn rec_dir(&self, id: &str) -> PathBuf {
+        self.root.join("recordings").join(id)
+    }
+
+    fn recording_dirs(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.root.join("recordings"))
+            .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Removes what interrupted jobs left in tmp/, and adopts recordings finished by recovery.
+    fn clean_tmp(&self) {
+        let Ok(rd) = std::fs::read_dir(self.root.join("tmp")) else { return };
+        for e in rd.flatten() {
+            let dir = e.path();
+            let job: Option<Job> = std::fs::read(dir.join("job.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+            match job {
+                Some(j) if pid_alive(j.pid) => continue,
+                Some(j) if j.kind == "record" => {
+                    let has_partial = std::fs::read_dir(&dir).map(|r| r.flatten().any(|f| f.file_name().to_string_lossy().contains("reel-partial"))).unwrap_or(false);
+                    if has_partial {
+                        continue; // waits for `reel recover`
+                    }
+                    if dir.join("video.mp4").exists() {
+                        let title = std::fs::read_to_string(dir.join("title.txt")).ok();
+                        let _ = self.adopt(&dir, title.as_deref(), None);
+                    } else {
+                        let _ = std::fs::remove_dir_all(&dir);
+                    }
+                }
+                _ => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
+            }
+        }
+    }
+
+    /// A folder in tmp/ for a job of this process (`record`, `import`, `edit`).
+    pub fn job_dir(&self, kind: &str) -> Result<(String, PathBuf), LibraryError> {
+        let id = new_id();
+        let dir = self.root.join("tmp").join(format!("{kind}-{id}"));
+        std::fs::create_dir_all(&dir).map_err(|e| LibraryError::io(&dir, e))?;
+        write_json_atomic(&dir.join("job.json"), &Job { pid: std::process::id(), kind: kind.to_string() })?;
+        Ok((id, dir))
+    }
+
+    /// Rebuilds the index from the folders. Returns how many recordings it holds.
+    pub fn reindex(&self) -> Result<usize, LibraryError> {
+        let mut metas = Vec::new();
+        for dir in self.recording_dirs() {
+            let id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let (meta, status) = match read_meta(&dir) {
+                Ok(m) => (Meta { id: id.clone(), ..m }, if dir.join("video.mp4").exists() { "ok" } else { "video_missing" }),
+                Err(_) => (self.placeholder_meta(&id, &dir), "metadata_unreadable"),
+            };
+            metas.push((meta, status));
+        }
+        self.lock().rebuild(metas.iter().map(|(m, s)| (m, *s)))
+    }
+
+    fn placeholder_meta(&self, id: &str, dir: &Path) -> Meta {
+        let created = std::fs::metadata(dir)
+            .and_then(|m| m.modified())
+            .map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_else(|_| now());
+        Meta { version: META_VERSION, id: id.to_string(), title: id.to_string(), description: String::new(), created, duration_s: 0.0, size_bytes: 0, width: 0, height: 0, chapters: vec![], slide_texts: vec![], timeline: vec![], edits: vec![], source: None }
+    }
+
+    /// Resolves an id or a unique prefix of one.
+    pub fn resolve(&self, id: &str) -> Result<String, LibraryError> {
+        let id = id.trim();
+        if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {
+            return Err(LibraryError::NotFound(id.to_string()));
+        }
+        if self.rec_dir(id).is_dir() {
+            return Ok(id.to_string());
+        }
+        let m = self.lock().ids_with_prefix(id)?;
+        match m.len() {
+            0 => Err(LibraryError::NotFound(id.to_string())),
+            1 => Ok(m[0].clone()),
+            _ => Err(LibraryError::Ambiguous(id.to_string())),
+        }
+    }
+
+    fn entry(&self, id: &str) -> Entry {
+        let dir = self.rec_dir(id);
+        let path = dir.join("video.mp4");
+        match read_meta(&dir) {
+            Ok(m) if path.exists() => Entry { id: id.into(), title: m.title, created: m.created, duration_s: m.duration_s, path, status: "ok".into(), warning: None },
+            Ok(m) => Entry {
+                id: id.into(),
+                title: m.title,
+                created: m.created,
+                duration_s: m.duration_s,
+                warning: Some(format!("its video is missing from {}; restore the file there, or `reel delete {id}`", dir.display())),
+                path,
+                status: "video_missing".into(),
+            },
+            Err(reason) => {
+                let p = self.placeholder_meta(id, &dir);
+                Entry { id: id.into(), title: p.title, created: p.created, duration_s: 0.0, path, status: "metadata_unreadable".into(), warning: Some(reason) }
+            }
+        }
+    }
+
+    /// Every recording, newest first. Broken ones are listed too, with a warning.
+    pub fn list(&self) -> Result<Vec<Entry>, LibraryError> {
+        Ok(self.lock().all()?.into_iter().map(|r| if r.status == "ok" { Entry { id: r.id.clone(), title: r.title, created: r.created, duration_s: r.duration_s, path: self.rec_dir(&r.id).join("video.mp4"), status: r.status, warning: None } } else { self.entry(&r.id) }).collect())
+    }
+
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>, LibraryError> {
+        self.lock().search(query, limit)
+    }
+
+    /// The entry and its metadata (None when meta.json is unreadable).
+    pub fn show(&self, id: &str) -> Result<(Entry, Option<Meta>), LibraryError> {
+        let id = self.resolve(id)?;
+        Ok((self.entry(&id), read_meta(&self.rec_dir(&id)).ok()))
+    }
+
+    fn update_meta(&self, id: &str, f: impl FnOnce(&mut Meta)) -> Result<Meta, LibraryError> {
+        let dir = self.rec_dir(id);
+        let mut m = read_meta(&dir).map_err(LibraryError::Invalid)?;
+        f(&mut m);
+        write_json_atomic(&dir.join("meta.json"), &m)?;
+        self.lock().upsert(&m, "ok")?;
+        Ok(m)
+    }
+
+    pub fn rename(&self, id: &str, title: &str) -> Result<Meta, LibraryError> {
+        let title = title.trim();
+        if title.is_empty() {
+            return Err(LibraryError::Invalid("a title cannot be empty".into()));
+        }
+        let id = self.resolve(id)?;
+        self.update_meta(&id, |m| m.title = title.chars().take(300).collect())
+    }
+
+    pub fn describe(&self, id: &str, text: &str) -> Result<Meta, LibraryError> {
+        let id = self.resolve(id)?;
+        self.update_meta(&id, |m| m.description = text.chars().take(20_000).collect())
+    }
+
+    /// Moves a recording to the trash.
+    pub fn delete(&self, id: &str) -> Result<String, LibraryError> {
+        let id = self.resolve(id)?;
+        let to = self.free_trash_name(&id);
+        std::fs::rename(self.rec_dir(&id), &to).map_err(|e| LibraryError::io(&to, e))?;
+        self.lock().remove(&id)?;
+        Ok(id)
+    }
+
+    fn free_trash_name(&self, base: &str) -> PathBuf {
+        let t = self.root.join("trash");
+        let first = t.join(base);
+        if !first.exists() {
+            return first;
+        }
+        (2..).map(|i| t.join(format!("{base}~{i}"))).find(|p| !p.exists()).unwrap_or(first)
+    }
+
+    /// What is in the trash: (trash name, meta if readable).
+    pub fn trash(&self) -> Vec<(String, Option<Meta>)> {
+        let mut v: Vec<(String, Option<Meta>)> = std::fs::read_dir(self.root.join("trash"))
+            .map(|rd| rd.flatten().map(|e| (e.file_name().to_string_lossy().into_owned(), read_meta(&e.path()).ok())).collect())
+            .unwrap_or_default();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Restores a trash entry as a recording (a replaced version comes back as its own
+    /// recording, next to the edited one).
+    pub fn restore(&self, name: &str) -> Result<String, LibraryError> {
+        if name.contains(['/', '\\']) || name.starts_with('.') || name.is_empty() {
+            return Err(LibraryError::NotFound(name.into()));
+        }
+        let from = self.root.join("trash").join(name);
+        if !from.is_dir() {
+            return Err(LibraryError::NotFound(format!("{name} (in the trash)")));
+        }
+        let base = name.split('~').next().unwrap_or(name).to_string();
+        let id = if self.rec_dir(&base).exists() { new_id() } else { base };
+        std::fs::rename(&from, self.rec_dir(&id)).map_err(|e| LibraryError::io(&from, e))?;
+        let dir = self.rec_dir(&id);
+        match read_meta(&dir) {
+            Ok(mut m) => {
+                if m.id != id {
+                    m.id = id.clone();
+                    write_json_atomic(&dir.join("meta.json"), &m)?;
+                }
+                self.lock().upsert(&m, "ok")?;
+            }
+            Err(_) => {
+                self.lock().upsert(&self.placeholder_meta(&id, &dir), "metadata_unreadable")?;
+            }
+        }
+        Ok(id)
+    }
+
+    /// Deletes everything in the trash for good. Returns how many entries went.
+    pub fn empty_trash(&self) -> Result<usize, LibraryError> {
+        let mut n = 0;
+        for (name, _) in self.trash() {
+            let p = self.root.join("trash").join(&name);
+            std::fs::remove_dir_all(&p).map_err(|e| LibraryError::io(&p, e))?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Turns a finished job folder (with video.mp4, maybe timeline.json) into a recording:
+    /// poster, preview and meta are made there, then the folder moves into place at once.
+    pub fn adopt(&self, job: &Path, title: Option<&str>, source: Option<String>) -> Result<Entry, LibraryError> {
+        let video = job.join("video.mp4");
+        let info = edit::probe(&video)?;
+        let timeline: Option<serde_json::Value> = std::fs::read(job.join("timeline.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let chapters: Vec<Chapter> = timeline.as_ref().and_then(|t| serde_json::from_value(t["chapters"].clone()).ok()).unwrap_or_default();
+        let slide_texts: Vec<String> = timeline
+            .as_ref()
+            .and_then(|t| t["slides"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s["text"].as_str().unwrap_or_default().to_string())
+            .collect();
+        let events: Vec<serde_json::Value> = timeline.as_ref().and_then(|t| t["events"].as_array().cloned()).unwrap_or_default();
+        let first_slide_title = timeline
+            .as_ref()
+            .and_then(|t| t["slides"].as_array().and_then(|a| a.first().cloned()))
+            .and_then(|s| s["text"].as_str().and_then(|t| t.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)));
+        let created = now();
+        let title = title
+            .map(str::to_string)
+            .filter(|t| !t.trim().is_empty())
+            .or(first_slide_title)
+            .unwrap_or_else(|| format!("Recording {}", chrono::Local::now().format("%Y-%m-%d %H:%M")));
+        thumbs::poster(&video, (info.duration_s * 0.1).min(1.0), &job.join("poster.jpg"), info.width, info.height)?;
+        thumbs::preview(&video, 3.0, &job.join("preview.gif"), info.width, info.height)?;
+        let job_name = job.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let id = job_name.split_once('-').map(|(_, id)| id.to_string()).unwrap_or_else(new_id);
+        let meta = Meta {
+            version: META_VERSION,
+            id: id.clone(),
+            title,
+            description: String::new(),
+            created,
+            duration_s: info.duration_s,
+            size_bytes: std::fs::metadata(&video).map(|m| m.len()).unwrap_or(0),
+            width: info.width,
+            height: info.height,
+            chapters,
+            slide_texts,
+            timeline: events,
+            edits: vec![],
+            source,
+        };
+        write_json_atomic(&job.join("meta.json"), &meta)?;
+        let _ = std::fs::remove_file(job.join("job.json"));
+        let _ = std::fs::remove_file(job.join("title.txt"));
+        let dest = self.rec_dir(&id);
+        std::fs::rename(job, &dest).map_err(|e| LibraryError::io(&dest, e))?;
+        self.lock().upsert(&meta, "ok")?;
+        Ok(self.entry(&id))
+    }
+
+    /// Imports any video ffmpeg reads: H.264 is copied, anything else re-encoded to H.264/AAC.
+    pub fn import(&self, file: &Path, title: Option<&str>, progress: edit::Progress<'_>) -> Result<Entry, LibraryError> {
+        let info = edit::probe(file)?;
+        if info.duration_s <= 0.0 {
+            return Err(LibraryError::Invalid(format!("{} has no duration: it is truncated or not a video", file.display())));
+        }
+        let (_, job) = self.job_dir("import")?;
+        let out = job.join("video.mp4");
+        let seg = [Segment { path: file.to_path_buf(), start: 0.0, end: info.duration_s }];
+        let r = if info.video_codec == "h264" {
+            edit::splice(&seg, &out, &[], progress).map(|_| ())
+        } else {
+            let fps = reel_media::Fps::new((info.fps.round() as u32).clamp(1, 60)).map_err(|e| LibraryError::Invalid(e.to_string()))?;
+            edit::export(&seg, &out, &ExportOptions { speed: 1.0, size: None, fps, preset: reel_codec::Preset::offline() }, &[], progress).map(|_| ())
+        };
+        if let Err(e) = r {
+            let _ = std::fs::remove_dir_all(&job);
+            return Err(map_cancel(e));
+        }
+        let name = file.file_stem().map(|s| s.to_string_lossy().into_owned());
+        let r = self.adopt(&job, title.or(name.as_deref()), Some(file.display().to_string()));
+        if r.is_err() {
+            let _ = std::fs::remove_dir_all(&job);
+        }
+        r
+    }
+
+    /// Replaces a recording's video with the kept ranges of it; the old version goes to the trash.
+    fn replace_video(&self, id: &str, op: &str, params: serde_json::Value, keep: &[(f64, f64)], progress: edit::Progress<'_>) -> Result<Meta, LibraryError> {
+        let dir = self.rec_dir(id);
+        let meta = read_meta(&dir).map_err(LibraryError::Invalid)?;
+        let video = dir.join("video.mp4");
+        let info = edit::probe(&video)?;
+        for &(a, b) in keep {
+            if a < -1e-6 || b > info.duration_s + 0.05 || b <= a {
+                return Err(LibraryError::Invalid(format!(
+                    "{a:.2}–{b:.2} s is outside the recording, which lasts {:.2} s",
+                    info.duration_s
+                )));
+            }
+        }
+        let segs: Vec<Segment> = keep.iter().map(|&(a, b)| Segment { path: video.clone(), start: a, end: b.min(info.duration_s) }).collect();
+        let chapters = shift_chapters(&meta.chapters, keep);
+        let (_, job) = self.job_dir("edit")?;
+        let out = job.join("video.mp4");
+        if let Err(e) = edit::splice(&segs, &out, &chapters, progress) {
+            let _ = std::fs::remove_dir_all(&job);
+            return Err(map_cancel(e));
+        }
+        let new_info = edit::probe(&out)?;
+        thumbs::poster(&out, (new_info.duration_s * 0.1).min(1.0), &job.join("poster.jpg"), new_info.width, new_info.height)?;
+        thumbs::preview(&out, 3.0, &job.join("preview.gif"), new_info.width, new_info.height)?;
+        // The current version goes to the trash as a whole folder copy, restorable.
+        let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
+        let trash_name = format!("{id}@{stamp}");
+        let keep_dir = self.root.join("trash").join(&trash_name);
+        std::fs::create_dir_all(&keep_dir).map_err(|e| LibraryError::io(&keep_dir, e))?;
+        for f in ["video.mp4", "poster.jpg", "preview.gif", "meta.json"] {
+            let from = dir.join(f);
+            if from.exists() {
+                std::fs::rename(&from, keep_dir.join(f)).map_err(|e| LibraryError::io(&from, e))?;
+            }
+        }
+        for f in ["video.mp4", "poster.jpg", "preview.gif"] {
+            let from = job.join(f);
+            std::fs::rename(&from, dir.join(f)).map_err(|e| LibraryError::io(&from, e))?;
+        }
+        let _ = std::fs::remove_dir_all(&job);
+        let mut m = meta;
+        m.duration_s = new_info.duration_s;
+        m.size_bytes = std::fs::metadata(dir.join("video.mp4")).map(|x| x.len()).unwrap_or(0);
+        m.chapters = chapters;
+        m.edits.push(Edit { op: op.into(), params, at: now(), previous: Some(trash_name) });
+        write_json_atomic(&dir.join("meta.json"), &m)?;
+        self.lock().upsert(&m, "ok")?;
+        Ok(m)
+    }
+
+    pub fn trim(&self, id: &str, start: f64, end: f64, progress: edit::Progress<'_>) -> Result<Meta, LibraryError> {
+        let id = self.resolve(id)?;
+        if !(start.is_finite() && end.is_finite()) || start < 0.0 || end <= start {
+            return Err(LibraryError::Invalid(format!("--start {start} --end {end}: the start must be before the end, both in seconds ≥ 0")));
+        }
+        self.replace_video(&id, "trim", serde_json::json!({"start": start, "end": end}), &[(start, end)], progress)
+    }
+
+    pub fn cut(&self, id: &str, from: f64, to: f64, progress: edit::Progress<'_>) -> Result<Meta, LibraryError> {
+        let id = self.resolve(id)?;
+        let dur = read_meta(&self.rec_dir(&id)).map(|m| m.duration_s).unwrap_or(0.0);
+        if !(from.is_finite() && to.is_finite()) || from < 0.0 || to <= from || to > dur + 0.05 {
+            return Err(LibraryError::Invalid(format!("--from {from} --to {to} must lie inside the recording (0–{dur:.2} s), from before to")));
+        }
+        let mut keep = Vec::new();
+        if from > 0.05 {
+            keep.push((0.0, from));
+        }
+        if to < dur - 0.05 {
+            keep.push((to, dur));
+        }
+        if keep.is_empty() {
+            return Err(LibraryError::Invalid("that would cut everything; use `reel delete` instead".into()));
+        }
+        self.replace_video(&id, "cut", serde_json::json!({"from": from, "to": to}), &keep, progress)
+    }
+
+    /// Joins recordings into a new one; the originals stay.
+    pub fn concat(&self, ids: &[String], title: &str, progress: edit::Progress<'_>) -> Result<Entry, LibraryError> {
+        if ids.len() < 2 {
+            return Err(LibraryError::Invalid("concat needs at least two recordings".into()));
+        }
+        let mut segs = Vec::new();
+        let mut chapters = Vec::new();
+        let mut offset = 0.0;
+        for id in ids {
+            let id = self.resolve(id)?;
+            let dir = self.rec_dir(&id);
+            let meta = read_meta(&dir).map_err(LibraryError::Invalid)?;
+            let video = dir.join("video.mp4");
+            let info = edit::probe(&video)?;
+            for c in &meta.chapters {
+                chapters.push(Chapter { start_s: c.start_s + offset, end_s: c.end_s + offset, title: c.title.clone() });
+            }
+            if meta.chapters.is_empty() {
+                chapters.push(Chapter { start_s: offset, end_s: offset + info.duration_s, title: meta.title.clone() });
+            }
+            offset += info.duration_s;
+            segs.push(Segment { path: video, start: 0.0, end: info.duration_s });
+        }
+        let (_, job) = self.job_dir("concat")?;
+        if let Err(e) = edit::splice(&segs, &job.join("video.mp4"), &chapters, progress) {
+            let _ = std::fs::remove_dir_all(&job);
+            return Err(map_cancel(e));
+        }
+        let tl = serde_json::json!({"chapters": chapters, "slides": [], "events": []});
+        write_json_atomic(&job.join("timeline.json"), &tl)?;
+        let r = self.adopt(&job, Some(title), None);
+        if r.is_err() {
+            let _ = std::fs::remove_dir_all(&job);
+        }
+        r
+    }
+
+    /// Exports a recording at a speed (pitch kept) and size to a file outside the library.
+    pub fn export(&self, id: &str, output: &Path, speed: f64, size: Option<reel_media::Size>, progress: edit::Progress<'_>) -> Result<reel_codec::remux::Finalized, LibraryError> {
+        let id = self.resolve(id)?;
+        let dir = self.rec_dir(&id);
+        let meta = read_meta(&dir).map_err(LibraryError::Invalid)?;
+        if output.exists() {
+            return Err(LibraryError::Invalid(format!("{} already exists; choose another --output", output.display())));
+        }
+        if !(0.5..=4.0).contains(&speed) {
+            return Err(LibraryError::Invalid(format!("--speed {speed}: use a speed from 0.5 to 4 (for example 1.5 or 2)")));
+        }
+        let video = dir.join("video.mp4");
+        let info = edit::probe(&video)?;
+        let fps = reel_media::Fps::new((info.fps.round() as u32).clamp(1, 60)).map_err(|e| LibraryError::Invalid(e.to_string()))?;
+        let o = ExportOptions { speed, size, fps, preset: reel_codec::Preset::offline() };
+        edit::export(&[Segment { path: video, start: 0.0, end: info.duration_s }], output, &o, &meta.chapters, progress).map_err(map_cancel)
+    }
+}
+
+fn map_cancel(e: CodecError) -> LibraryError {
+    match e {
+        CodecError::Invalid { reason, .. } if reason == "cancelled" => LibraryError::Cancelled,
+        e => LibraryError::Codec(e),
+    }
+}
+
+#[cfg(test)]
+mod tests;

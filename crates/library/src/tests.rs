@@ -1,0 +1,137 @@
+//! Library tests on real SQLite files and real folders (no video needed for these).
+
+use super::*;
+
+fn meta(id: &str, title: &str, desc: &str, chapters: &[&str], slides: &[&str]) -> Meta {
+    Meta {
+        version: META_VERSION,
+        id: id.into(),
+        title: title.into(),
+        description: desc.into(),
+        created: format!("2026-11-{:02}T10:00:00Z", 1 + id.len() % 28),
+        duration_s: 60.0,
+        size_bytes: 0,
+        width: 1280,
+        height: 720,
+        chapters: chapters.iter().enumerate().map(|(i, t)| Chapter { start_s: i as f64, end_s: i as f64 + 1.0, title: t.to_string() }).collect(),
+        slide_texts: slides.iter().map(|s| s.to_string()).collect(),
+        timeline: vec![],
+        edits: vec![],
+        source: None,
+    }
+}
+
+fn put(root: &Path, m: &Meta) {
+    let d = root.join("recordings").join(&m.id);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("meta.json"), serde_json::to_vec(m).unwrap()).unwrap();
+    std::fs::write(d.join("video.mp4"), b"stand-in").unwrap();
+}
+
+fn library() -> (tempfile::TempDir, Library) {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("recordings")).unwrap();
+    put(d.path(), &meta("a1", "Quarterly roadmap review", "Where we are going in Q3", &["Intro", "Hiring plan"], &["Roadmap 2027"]));
+    put(d.path(), &meta("b22", "Bug report: keyboard shortcuts", "The shortcut for next slide is broken", &[], &[]));
+    put(d.path(), &meta("c333", "Design crit", "Roadmap colours and the new logo", &[], &["Café au lait palette"]));
+    let lib = Library::open(d.path()).unwrap();
+    (d, lib)
+}
+
+#[test]
+fn search_prefix_ranked_and_substring() {
+    let (_d, lib) = library();
+    let ids = |q: &str| lib.search(q, 10).unwrap().into_iter().map(|h| h.id).collect::<Vec<_>>();
+    // Title matches outrank description matches.
+    assert_eq!(ids("roadmap"), vec!["a1", "c333"]);
+    // Prefix matching.
+    assert_eq!(ids("quart"), vec!["a1"]);
+    assert_eq!(ids("hiring"), vec!["a1"], "chapter titles are searched");
+    assert_eq!(ids("2027"), vec!["a1"], "slide text is searched");
+    assert_eq!(ids("cafe"), vec!["c333"], "diacritics folded");
+    // Substring fallback: "board" is inside "keyboard".
+    assert_eq!(ids("board"), vec!["b22"]);
+    assert!(ids("zebra").is_empty());
+    assert!(ids("  ").is_empty());
+    assert!(ids("\"*(").is_empty(), "FTS syntax in a query is not an error");
+}
+
+#[test]
+fn index_is_a_cache_rebuilt_from_folders() {
+    let (d, lib) = library();
+    drop(lib);
+    // Corrupt the index: it is set aside and rebuilt.
+    std::fs::write(d.path().join("index.sqlite"), b"this is not a database").unwrap();
+    let _ = std::fs::remove_file(d.path().join("index.sqlite-wal"));
+    let lib = Library::open(d.path()).unwrap();
+    assert_eq!(lib.list().unwrap().len(), 3);
+    assert_eq!(lib.search("roadmap", 10).unwrap().len(), 2);
+    // Delete it: rebuilt too.
+    drop(lib);
+    std::fs::remove_file(d.path().join("index.sqlite")).unwrap();
+    let lib = Library::open(d.path()).unwrap();
+    assert_eq!(lib.list().unwrap().len(), 3);
+}
+
+#[test]
+fn corrupt_meta_still_lists_with_a_warning_and_nothing_is_deleted() {
+    let (d, lib) = library();
+    drop(lib);
+    let bad = d.path().join("recordings/b22/meta.json");
+    std::fs::write(&bad, b"{ not json").unwrap();
+    std::fs::remove_file(d.path().join("index.sqlite")).unwrap();
+    let lib = Library::open(d.path()).unwrap();
+    let list = lib.list().unwrap();
+    let e = list.iter().find(|e| e.id == "b22").expect("still listed");
+    assert_eq!(e.status, "metadata_unreadable");
+    assert!(e.warning.as_deref().unwrap_or("").contains("meta.json is unreadable"));
+    assert!(d.path().join("recordings/b22/video.mp4").exists(), "nothing deleted");
+    // Missing video: listed as broken with the way out.
+    std::fs::remove_file(d.path().join("recordings/a1/video.mp4")).unwrap();
+    let (e, _) = lib.show("a1").unwrap();
+    assert_eq!(e.status, "video_missing");
+    assert!(e.warning.unwrap().contains("reel delete a1"));
+}
+
+#[test]
+fn rename_describe_delete_restore_empty() {
+    let (d, lib) = library();
+    lib.rename("a1", "Roadmap, final").unwrap();
+    assert_eq!(lib.search("final", 10).unwrap()[0].id, "a1");
+    lib.describe("c3", "about the zeppelin").unwrap();
+    assert_eq!(lib.search("zeppelin", 10).unwrap()[0].id, "c333", "unique id prefixes resolve");
+    assert!(matches!(lib.rename("zz", "x"), Err(LibraryError::NotFound(_))));
+    assert!(matches!(lib.rename("a1", "  "), Err(LibraryError::Invalid(_))));
+    assert!(matches!(lib.rename("../etc", "x"), Err(LibraryError::NotFound(_))));
+    lib.delete("a1").unwrap();
+    assert!(lib.search("roadmap", 10).unwrap().iter().all(|h| h.id != "a1"));
+    assert_eq!(lib.trash().len(), 1);
+    assert!(d.path().join("trash/a1/video.mp4").exists(), "delete goes to the trash");
+    lib.restore("a1").unwrap();
+    assert_eq!(lib.show("a1").unwrap().0.title, "Roadmap, final");
+    lib.delete("b22").unwrap();
+    assert_eq!(lib.empty_trash().unwrap(), 1);
+    assert!(lib.trash().is_empty());
+}
+
+#[test]
+fn interrupted_jobs_are_cleaned_on_open() {
+    let (d, lib) = library();
+    let (_, job) = lib.job_dir("import").unwrap();
+    std::fs::write(job.join("video.mp4"), b"half").unwrap();
+    // Pretend it belonged to a process that died.
+    std::fs::write(job.join("job.json"), br#"{"pid": 4000000, "kind": "import"}"#).unwrap();
+    drop(lib);
+    let lib = Library::open(d.path()).unwrap();
+    assert!(!job.exists(), "a dead import's temp folder is removed");
+    assert_eq!(lib.list().unwrap().len(), 3, "nothing half-imported is visible");
+}
+
+#[test]
+fn chapters_follow_cuts() {
+    let ch = vec![Chapter { start_s: 0.0, end_s: 4.0, title: "A".into() }, Chapter { start_s: 4.0, end_s: 10.0, title: "B".into() }];
+    let c = shift_chapters(&ch, &[(0.0, 2.0), (6.0, 10.0)]);
+    assert_eq!(c.len(), 2);
+    assert_eq!((c[0].title.as_str(), c[0].start_s, c[0].end_s), ("A", 0.0, 2.0));
+    assert_eq!((c[1].title.as_str(), c[1].start_s, c[1].end_s), ("B", 2.0, 6.0));
+}
