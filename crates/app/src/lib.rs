@@ -106,3 +106,49 @@ pub fn preview_to_file(o: &PreviewOptions, output: &Path) -> Result<(), ApiError
     r.map_err(|e| io(e.to_string()))?;
     std::fs::rename(&tmp, output).map_err(|e| io(e.to_string()))
 }
+
+pub use reel_library::{Entry, Hit, Library, LibraryError, Meta};
+
+impl From<LibraryError> for ApiError {
+    fn from(e: LibraryError) -> Self {
+        ApiError { code: e.code().to_string(), message: e.to_string() }
+    }
+}
+
+/// Opens the library at `root`, else `$REEL_LIBRARY`, else the platform data folder.
+pub fn open_library(root: Option<&Path>) -> Result<Library, ApiError> {
+    let root = root.map(Path::to_path_buf).unwrap_or_else(reel_library::default_root);
+    Ok(Library::open(&root)?)
+}
+
+/// A recording that lands in the library when it finishes.
+pub struct LibraryRecording {
+    pub job: std::path::PathBuf,
+    pub title: Option<String>,
+}
+
+impl LibraryRecording {
+    /// Prepares the job folder; record into `video_path()`.
+    pub fn begin(lib: &Library, title: Option<&str>) -> Result<LibraryRecording, ApiError> {
+        let (_, job) = lib.job_dir("record")?;
+        if let Some(t) = title {
+            // Kept so that a recording recovered after a crash still gets its title.
+            let _ = std::fs::write(job.join("title.txt"), t);
+        }
+        Ok(LibraryRecording { job, title: title.map(str::to_string) })
+    }
+
+    pub fn video_path(&self) -> std::path::PathBuf {
+        self.job.join("video.mp4")
+    }
+
+    /// Moves the finished recording into the library (poster, preview, metadata, index).
+    pub fn finish(self, lib: &Library) -> Result<Entry, ApiError> {
+        Ok(lib.adopt(&self.job, self.title.as_deref(), None)?)
+    }
+
+    /// Gives up (the recording failed before anything was captured).
+    pub fn abandon(self) {
+        let _ = std::fs::remove_dir_all(&self.job);
+    }
+}

@@ -1,6 +1,7 @@
 //! `reel`: the command line. Every command is a thin shell over `reel_app`.
 
 mod bench;
+mod library;
 mod record;
 mod scene_args;
 
@@ -13,6 +14,9 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "reel", version, about = "Record async video messages: camera + mic, encoded to MP4, never lost.")]
 struct Cli {
+    /// The library folder (default: $REEL_LIBRARY, else the platform data folder).
+    #[arg(long, global = true)]
+    library: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -38,8 +42,10 @@ enum Cmd {
     },
     /// Render one composed frame (layout, slides, camera) to a PNG or JPEG.
     Preview(PreviewArgs),
-    /// Benchmarks that print figures (live pacing, encode throughput, compositing).
+    /// Benchmarks that print figures (live pacing, encode throughput, compositing, search).
     Bench(bench::BenchArgs),
+    #[command(flatten)]
+    Lib(library::LibCmd),
 }
 
 #[derive(clap::Args)]
@@ -64,10 +70,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Devices { json } => devices(json),
-        Cmd::Record(a) => record::run(a),
+        Cmd::Record(a) => record::run(a, cli.library.as_deref()),
         Cmd::Recover { path, all, json } => recover(path, all, json),
         Cmd::Preview(a) => preview(a),
         Cmd::Bench(a) => bench::run(a),
+        Cmd::Lib(c) => library::run(c, cli.library.as_deref()),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

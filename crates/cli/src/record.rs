@@ -30,8 +30,9 @@ pub struct RecordArgs {
     size: String,
     #[arg(long, default_value = "30")]
     fps: String,
+    /// Where to write the MP4; without it the recording goes into the library.
     #[arg(long, short)]
-    output: PathBuf,
+    output: Option<PathBuf>,
     #[arg(long)]
     title: Option<String>,
     /// Count down this many seconds before recording starts.
@@ -117,7 +118,7 @@ fn load_script(path: &PathBuf, slides: usize) -> Result<Vec<ScriptEvent>> {
     Ok(events)
 }
 
-pub fn run(a: RecordArgs) -> Result<()> {
+pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
     let size: Size = a.size.parse()?;
     let fps: Fps = a.fps.parse()?;
     let max_duration = match a.duration {
@@ -133,12 +134,29 @@ pub fn run(a: RecordArgs) -> Result<()> {
         _ => 0,
     };
     let script = a.script.as_ref().map(|p| load_script(p, slides)).transpose()?;
+    if a.unpaced && max_duration.is_none() {
+        bail!("--unpaced needs --duration (it renders as fast as it can, so it needs an end)");
+    }
+    // Without --output the recording lands in the library.
+    let lib = match &a.output {
+        Some(_) => None,
+        None => {
+            let lib = reel_app::open_library(library)?;
+            let job = reel_app::LibraryRecording::begin(&lib, a.title.as_deref())?;
+            Some((lib, job))
+        }
+    };
+    let output = match (&a.output, &lib) {
+        (Some(o), _) => o.clone(),
+        (None, Some((_, job))) => job.video_path(),
+        (None, None) => unreachable!("library opened above"),
+    };
     let opts = RecordOptions {
         camera: a.camera,
         mic: a.mic,
         size,
         fps,
-        output: a.output.clone(),
+        output: output.clone(),
         max_duration,
         title: a.title.clone(),
         clock: if a.unpaced { ClockMode::Virtual } else { ClockMode::Realtime },
@@ -146,10 +164,15 @@ pub fn run(a: RecordArgs) -> Result<()> {
         scene,
         stage,
     };
-    if a.unpaced && max_duration.is_none() {
-        bail!("--unpaced needs --duration (it renders as fast as it can, so it needs an end)");
-    }
-    let rec = reel_app::prepare_recording(opts)?;
+    let rec = match reel_app::prepare_recording(opts) {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some((_, job)) = lib {
+                job.abandon();
+            }
+            return Err(e.into());
+        }
+    };
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -171,7 +194,8 @@ pub fn run(a: RecordArgs) -> Result<()> {
     }
     rec.start();
     let started = Instant::now();
-    eprintln!("\rrecording to {} (type pause, resume or stop + Enter; Ctrl-C stops)", a.output.display());
+    let shown = if lib.is_some() { "the library".to_string() } else { output.display().to_string() };
+    eprintln!("\rrecording to {shown} (type pause, resume or stop + Enter; Ctrl-C stops)");
     if slides > 0 {
         eprintln!("slides: n next, p previous, a number to go there; l LAYOUT (bubble, side, pip, camera, slides); c on|off");
     }
@@ -244,16 +268,24 @@ pub fn run(a: RecordArgs) -> Result<()> {
     bar.finish_and_clear();
     eprintln!("finishing…");
     let summary = rec.finish().map_err(reel_app::ApiError::from)?;
+    let mut summary = serde_json::to_value(&summary)?;
+    if let Some((lib, job)) = lib {
+        eprintln!("adding to the library…");
+        let e = job.finish(&lib)?;
+        summary["id"] = e.id.clone().into();
+        summary["title"] = e.title.clone().into();
+        summary["output"] = e.path.display().to_string().into();
+        eprintln!("saved \"{}\" as {} ({:.1} s)", e.title, e.id, e.duration_s);
+    }
     if a.json {
-        println!("{}", serde_json::to_string(&summary)?);
-    } else {
+        println!("{summary}");
+    } else if let (Some(out), Some(d)) = (&a.output, summary["duration_s"].as_f64()) {
         eprintln!(
-            "saved {} ({:.1} s, {} frames, {} dropped, finalized in {:.0} ms)",
-            summary.output.display(),
-            summary.duration_s,
-            summary.frames_encoded,
-            summary.frames_dropped,
-            summary.finalize_ms
+            "saved {} ({d:.1} s, {} frames, {} dropped, finalized in {:.0} ms)",
+            out.display(),
+            summary["frames_encoded"],
+            summary["frames_dropped"],
+            summary["finalize_ms"].as_f64().unwrap_or(0.0)
         );
     }
     Ok(())

@@ -379,11 +379,10 @@ fn transcode(segments: &[Segment], dst: &Path, o: &ExportOptions, chapters: &[Ch
                 break;
             }
             let out_t = offset + (t - seg.start) / o.speed;
-            let slot = o.fps.slot_of(std::time::Duration::from_secs_f64(out_t));
-            if slot < next {
-                continue; // faster than 1x: this frame falls in a slot already filled
-            }
-            while next <= slot && next < seg_end_slot {
+            // Sample and hold: slot k shows the latest frame whose output time is at or before
+            // k/fps. Slots before this frame's time still show the previous one; at speeds
+            // above 1 the frames that fall between slots are skipped.
+            while next < seg_end_slot && o.fps.slot_time(next).as_secs_f64() < out_t - 1e-6 {
                 let pk = venc.encode(last.as_ref().unwrap_or(&f), next as i64)?;
                 writer.write_video(pk)?;
                 next += 1;

@@ -148,7 +148,7 @@ impl Mp4Writer {
         opts.set("preset", s.preset.x264);
         opts.set("crf", &s.preset.crf.to_string());
         // Keyframes only where we put them, so fragments and cuts stay predictable.
-        opts.set("x264-params", "scenecut=0:sync-lookahead=0:rc-lookahead=10");
+        opts.set("x264-params", "scenecut=0:sync-lookahead=0:rc-lookahead=10:b-pyramid=none");
         let venc = venc.open_as_with(h264, opts).ctx(|| format!("opening libx264 (preset {})", s.preset.x264))?;
         ost.set_parameters(&venc);
         ost.set_time_base(tb);

@@ -161,7 +161,10 @@ fn pid_alive(pid: u32) -> bool {
 }
 
 fn write_json_atomic<T: serde::Serialize>(path: &Path, v: &T) -> Result<(), LibraryError> {
-    let tmp = path.with_extension("json.tmp");
+    // A name of this process's own: two processes writing at once must not share a temp file.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("json.{}-{n}.tmp", std::process::id()));
     let json = serde_json::to_vec_pretty(v).map_err(|e| LibraryError::Io { path: path.to_path_buf(), reason: e.to_string() })?;
     std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| LibraryError::io(path, e))
 }
@@ -348,7 +351,22 @@ impl Library {
         Ok((self.entry(&id), read_meta(&self.rec_dir(&id)).ok()))
     }
 
+    /// Holds the library's lock file while `f` runs: metadata read-modify-write and folder moves
+    /// by several `reel` processes are serialised (long media work happens outside it).
+    fn locked<T>(&self, f: impl FnOnce() -> Result<T, LibraryError>) -> Result<T, LibraryError> {
+        let p = self.root.join("lock");
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&p).map_err(|e| LibraryError::io(&p, e))?;
+        file.lock().map_err(|e| LibraryError::io(&p, e))?;
+        let r = f();
+        let _ = file.unlock();
+        r
+    }
+
     fn update_meta(&self, id: &str, f: impl FnOnce(&mut Meta)) -> Result<Meta, LibraryError> {
+        self.locked(|| self.update_meta_unlocked(id, f))
+    }
+
+    fn update_meta_unlocked(&self, id: &str, f: impl FnOnce(&mut Meta)) -> Result<Meta, LibraryError> {
         let dir = self.rec_dir(id);
         let mut m = read_meta(&dir).map_err(LibraryError::Invalid)?;
         f(&mut m);
@@ -374,10 +392,12 @@ impl Library {
     /// Moves a recording to the trash.
     pub fn delete(&self, id: &str) -> Result<String, LibraryError> {
         let id = self.resolve(id)?;
-        let to = self.free_trash_name(&id);
-        std::fs::rename(self.rec_dir(&id), &to).map_err(|e| LibraryError::io(&to, e))?;
-        self.lock().remove(&id)?;
-        Ok(id)
+        self.locked(|| {
+            let to = self.free_trash_name(&id);
+            std::fs::rename(self.rec_dir(&id), &to).map_err(|e| LibraryError::io(&to, e))?;
+            self.lock().remove(&id)?;
+            Ok(id.clone())
+        })
     }
 
     fn free_trash_name(&self, base: &str) -> PathBuf {
@@ -443,6 +463,9 @@ impl Library {
     pub fn adopt(&self, job: &Path, title: Option<&str>, source: Option<String>) -> Result<Entry, LibraryError> {
         let video = job.join("video.mp4");
         let info = edit::probe(&video)?;
+        // The recorder writes `video.timeline.json` beside `video.mp4`; the library keeps it as
+        // `timeline.json`.
+        let _ = std::fs::rename(job.join("video.timeline.json"), job.join("timeline.json"));
         let timeline: Option<serde_json::Value> = std::fs::read(job.join("timeline.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
         let chapters: Vec<Chapter> = timeline.as_ref().and_then(|t| serde_json::from_value(t["chapters"].clone()).ok()).unwrap_or_default();
         let slide_texts: Vec<String> = timeline

@@ -1,0 +1,261 @@
+//! Library commands: list, search, show, rename, describe, delete, trash, import, open, trim,
+//! cut, concat, export, library reindex. Long jobs show a progress bar and stop cleanly on
+//! Ctrl-C (nothing half-made stays visible).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use reel_app::Library;
+
+#[derive(Subcommand)]
+pub enum LibCmd {
+    /// List recordings, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search titles, descriptions, chapters and slide text (prefixes and parts of words match).
+    Search {
+        query: String,
+        #[arg(long, default_value = "20")]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one recording (metadata, chapters, edits, comments).
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Rename {
+        id: String,
+        title: String,
+    },
+    Describe {
+        id: String,
+        text: String,
+    },
+    /// Move a recording to the trash.
+    Delete {
+        id: String,
+    },
+    /// The trash: list (default), restore NAME, or empty it for good.
+    Trash {
+        #[arg(default_value = "list")]
+        action: String,
+        name: Option<String>,
+    },
+    /// Import any video ffmpeg can read.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open a recording in the system's video player.
+    Open {
+        id: String,
+    },
+    /// Keep only START..END (seconds). The previous version goes to the trash.
+    Trim {
+        id: String,
+        #[arg(long)]
+        start: f64,
+        #[arg(long)]
+        end: f64,
+    },
+    /// Remove FROM..TO (seconds) from the middle. The previous version goes to the trash.
+    Cut {
+        id: String,
+        #[arg(long)]
+        from: f64,
+        #[arg(long)]
+        to: f64,
+    },
+    /// Join recordings into a new one (the originals stay).
+    Concat {
+        #[arg(required = true, num_args = 2..)]
+        ids: Vec<String>,
+        #[arg(long)]
+        title: String,
+    },
+    /// Export with the speed baked in (pitch kept), for players without a speed control.
+    Export {
+        id: String,
+        #[arg(long, default_value = "1")]
+        speed: f64,
+        /// 480p, 720p, 1080p or WxH.
+        #[arg(long)]
+        size: Option<String>,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Library maintenance: `reindex` rebuilds the search index from the folders.
+    Library {
+        action: String,
+    },
+}
+
+fn bar(what: &str) -> ProgressBar {
+    ProgressBar::new(1000).with_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {percent}% {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "),
+    ).with_message(what.to_string())
+}
+
+/// Runs a job with a progress bar; Ctrl-C cancels it.
+fn with_progress<T>(what: &str, f: impl FnOnce(&mut dyn FnMut(f64) -> bool) -> Result<T, reel_app::LibraryError>) -> Result<T> {
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let b = bar(what);
+    let mut cb = |x: f64| {
+        b.set_position((x * 1000.0) as u64);
+        !stop.load(Ordering::SeqCst)
+    };
+    let r = f(&mut cb);
+    b.finish_and_clear();
+    Ok(r.map_err(reel_app::ApiError::from)?)
+}
+
+fn fmt_dur(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+pub fn run(cmd: LibCmd, root: Option<&Path>) -> Result<()> {
+    let lib: Library = reel_app::open_library(root)?;
+    match cmd {
+        LibCmd::List { json } => {
+            let list = lib.list().map_err(reel_app::ApiError::from)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                eprintln!("The library is empty. Record with `reel record` (no --output) or `reel import FILE`.");
+            } else {
+                for e in &list {
+                    println!("{}  {:>6}  {}  {}", e.id, fmt_dur(e.duration_s), &e.created[..e.created.len().min(10)], e.title);
+                    if let Some(w) = &e.warning {
+                        println!("    warning: {w}");
+                    }
+                }
+            }
+        }
+        LibCmd::Search { query, limit, json } => {
+            let hits = lib.search(&query, limit.clamp(1, 1000)).map_err(reel_app::ApiError::from)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&hits)?);
+            } else if hits.is_empty() {
+                eprintln!("Nothing matches '{query}'.");
+            } else {
+                for h in &hits {
+                    println!("{}  {:>6}  {}", h.id, fmt_dur(h.duration_s), h.title);
+                }
+            }
+        }
+        LibCmd::Show { id, json } => {
+            let (e, meta) = lib.show(&id).map_err(reel_app::ApiError::from)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"entry": e, "meta": meta}))?);
+            } else {
+                println!("{}\n  id       {}\n  created  {}\n  length   {}\n  file     {}", e.title, e.id, e.created, fmt_dur(e.duration_s), e.path.display());
+                if let Some(w) = &e.warning {
+                    println!("  warning  {w}");
+                }
+                if let Some(m) = meta {
+                    if !m.description.is_empty() {
+                        println!("  about    {}", m.description);
+                    }
+                    for c in &m.chapters {
+                        println!("  chapter  {}  {}", fmt_dur(c.start_s), c.title);
+                    }
+                    for ed in &m.edits {
+                        println!("  edit     {} {} ({}; previous version in the trash as {})", ed.at, ed.op, ed.params, ed.previous.as_deref().unwrap_or("-"));
+                    }
+                }
+            }
+        }
+        LibCmd::Rename { id, title } => {
+            let m = lib.rename(&id, &title).map_err(reel_app::ApiError::from)?;
+            eprintln!("renamed {} to \"{}\"", m.id, m.title);
+        }
+        LibCmd::Describe { id, text } => {
+            let m = lib.describe(&id, &text).map_err(reel_app::ApiError::from)?;
+            eprintln!("described {}", m.id);
+        }
+        LibCmd::Delete { id } => {
+            let id = lib.delete(&id).map_err(reel_app::ApiError::from)?;
+            eprintln!("moved {id} to the trash (`reel trash restore {id}` brings it back)");
+        }
+        LibCmd::Trash { action, name } => match (action.as_str(), name) {
+            ("list", _) => {
+                let t = lib.trash();
+                if t.is_empty() {
+                    eprintln!("The trash is empty.");
+                }
+                for (n, m) in t {
+                    println!("{n}  {}", m.map(|m| m.title).unwrap_or_else(|| "(unreadable metadata)".into()));
+                }
+            }
+            ("restore", Some(n)) => {
+                let id = lib.restore(&n).map_err(reel_app::ApiError::from)?;
+                eprintln!("restored as {id}");
+            }
+            ("empty", _) => {
+                let n = lib.empty_trash().map_err(reel_app::ApiError::from)?;
+                eprintln!("deleted {n} item(s) for good");
+            }
+            (other, _) => anyhow::bail!("trash '{other}': use `reel trash`, `reel trash restore NAME` or `reel trash empty`"),
+        },
+        LibCmd::Import { file, title, json } => {
+            let e = with_progress("importing", |p| lib.import(&file, title.as_deref(), p))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&e)?);
+            } else {
+                eprintln!("imported as {} \"{}\" ({})", e.id, e.title, fmt_dur(e.duration_s));
+            }
+        }
+        LibCmd::Open { id } => {
+            let (e, _) = lib.show(&id).map_err(reel_app::ApiError::from)?;
+            let opened = std::process::Command::new("xdg-open").arg(&e.path).status().map(|s| s.success()).unwrap_or(false);
+            if !opened {
+                println!("{}", e.path.display());
+                eprintln!("(no desktop opener found; the file is above)");
+            }
+        }
+        LibCmd::Trim { id, start, end } => {
+            let m = with_progress("trimming", |p| lib.trim(&id, start, end, p))?;
+            eprintln!("trimmed {} to {} (the previous version is in the trash)", m.id, fmt_dur(m.duration_s));
+        }
+        LibCmd::Cut { id, from, to } => {
+            let m = with_progress("cutting", |p| lib.cut(&id, from, to, p))?;
+            eprintln!("cut {}: now {} (the previous version is in the trash)", m.id, fmt_dur(m.duration_s));
+        }
+        LibCmd::Concat { ids, title } => {
+            let e = with_progress("joining", |p| lib.concat(&ids, &title, p))?;
+            eprintln!("joined into {} \"{}\" ({})", e.id, e.title, fmt_dur(e.duration_s));
+        }
+        LibCmd::Export { id, speed, size, output } => {
+            let size = size.map(|s| s.parse::<reel_app::Size>()).transpose()?;
+            let t0 = std::time::Instant::now();
+            let r = with_progress(&format!("exporting at {speed}x"), |p| lib.export(&id, &output, speed, size, p))?;
+            let wall = t0.elapsed().as_secs_f64();
+            eprintln!("wrote {} ({}, {:.1}x real time)", output.display(), fmt_dur(r.duration_s), r.duration_s * speed / wall.max(1e-9));
+        }
+        LibCmd::Library { action } => match action.as_str() {
+            "reindex" => {
+                let n = lib.reindex().map_err(reel_app::ApiError::from)?;
+                eprintln!("index rebuilt: {n} recording(s)");
+            }
+            other => anyhow::bail!("library '{other}': the only action is `reel library reindex`"),
+        },
+    }
+    Ok(())
+}
