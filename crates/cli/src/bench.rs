@@ -55,6 +55,15 @@ enum Which {
         #[arg(long)]
         json: bool,
     },
+    /// Search latency over a library of N recordings (metadata only; no video needed).
+    Search {
+        #[arg(long, default_value = "10000")]
+        n: usize,
+        #[arg(long, default_value = "2000")]
+        queries: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Encode unpaced and report frames per second, beside the ffmpeg CLI.
     Encode {
         #[arg(long, default_value = "720p")]
@@ -82,6 +91,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         Which::Encode { size, fps, seconds, json } => encode(size.parse()?, fps.parse()?, seconds, json),
         Which::Compose { size, frames, json } => compose(size.parse()?, frames, json),
         Which::Render { size, seconds, json } => render(size.parse()?, seconds, json),
+        Which::Search { n, queries, json } => search(n, queries, json),
     }
 }
 
@@ -277,4 +287,50 @@ fn print_report(r: &serde_json::Value, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn search(n: usize, queries: usize, json: bool) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let root = tmp.path();
+    let words = [
+        "roadmap", "hiring", "budget", "design", "review", "launch", "customer", "onboarding", "incident", "postmortem", "quarterly",
+        "planning", "demo", "feedback", "keyboard", "shortcuts", "pricing", "migration", "database", "latency", "mobile", "release",
+    ];
+    let t0 = Instant::now();
+    for i in 0..n {
+        let w = |k: usize| words[(i * 7 + k * 13) % words.len()];
+        let id = format!("bench-{i:06}");
+        let d = root.join("recordings").join(&id);
+        std::fs::create_dir_all(&d)?;
+        let meta = serde_json::json!({
+            "version": 1, "id": id, "title": format!("{} {} #{i}", w(0), w(1)),
+            "description": format!("Notes about {} and {} for the {} team", w(2), w(3), w(4)),
+            "created": format!("2026-{:02}-{:02}T10:00:00Z", 1 + i % 12, 1 + i % 28), "duration_s": 60.0 + (i % 300) as f64,
+            "chapters": [{"start_s": 0.0, "end_s": 10.0, "title": w(5)}, {"start_s": 10.0, "end_s": 20.0, "title": w(6)}],
+            "slide_texts": [format!("{} {} {}", w(7), w(8), w(9))],
+        });
+        std::fs::write(d.join("meta.json"), serde_json::to_vec(&meta)?)?;
+        std::fs::write(d.join("video.mp4"), b"")?;
+    }
+    let made = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let lib = reel_app::open_library(Some(root))?;
+    let indexed = t1.elapsed().as_secs_f64();
+    let qs = ["roadmap", "hir", "budget review", "board", "latenc", "quarterly planning", "zzz", "migr data", "custo", "demo"];
+    let mut times = Vec::with_capacity(queries);
+    let mut found = 0usize;
+    for i in 0..queries {
+        let q = qs[i % qs.len()];
+        let t = Instant::now();
+        let hits = lib.search(q, 20).map_err(reel_app::ApiError::from)?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        found += hits.len();
+    }
+    times.sort_by(f64::total_cmp);
+    let pct = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+    let report = serde_json::json!({
+        "recordings": n, "queries": queries, "make_folders_s": made, "open_and_index_s": indexed,
+        "search_p50_ms": pct(0.5), "search_p99_ms": pct(0.99), "search_max_ms": pct(1.0), "mean_hits": found as f64 / queries as f64,
+    });
+    print_report(&report, json)
 }

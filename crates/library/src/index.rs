@@ -63,13 +63,14 @@ impl Index {
         let tx = self.db.transaction().map_err(|e| LibraryError::Index(e.to_string()))?;
         tx.execute_batch(
             "CREATE TABLE IF NOT EXISTS recordings(
-                id TEXT PRIMARY KEY, title TEXT NOT NULL, description TEXT NOT NULL,
+                rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, title TEXT NOT NULL, description TEXT NOT NULL,
                 created TEXT NOT NULL, duration_s REAL NOT NULL, status TEXT NOT NULL);
              CREATE INDEX IF NOT EXISTS recordings_created ON recordings(created);
              CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
                 id UNINDEXED, title, description, chapters, slides, transcript,
                 tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
              CREATE VIRTUAL TABLE IF NOT EXISTS tri USING fts5(id UNINDEXED, body, tokenize = 'trigram');
+             INSERT INTO fts(fts, rank) VALUES('rank', 'bm25(0.0, 10.0, 3.0, 4.0, 2.0, 1.0)');
              PRAGMA user_version = 1;",
         )
         .map_err(|e| LibraryError::Index(e.to_string()))?;
@@ -97,9 +98,11 @@ impl Index {
 
     pub fn remove(&mut self, id: &str) -> Result<(), LibraryError> {
         let tx = self.db.transaction().map_err(|e| LibraryError::Index(e.to_string()))?;
-        for t in ["recordings", "fts", "tri"] {
-            tx.execute(&format!("DELETE FROM {t} WHERE id = ?1"), params![id]).map_err(|e| LibraryError::Index(e.to_string()))?;
+        // FTS rows share the recording's rowid; delete them first.
+        for t in ["fts", "tri"] {
+            tx.execute(&format!("DELETE FROM {t} WHERE rowid = (SELECT rowid FROM recordings WHERE id = ?1)"), params![id]).map_err(|e| LibraryError::Index(e.to_string()))?;
         }
+        tx.execute("DELETE FROM recordings WHERE id = ?1", params![id]).map_err(|e| LibraryError::Index(e.to_string()))?;
         tx.commit().map_err(|e| LibraryError::Index(e.to_string()))
     }
 
@@ -140,9 +143,11 @@ impl Index {
             let mut st = self
                 .db
                 .prepare_cached(
-                    "SELECT r.id, r.title, r.created, r.duration_s, bm25(fts, 0.0, 10.0, 3.0, 4.0, 2.0, 1.0) AS rank
-                     FROM fts JOIN recordings r ON r.id = fts.id
-                     WHERE fts MATCH ?1 ORDER BY rank LIMIT ?2",
+                    // `rank` is configured as weighted bm25 (title first), which lets FTS5 order
+                    // and limit inside the index; rows share rowids with `recordings`.
+                    "SELECT r.id, r.title, r.created, r.duration_s, f.rank
+                     FROM (SELECT rowid, rank FROM fts WHERE fts MATCH ?1 ORDER BY rank LIMIT ?2) f
+                     JOIN recordings r ON r.rowid = f.rowid ORDER BY f.rank",
                 )
                 .map_err(|e| LibraryError::Index(e.to_string()))?;
             let rows = st
@@ -159,8 +164,8 @@ impl Index {
             let mut st = self
                 .db
                 .prepare_cached(
-                    "SELECT r.id, r.title, r.created, r.duration_s FROM tri JOIN recordings r ON r.id = tri.id
-                     WHERE tri MATCH ?1 ORDER BY r.created DESC LIMIT ?2",
+                    "SELECT r.id, r.title, r.created, r.duration_s
+                     FROM (SELECT rowid FROM tri WHERE tri MATCH ?1 LIMIT ?2) t JOIN recordings r ON r.rowid = t.rowid",
                 )
                 .map_err(|e| LibraryError::Index(e.to_string()))?;
             let rows = st
@@ -191,14 +196,15 @@ fn upsert_in(tx: &rusqlite::Transaction<'_>, m: &Meta, status: &str) -> Result<(
         params![m.id, m.title, m.description, m.created, m.duration_s, status],
     )
     .map_err(err)?;
-    tx.execute("DELETE FROM fts WHERE id = ?1", params![m.id]).map_err(err)?;
-    tx.execute("DELETE FROM tri WHERE id = ?1", params![m.id]).map_err(err)?;
+    let rowid: i64 = tx.query_row("SELECT rowid FROM recordings WHERE id = ?1", params![m.id], |r| r.get(0)).map_err(err)?;
+    tx.execute("DELETE FROM fts WHERE rowid = ?1", params![rowid]).map_err(err)?;
+    tx.execute("DELETE FROM tri WHERE rowid = ?1", params![rowid]).map_err(err)?;
     tx.execute(
-        "INSERT INTO fts(id, title, description, chapters, slides, transcript) VALUES (?1, ?2, ?3, ?4, ?5, '')",
-        params![m.id, m.title, m.description, chapters, slides],
+        "INSERT INTO fts(rowid, id, title, description, chapters, slides, transcript) VALUES (?1, ?2, ?3, ?4, ?5, ?6, '')",
+        params![rowid, m.id, m.title, m.description, chapters, slides],
     )
     .map_err(err)?;
     let body = format!("{}\n{}\n{}\n{}", m.title, m.description, chapters, slides);
-    tx.execute("INSERT INTO tri(id, body) VALUES (?1, ?2)", params![m.id, body]).map_err(err)?;
+    tx.execute("INSERT INTO tri(rowid, id, body) VALUES (?1, ?2, ?3)", params![rowid, m.id, body]).map_err(err)?;
     Ok(())
 }
