@@ -293,7 +293,9 @@ impl Recording {
             }
         };
 
-        let (atx, arx) = bounded(256);
+        // Unpaced, a source could run seconds ahead of the other; keep them close so the muxer
+        // interleaves fragments as it does live.
+        let (atx, arx) = bounded(if realtime { 256 } else { 8 });
         let audio_input = match &opts.mic {
             MicSpec::None => None,
             MicSpec::Tone => {
@@ -355,7 +357,10 @@ impl Recording {
             fps: opts.fps,
             audio: audio_input.is_some(),
             preset: opts.preset.unwrap_or_else(|| Preset::live(opts.size)),
-            fragmented: true,
+            // Live: fragmented, so a crash keeps everything up to the last fragment. Unpaced
+            // renders are reproducible and write a plain MP4 (ffmpeg 5.1's delayed-moov
+            // fragmenting garbled the first fragment when audio and video arrive unpaced).
+            fragmented: realtime,
         };
         let (writer, encoder) = match Mp4Writer::create(&partial, &settings) {
             Ok(w) => w,
