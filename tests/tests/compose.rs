@@ -143,12 +143,22 @@ fn screen_capture_records_what_xvfb_shows() {
         .arg(&out)
         .output()
         .unwrap();
+    // A wide region of it: letterboxed into the 4:3 output.
+    let region_out = dir.path().join("region.mp4");
+    let r2 = reel(dir.path())
+        .args(["record", "--camera", "none", "--mic", "none", "--duration", "1", "--size", "640x480", "--screen", ":93+10,10", "--region", "320x120", "--output"])
+        .arg(&region_out)
+        .output()
+        .unwrap();
     let _ = xvfb.kill();
     let _ = xvfb.wait();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     // Away from the centre, where the X pointer is drawn.
     let c = colour_at(&out, 0.8, 100, 100);
     assert!(close(c, [16, 192, 64]), "the screen's colour was recorded, got {c:?}");
+    assert!(r2.status.success(), "{}", String::from_utf8_lossy(&r2.stderr));
+    assert!(close(colour_at(&region_out, 0.5, 100, 240), [16, 192, 64]), "the region fills the middle");
+    assert!(close(colour_at(&region_out, 0.5, 100, 30), [24, 26, 32]), "and is letterboxed: 320x120 is wider than 4:3");
 }
 
 #[test]

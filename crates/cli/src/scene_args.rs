@@ -11,9 +11,15 @@ pub struct SceneArgs {
     /// A slide deck: a folder of images (PNG, JPEG, WebP; sorted naturally) or a PDF.
     #[arg(long)]
     pub slides: Option<PathBuf>,
-    /// Capture an X11 screen as the stage (default: $DISPLAY).
+    /// Capture an X11 screen as the stage (default: $DISPLAY). `:0+X,Y` starts a region there.
     #[arg(long, num_args = 0..=1, default_missing_value = "", conflicts_with = "slides")]
     pub screen: Option<String>,
+    /// Capture only a WxH region of the screen (its corner: --screen :0+X,Y).
+    #[arg(long, requires = "screen")]
+    pub region: Option<String>,
+    /// Side by side with you on the left and the stage on the right.
+    #[arg(long)]
+    pub swap: bool,
     /// bubble | side | pip | camera | slides | screen (default: bubble with a stage and a
     /// camera, the stage alone without a camera, else camera).
     #[arg(long)]
@@ -30,7 +36,7 @@ pub struct SceneArgs {
     /// Do not mirror the presenter.
     #[arg(long)]
     pub no_mirror: bool,
-    /// Background colour behind letterboxed slides, #rrggbb.
+    /// Background behind letterboxed slides and cameras: a colour (#rrggbb) or a picture file.
     #[arg(long, default_value = "#181a20")]
     pub background: String,
     /// A title card shown for the first 3 seconds.
@@ -46,7 +52,15 @@ pub struct SceneArgs {
 impl SceneArgs {
     /// Builds the scene and loads the stage (the deck is decoded and fitted here, once).
     pub fn build(&self, size: Size, has_camera: bool) -> Result<(Scene, StageSpec)> {
-        let mut scene = Scene { background: reel_app::parse_color(&self.background).map_err(anyhow::Error::msg)?, ..Scene::default() };
+        let mut scene = Scene::default();
+        if self.background.starts_with('#') {
+            scene.background = reel_app::parse_color(&self.background).map_err(anyhow::Error::msg)?;
+        } else {
+            let p = PathBuf::from(&self.background);
+            anyhow::ensure!(p.is_file(), "--background '{}' is neither a colour (#rrggbb) nor a picture file", self.background);
+            scene.background_image = Some(p);
+        }
+        scene.swap = self.swap;
         let stage = if let Some(p) = &self.slides {
             StageSpec::Slides(std::sync::Arc::new(reel_app::load_deck(p, size, scene.background)?))
         } else if let Some(d) = &self.screen {
@@ -54,7 +68,8 @@ impl SceneArgs {
             if display.is_empty() {
                 bail!("--screen needs an X display and none is set: pass one (--screen :0) or run under X");
             }
-            StageSpec::Screen(display)
+            let region = self.region.as_ref().map(|r| r.parse::<Size>()).transpose()?;
+            StageSpec::Screen { display, region }
         } else {
             StageSpec::None
         };
@@ -62,7 +77,7 @@ impl SceneArgs {
         scene.layout = match self.layout {
             Some(l) => l,
             None if has_stage && has_camera => Layout::Bubble,
-            None if matches!(stage, StageSpec::Screen(_)) => Layout::Screen,
+            None if matches!(stage, StageSpec::Screen { .. }) => Layout::Screen,
             None if has_stage => Layout::Slides,
             None => Layout::Camera,
         };

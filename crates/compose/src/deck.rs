@@ -140,8 +140,8 @@ fn load_folder(dir: &Path, size: Size, background: [u8; 4]) -> Result<Vec<Slide>
     files.iter().map(|f| load_image(f, size, background)).collect()
 }
 
-/// Decodes one image with limits and fits it onto a canvas of `size`.
-pub fn load_image(path: &Path, size: Size, background: [u8; 4]) -> Result<Slide, ComposeError> {
+/// Decodes one image with the decoder limits; errors name the file and the problem.
+fn decode_limited(path: &Path) -> Result<image::RgbaImage, ComposeError> {
     let len = std::fs::metadata(path).map(|m| m.len()).map_err(|e| ComposeError::file(path, format!("cannot open it ({e})")))?;
     if len == 0 {
         return Err(ComposeError::file(path, "is empty (0 bytes)".into()));
@@ -162,9 +162,37 @@ pub fn load_image(path: &Path, size: Size, background: [u8; 4]) -> Result<Slide,
         };
         ComposeError::file(path, why)
     })?;
-    let rgba = img.into_rgba8();
+    Ok(img.into_rgba8())
+}
+
+/// Decodes one image with limits and fits it onto a canvas of `size`.
+pub fn load_image(path: &Path, size: Size, background: [u8; 4]) -> Result<Slide, ComposeError> {
+    let rgba = decode_limited(path)?;
     let (w, h) = rgba.dimensions();
     Ok(Slide { pixels: Arc::new(fit_onto(rgba.as_raw(), w, h, size, background)?), text: String::new(), source: path.to_path_buf() })
+}
+
+/// Loads a picture scaled to cover `size` (aspect kept, centre-cropped): backgrounds.
+pub fn load_image_cover(path: &Path, size: Size) -> Result<Arc<Vec<u8>>, ComposeError> {
+    let img = decode_limited(path)?;
+    let (w, h) = img.dimensions();
+    let target = size.width as f64 / size.height as f64;
+    let (cx, cy, cw, ch) = if w as f64 / h as f64 > target {
+        let cw = h as f64 * target;
+        ((w as f64 - cw) / 2.0, 0.0, cw, h as f64)
+    } else {
+        let ch = w as f64 / target;
+        (0.0, (h as f64 - ch) / 2.0, w as f64, ch)
+    };
+    let src = fr::images::ImageRef::new(w, h, img.as_raw(), fr::PixelType::U8x4).map_err(|e| ComposeError::Render(e.to_string()))?;
+    let mut dst = fr::images::Image::new(size.width, size.height, fr::PixelType::U8x4);
+    let opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3)).crop(cx, cy, cw, ch);
+    fr::Resizer::new().resize(&src, &mut dst, &opts).map_err(|e| ComposeError::Render(e.to_string()))?;
+    let mut px = dst.into_vec();
+    for p in px.chunks_exact_mut(4) {
+        p[3] = 255;
+    }
+    Ok(Arc::new(px))
 }
 
 /// Scales RGBA `src` (w x h) into a `size` canvas, aspect kept, centred on `background`.

@@ -63,6 +63,14 @@ pub fn fit_in(src: Size, area: Rect) -> Rect {
     Rect { x: area.x + ((dw - w) / 2) as u32, y: area.y + ((dh - h) / 2) as u32, w: w as u32, h: h as u32 }
 }
 
+/// The background: the picture if there is one, else the colour.
+fn paint_bg(buf: &mut [u8], backdrop: Option<&Vec<u8>>, c: [u8; 4]) {
+    match backdrop {
+        Some(b) if b.len() == buf.len() => buf.copy_from_slice(b),
+        _ => fill(buf, c),
+    }
+}
+
 pub(crate) fn fill(buf: &mut [u8], c: [u8; 4]) {
     for px in buf.chunks_exact_mut(4) {
         px.copy_from_slice(&c);
@@ -116,11 +124,25 @@ pub struct Compositor {
     mask: Option<(u32, Shape, Vec<u8>)>,
     title: Option<(String, [u8; 4], Arc<Vec<u8>>)>,
     lower: Option<((String, String), text::Overlay)>,
+    /// The background picture, already at the canvas size.
+    backdrop: Option<Arc<Vec<u8>>>,
 }
 
 impl Compositor {
     pub fn new(size: Size) -> Self {
-        Self { size, pool: Vec::new(), resizer: fr::Resizer::new(), presenter: None, stage: None, mask: None, title: None, lower: None }
+        Self { size, pool: Vec::new(), resizer: fr::Resizer::new(), presenter: None, stage: None, mask: None, title: None, lower: None, backdrop: None }
+    }
+
+    /// Uses a picture (RGBA at the canvas size, see [`Compositor::load_backdrop`]) as the
+    /// background instead of the scene's colour.
+    pub fn set_backdrop(&mut self, px: Option<Arc<Vec<u8>>>) {
+        self.backdrop = px.filter(|p| p.len() == self.size.pixels() * 4);
+    }
+
+    /// Loads a background picture, scaled to cover the canvas once.
+    pub fn load_backdrop(path: &Path, size: Size) -> Result<Arc<Vec<u8>>, ComposeError> {
+        let slide = deck::load_image_cover(path, size)?;
+        Ok(slide)
     }
 
     pub fn size(&self) -> Size {
@@ -180,7 +202,7 @@ impl Compositor {
                     // Only the letterbox bars need the background: no full-canvas fill when
                     // the camera covers it.
                     if r != Some(full) {
-                        fill(data, scene.background);
+                        paint_bg(data, self.backdrop.as_deref(), scene.background);
                     }
                     if let (Some(p), Some(r)) = (presenter, r) {
                         self.draw_presenter(data, p, r, false, scene.bubble.mirror, None);
@@ -211,11 +233,14 @@ impl Compositor {
                     }
                 }
                 Layout::Side => {
-                    fill(data, scene.background);
-                    let split = ((size.width as f32 * 0.64) as u32) & !1;
-                    self.draw_stage(data, stage, Rect { x: 0, y: 0, w: split, h: size.height }, scene.background, false);
+                    paint_bg(data, self.backdrop.as_deref(), scene.background);
+                    let wide = ((size.width as f32 * 0.64) as u32) & !1;
+                    let narrow = size.width - wide;
+                    // Stage left and presenter right, or swapped.
+                    let (stage_x, presenter_x) = if scene.swap { (narrow, 0) } else { (0, wide) };
+                    self.draw_stage(data, stage, Rect { x: stage_x, y: 0, w: wide, h: size.height }, scene.background, false);
                     if let Some(p) = presenter {
-                        let r = Rect { x: split, y: 0, w: size.width - split, h: size.height };
+                        let r = Rect { x: presenter_x, y: 0, w: narrow, h: size.height };
                         self.draw_presenter(data, p, r, true, scene.bubble.mirror, None);
                     }
                 }
@@ -223,7 +248,7 @@ impl Compositor {
                     match presenter {
                         // Cropped to fill: it covers the whole canvas.
                         Some(p) => self.draw_presenter(data, p, full, true, scene.bubble.mirror, None),
-                        None => fill(data, scene.background),
+                        None => paint_bg(data, self.backdrop.as_deref(), scene.background),
                     }
                     let bw = ((size.width as f32 * 0.3) as u32).max(16) & !1;
                     let bh = ((bw as f32 * 9.0 / 16.0) as u32).max(9);
@@ -256,7 +281,7 @@ impl Compositor {
         let size = self.size;
         let Some(s) = stage else {
             if fill_bg {
-                fill(canvas, bg);
+                paint_bg(canvas, self.backdrop.as_deref(), bg);
             }
             return;
         };
@@ -265,7 +290,7 @@ impl Compositor {
             return;
         }
         if fill_bg {
-            fill(canvas, bg);
+            paint_bg(canvas, self.backdrop.as_deref(), bg);
         }
         let r = fit_in(s.size(), area);
         let key = (Arc::as_ptr(&s.data) as usize, r);

@@ -149,6 +149,12 @@ pub struct Scene {
     /// Presenter hidden (camera off) without changing the layout.
     #[serde(default)]
     pub camera_off: bool,
+    /// Side by side with the presenter on the left and the stage on the right.
+    #[serde(default)]
+    pub swap: bool,
+    /// A background picture instead of the colour (behind letterboxed stages and cameras).
+    #[serde(default)]
+    pub background_image: Option<std::path::PathBuf>,
     #[serde(default)]
     pub title_card: Option<TitleCard>,
     #[serde(default)]
@@ -157,7 +163,16 @@ pub struct Scene {
 
 impl Default for Scene {
     fn default() -> Self {
-        Scene { layout: Layout::Camera, bubble: Bubble::default(), background: [24, 26, 32, 255], camera_off: false, title_card: None, lower_third: None }
+        Scene {
+            layout: Layout::Camera,
+            bubble: Bubble::default(),
+            background: [24, 26, 32, 255],
+            camera_off: false,
+            swap: false,
+            background_image: None,
+            title_card: None,
+            lower_third: None,
+        }
     }
 }
 

@@ -148,3 +148,27 @@ fn pool_reuses_canvases_once_released() {
     let c2 = c.compose(&s, None, None, Duration::ZERO);
     assert_ne!(Arc::as_ptr(&c2.data), ptr, "a canvas still held is never written");
 }
+
+#[test]
+fn side_swapped_puts_the_presenter_left() {
+    let mut c = Compositor::new(Size::new(W, H).unwrap());
+    let mut s = scene(Layout::Side);
+    s.swap = true;
+    let f = c.compose(&s, Some(&solid(W, H, RED)), Some(&solid(64, 48, GREEN)), Duration::ZERO);
+    assert_eq!(px(&f, 20, 10), [0, 250, 0], "presenter on the left");
+    assert_eq!(px(&f, 220, 90), [250, 0, 0], "stage on the right");
+}
+
+#[test]
+fn background_picture_covers_the_letterbox() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("bg.png");
+    image::RgbaImage::from_pixel(400, 400, image::Rgba([0, 0, 200, 255])).save(&p).unwrap();
+    let size = Size::new(W, H).unwrap();
+    let mut c = Compositor::new(size);
+    c.set_backdrop(Some(Compositor::load_backdrop(&p, size).unwrap()));
+    let f = c.compose(&scene(Layout::Camera), None, Some(&solid(160, 120, GREEN)), Duration::ZERO);
+    assert_eq!(px(&f, 5, 90), [0, 0, 200], "the picture shows in the bars");
+    assert_eq!(px(&f, 160, 90), [0, 250, 0]);
+    assert!(Compositor::load_backdrop(Path::new("/no/such.png"), size).is_err());
+}

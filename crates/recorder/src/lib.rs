@@ -332,7 +332,7 @@ impl Recording {
         };
 
         let screen = match &opts.stage {
-            StageSpec::Screen(display) => match stage::spawn_screen(display, opts.fps, clock.clone()) {
+            StageSpec::Screen { display, region } => match stage::spawn_screen(display, *region, opts.fps, clock.clone()) {
                 Ok((h, rx)) => {
                     sources.push(h);
                     Some(rx)
@@ -389,6 +389,19 @@ impl Recording {
                 return Err(e);
             }
         };
+        let mut compositor = Compositor::new(opts.size);
+        if let Some(p) = &opts.scene.background_image {
+            match Compositor::load_backdrop(p, opts.size) {
+                Ok(px) => compositor.set_backdrop(Some(px)),
+                Err(e) => {
+                    fail(&clock, sources);
+                    let _ = std::fs::remove_file(&partial);
+                    let _ = std::fs::remove_file(stage::events_path(&partial));
+                    session.remove();
+                    return Err(e.into());
+                }
+            }
+        }
         let (ctx, crx) = bounded(64);
         let (ptx, prx) = bounded(64);
         let video_stage = VideoStage {
@@ -396,7 +409,7 @@ impl Recording {
             clock: clock.clone(),
             health: health.clone(),
             until,
-            compositor: Compositor::new(opts.size),
+            compositor,
             encoder,
             input: video_input,
             out: ptx,

@@ -44,11 +44,14 @@ pub fn render(camera: &CameraSpec, size: Size, scene: &Scene, stage: &StageSpec,
             let s = deck.slides.get(slide).ok_or_else(|| RecordError::Pipeline(format!("slide {} is out of range: the deck has {} slides", slide + 1, deck.len())))?;
             Some(VideoFrame { ts: at, width: deck.size.width, height: deck.size.height, data: s.pixels.clone() })
         }
-        StageSpec::Screen(display) => match VideoFileReader::open_screen(display, 30, None)?.next() {
+        StageSpec::Screen { display, region } => match VideoFileReader::open_screen(display, 30, *region)?.next() {
             Some(f) => Some(f?),
             None => None,
         },
     };
     let mut c = Compositor::new(size);
+    if let Some(p) = &scene.background_image {
+        c.set_backdrop(Some(Compositor::load_backdrop(p, size)?));
+    }
     Ok(c.compose(scene, stage_frame.as_ref(), presenter.as_ref(), at))
 }

@@ -26,8 +26,9 @@ pub enum StageSpec {
     #[default]
     None,
     Slides(Arc<Deck>),
-    /// An X11 display, e.g. `:0` or `:99`.
-    Screen(String),
+    /// An X11 display (`:0`, `:99`, or `:0+X,Y` for a region's top-left corner) and optionally
+    /// the region's size.
+    Screen { display: String, region: Option<reel_media::Size> },
 }
 
 /// A live change to the scene.
@@ -174,8 +175,8 @@ pub fn write_timeline(path: &Path, tl: &Timeline) -> Result<(), RecordError> {
 
 /// Screen capture on its own thread: keeps only the newest frames (a bounded queue of 2 where a
 /// full queue drops the oldest), since the compositor only ever shows the latest.
-pub(crate) fn spawn_screen(display: &str, fps: Fps, clock: Clock) -> Result<(JoinHandle<()>, Receiver<VideoFrame>), RecordError> {
-    let mut reader = VideoFileReader::open_screen(display, fps.get(), None)?;
+pub(crate) fn spawn_screen(display: &str, region: Option<reel_media::Size>, fps: Fps, clock: Clock) -> Result<(JoinHandle<()>, Receiver<VideoFrame>), RecordError> {
+    let mut reader = VideoFileReader::open_screen(display, fps.get(), region)?;
     let (tx, rx) = bounded::<VideoFrame>(2);
     let drain = rx.clone();
     let h = std::thread::Builder::new()
