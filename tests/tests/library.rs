@@ -91,10 +91,13 @@ fn trim_cut_and_concat_keep_sync_and_never_destroy() {
     let v = video(dir.path(), &id);
     assert!((duration(&v) - 4.0).abs() < 0.1, "trimmed to 4 s: {}", duration(&v));
     assert_in_sync(&v, 3);
-    // Off keyframes: re-encoded, still in sync.
+    // Off keyframes: only the partial GOPs at the cut are re-encoded, still in sync.
     run_ok(lib_cmd(dir.path()).args(["cut", &id, "--from", "0.5", "--to", "1.25"]));
     assert!((duration(&v) - 3.25).abs() < 0.1, "cut 0.75 s: {}", duration(&v));
     assert_in_sync(&v, 2);
+    let show = json(&run_ok(lib_cmd(dir.path()).args(["show", &id, "--json"])));
+    let modes: Vec<&str> = show["meta"]["edits"].as_array().unwrap().iter().map(|e| e["params"]["mode"].as_str().unwrap_or("")).collect();
+    assert_eq!(modes, ["copy", "edges"], "trim on keyframes copies; the cut re-encodes only its edges");
     let dec = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&v).args(["-f", "null", "-"]).output().unwrap();
     assert!(dec.stderr.is_empty(), "decodes cleanly: {}", String::from_utf8_lossy(&dec.stderr));
     // The earlier versions are in the trash and can come back.

@@ -69,7 +69,8 @@ pub fn probe(path: &Path) -> Result<MediaInfo, CodecError> {
     let params = v.parameters();
     // SAFETY: reading plain fields of the stream's codec parameters.
     let (width, height) = unsafe { ((*params.as_ptr()).width as u32, (*params.as_ptr()).height as u32) };
-    let rate = v.avg_frame_rate();
+    // The base rate, not the average: a cut that drops a frame changes the average slightly.
+    let rate = if v.rate().denominator() != 0 && v.rate().numerator() > 0 { v.rate() } else { v.avg_frame_rate() };
     let fps = if rate.denominator() != 0 { rate.numerator() as f64 / rate.denominator() as f64 } else { 0.0 };
     let video_codec = params.id().name().to_string();
     let has_audio = ictx.streams().best(media::Type::Audio).is_some();
@@ -127,17 +128,328 @@ pub fn can_copy(segments: &[Segment]) -> Result<bool, CodecError> {
     Ok(true)
 }
 
-/// Keeps `segments` in order, by stream copy if possible, else by re-encoding at speed 1.
-/// Returns the result and whether it was copied.
-pub fn splice(segments: &[Segment], dst: &Path, chapters: &[Chapter], progress: Progress<'_>) -> Result<(Finalized, bool), CodecError> {
+/// How a splice was done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpliceMode {
+    /// Every cut on a keyframe: packets copied, nothing decoded.
+    Copy,
+    /// Only the partial GOPs at the cuts re-encoded (with Reel's own encoder settings, so the
+    /// parameter sets match); everything between copied.
+    Edges,
+    /// Everything re-encoded (inputs from other encoders, or mixed sizes).
+    Reencode,
+}
+
+/// Keeps `segments` in order: by stream copy if every cut is on a keyframe, else by re-encoding
+/// only the edges when the inputs came from Reel's encoder, else by re-encoding it all.
+pub fn splice(segments: &[Segment], dst: &Path, chapters: &[Chapter], progress: Progress<'_>) -> Result<(Finalized, SpliceMode), CodecError> {
     validate(segments)?;
     if can_copy(segments)? {
-        return Ok((atomic(dst, |tmp| copy_segments(segments, tmp, chapters, progress))?, true));
+        return Ok((atomic(dst, |tmp| copy_segments(segments, tmp, chapters, progress))?, SpliceMode::Copy));
+    }
+    let mut smart_result = None;
+    let r = atomic(dst, |tmp| match smart_splice(segments, tmp, chapters, progress)? {
+        Some(f) => {
+            smart_result = Some(());
+            Ok(f)
+        }
+        None => Err(CodecError::Invalid { path: tmp.to_path_buf(), reason: "edges cannot be matched".into() }),
+    });
+    match (r, smart_result) {
+        (Ok(f), Some(())) => return Ok((f, SpliceMode::Edges)),
+        // Cancelled stays cancelled; anything else falls back to re-encoding it all.
+        (Err(CodecError::Invalid { reason, .. }), _) if reason == "cancelled" => return Err(cancelled(dst)),
+        (Err(e), _) => {
+            if std::env::var_os("REEL_DEBUG").is_some() {
+                eprintln!("edges-only splice not possible ({e}); re-encoding everything");
+            }
+        }
+        _ => {}
     }
     let info = probe(&segments[0].path)?;
     let fps = Fps::new((info.fps.round() as u32).clamp(1, 120)).unwrap_or_else(|_| Fps::new(30).unwrap_or_else(|_| unreachable!()));
     let o = ExportOptions { speed: 1.0, size: None, fps, preset: Preset::offline() };
-    Ok((atomic(dst, |tmp| transcode(segments, tmp, &o, chapters, progress))?, false))
+    Ok((atomic(dst, |tmp| transcode(segments, tmp, &o, chapters, progress))?, SpliceMode::Reencode))
+}
+
+/// The video stream's parameters and extradata of a file.
+fn video_params(path: &Path) -> Result<(ff::codec::Parameters, Vec<u8>, Rational), CodecError> {
+    let ictx = format::input(path).map_err(|e| CodecError::Open { path: path.to_path_buf(), reason: e.to_string() })?;
+    let v = ictx.streams().best(media::Type::Video).ok_or(CodecError::NoStream { path: path.to_path_buf(), kind: "video" })?;
+    let params = v.parameters();
+    // SAFETY: reading the stream's extradata buffer, owned by its parameters.
+    let extra = unsafe {
+        let p = params.as_ptr();
+        if (*p).extradata.is_null() {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts((*p).extradata, (*p).extradata_size as usize).to_vec()
+        }
+    };
+    Ok((params, extra, v.time_base()))
+}
+
+/// The SPS and PPS NAL units of H.264 extradata, whether in avcC form (as MP4 stores it) or
+/// Annex B (as x264 emits it), so two streams' parameter sets can be compared.
+pub(crate) fn param_sets(extra: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    if extra.first() == Some(&1) && extra.len() > 6 {
+        let mut i = 5;
+        let mut read_sets = |count: usize, i: &mut usize| {
+            for _ in 0..count {
+                if *i + 2 > extra.len() {
+                    return;
+                }
+                let n = u16::from_be_bytes([extra[*i], extra[*i + 1]]) as usize;
+                *i += 2;
+                if *i + n > extra.len() {
+                    return;
+                }
+                out.push(extra[*i..*i + n].to_vec());
+                *i += n;
+            }
+        };
+        let sps = (extra[5] & 0x1f) as usize;
+        i += 1;
+        read_sets(sps, &mut i);
+        if i < extra.len() {
+            let pps = extra[i] as usize;
+            i += 1;
+            read_sets(pps, &mut i);
+        }
+    } else {
+        // Annex B: NAL units after 00 00 01 start codes; keep SPS (7) and PPS (8).
+        let mut starts = Vec::new();
+        let mut k = 0;
+        while k + 3 <= extra.len() {
+            if extra[k] == 0 && extra[k + 1] == 0 && extra[k + 2] == 1 {
+                starts.push(k + 3);
+                k += 3;
+            } else {
+                k += 1;
+            }
+        }
+        for (j, &st) in starts.iter().enumerate() {
+            let mut end = starts.get(j + 1).map(|n| n - 3).unwrap_or(extra.len());
+            while end > st && extra[end - 1] == 0 {
+                end -= 1;
+            }
+            let nal = &extra[st..end];
+            if matches!(nal.first().map(|b| b & 0x1f), Some(7) | Some(8)) {
+                out.push(nal.to_vec());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// x264 emits Annex B (start codes); MP4 samples are length-prefixed. Converts one packet,
+/// dropping in-band SPS/PPS (the track's header already has the identical ones).
+fn to_length_prefixed(p: Packet) -> Packet {
+    let Some(data) = p.data() else { return p };
+    if !(data.starts_with(&[0, 0, 1]) || data.starts_with(&[0, 0, 0, 1])) {
+        return p;
+    }
+    let mut starts = Vec::new();
+    let mut k = 0;
+    while k + 3 <= data.len() {
+        if data[k] == 0 && data[k + 1] == 0 && data[k + 2] == 1 {
+            starts.push(k + 3);
+            k += 3;
+        } else {
+            k += 1;
+        }
+    }
+    let mut out = Vec::with_capacity(data.len() + 16);
+    for (j, &st) in starts.iter().enumerate() {
+        let mut end = starts.get(j + 1).map(|n| n - 3).unwrap_or(data.len());
+        while end > st && data[end - 1] == 0 && j + 1 < starts.len() {
+            end -= 1;
+        }
+        let nal = &data[st..end];
+        if nal.is_empty() || matches!(nal[0] & 0x1f, 7 | 8) {
+            continue;
+        }
+        out.extend_from_slice(&(nal.len() as u32).to_be_bytes());
+        out.extend_from_slice(nal);
+    }
+    let mut q = Packet::copy(&out);
+    q.set_pts(p.pts());
+    q.set_dts(p.dts());
+    q.set_duration(p.duration());
+    q.set_flags(p.flags());
+    q
+}
+
+fn edge_packets(p: Vec<crate::writer::EncodedPacket>) -> Vec<Packet> {
+    crate::writer::VideoEncoder::into_packets(p).into_iter().map(to_length_prefixed).collect()
+}
+
+/// Re-encodes the source frames in [from, to) into slots starting at `*next`, with a fresh
+/// encoder (so the piece starts with its own keyframe), all packets flushed.
+#[allow(clippy::too_many_arguments)]
+fn encode_edge(path: &Path, from: f64, to: f64, size: Size, fps: Fps, preset: Preset, writer: &mut Mp4Writer, next: &mut u64) -> Result<(), CodecError> {
+    if to - from < 0.5 / fps.get() as f64 {
+        return Ok(());
+    }
+    let (mut enc, _) = crate::writer::VideoEncoder::standalone(size, fps, preset)?;
+    let mut reader = VideoFileReader::open(path, Some(size))?;
+    if from > 0.5 {
+        reader.seek(from)?;
+    }
+    let base = reader.first_pts_s_hint();
+    let want = ((to - from) * fps.get() as f64).round() as u64;
+    let mut done = 0u64;
+    let mut last = None;
+    for f in reader {
+        let f = f?;
+        let t = base + f.ts.as_secs_f64();
+        if t < from - 1e-3 {
+            continue;
+        }
+        if t >= to - 1e-3 || done >= want {
+            break;
+        }
+        let pk = enc.encode(&f, *next as i64)?;
+        writer.write_video_raw(edge_packets(pk), Rational(1, fps.get() as i32))?;
+        *next += 1;
+        done += 1;
+        last = Some(f);
+    }
+    // A short source: hold its last picture for the slots the range promises.
+    if let Some(l) = last {
+        while done < want {
+            let pk = enc.encode(&l, *next as i64)?;
+            writer.write_video_raw(edge_packets(pk), Rational(1, fps.get() as i32))?;
+            *next += 1;
+            done += 1;
+        }
+    }
+    let tail = enc.flush()?;
+    writer.write_video_raw(edge_packets(tail), Rational(1, fps.get() as i32))
+}
+
+/// Edges re-encoded, middles copied. `Ok(None)` when the inputs' parameter sets do not match
+/// Reel's encoder (other encoders' files): the caller re-encodes everything instead.
+fn smart_splice(segments: &[Segment], dst: &Path, chapters: &[Chapter], progress: Progress<'_>) -> Result<Option<Finalized>, CodecError> {
+    init();
+    let first = probe(&segments[0].path)?;
+    if first.video_codec != "h264" || first.fps <= 0.0 {
+        return Ok(None);
+    }
+    let fps = match Fps::new(first.fps.round() as u32) {
+        Ok(f) if (first.fps - f.get() as f64).abs() < 0.01 => f,
+        _ => return Ok(None),
+    };
+    let size = match Size::new(first.width, first.height) {
+        Ok(s) => s,
+        Err(_) => return Ok(None),
+    };
+    let preset = Preset::live(size);
+    let (_, our_extra) = crate::writer::VideoEncoder::standalone(size, fps, preset)?;
+    let ours = param_sets(&our_extra);
+    let (src_params, src_extra, _) = video_params(&segments[0].path)?;
+    if ours.is_empty() || param_sets(&src_extra) != ours {
+        return Ok(None);
+    }
+    let mut infos = Vec::new();
+    for s in segments {
+        let (_, extra, _) = video_params(&s.path)?;
+        if param_sets(&extra) != ours {
+            return Ok(None);
+        }
+        infos.push(probe(&s.path)?);
+    }
+    let has_audio = infos.iter().all(|i| i.has_audio);
+    let mut writer = Mp4Writer::create_copying(dst, src_params, fps, has_audio, chapters)?;
+    let total: f64 = segments.iter().map(|s| s.end - s.start).sum();
+    let mut next: u64 = 0;
+    let tol = 0.5 / fps.get() as f64;
+    for (seg, info) in segments.iter().zip(&infos) {
+        let end = seg.end.min(info.duration_s);
+        let k_a = info.keyframes.iter().copied().find(|k| *k >= seg.start - tol).unwrap_or(end);
+        let k_b = if (end - info.duration_s).abs() <= tol { end } else { info.keyframes.iter().copied().filter(|k| *k <= end + tol).last().unwrap_or(seg.start) };
+        if k_a >= k_b - tol {
+            // The whole range lies within one GOP: re-encode it.
+            encode_edge(&seg.path, seg.start, end, size, fps, preset, &mut writer, &mut next)?;
+        } else {
+            encode_edge(&seg.path, seg.start, k_a, size, fps, preset, &mut writer, &mut next)?;
+            // The middle: whole GOPs copied, re-stamped onto the output's slots.
+            let mut ictx = format::input(&seg.path).map_err(|e| CodecError::Open { path: seg.path.clone(), reason: e.to_string() })?;
+            let v = ictx.streams().best(media::Type::Video).ok_or(CodecError::NoStream { path: seg.path.clone(), kind: "video" })?;
+            let (vi, tb) = (v.index(), v.time_base());
+            let to_tb = |secs: f64| (secs * tb.denominator() as f64 / tb.numerator() as f64).round() as i64;
+            let shift = to_tb(next as f64 / fps.get() as f64) - to_tb(k_a);
+            let mut gop_start = f64::NEG_INFINITY;
+            let mut p = Packet::empty();
+            let mut batch = Vec::new();
+            // Frames decoded after the keyframe at k_b but shown before it depend on it: they
+            // are left out of the copy and re-encoded with the tail.
+            let mut tail_start = k_b;
+            let mut past_end = 0;
+            loop {
+                match p.read(&mut ictx) {
+                    Ok(()) => {}
+                    Err(ff::Error::Other { errno: ff::util::error::EAGAIN }) => continue,
+                    Err(_) => break,
+                }
+                if p.stream() != vi {
+                    continue;
+                }
+                let Some(pts) = p.pts() else { continue };
+                let t = pts as f64 * tb.numerator() as f64 / tb.denominator() as f64;
+                if p.is_key() {
+                    gop_start = t;
+                }
+                if gop_start >= k_b - tol {
+                    if t < k_b - tol {
+                        tail_start = tail_start.min(t);
+                    }
+                    past_end += 1;
+                    if past_end > 16 {
+                        break;
+                    }
+                    continue;
+                }
+                // Only whole GOPs from k_a, and only frames shown from k_a on (a B-frame shown
+                // before k_a but decoded after it belongs to the head, which is re-encoded).
+                if gop_start < k_a - tol || t < k_a - tol {
+                    continue;
+                }
+                let mut q = std::mem::replace(&mut p, Packet::empty());
+                q.set_pts(Some(pts + shift));
+                q.set_dts(q.dts().map(|d| d + shift));
+                batch.push((t, q));
+            }
+            let copied: Vec<Packet> = batch.into_iter().filter(|(t, _)| *t < tail_start - tol).map(|(_, q)| q).collect();
+            writer.write_video_raw(copied, tb)?;
+            next += ((tail_start - k_a) * fps.get() as f64).round() as u64;
+            let k_b = tail_start;
+            encode_edge(&seg.path, k_b, end, size, fps, preset, &mut writer, &mut next)?;
+        }
+        if has_audio {
+            let (samples, rate, start) = decode_audio_mono(&seg.path)?;
+            let idx = |t: f64| (((t - start) * rate as f64).round().max(0.0) as usize).min(samples.len());
+            let part = &samples[idx(seg.start)..idx(end)];
+            let part = if rate != AUDIO_RATE { crate::writer::resample_mono(part, rate)? } else { part.to_vec() };
+            let want = ((next as f64 / fps.get() as f64) * AUDIO_RATE as f64).round() as u64;
+            let have = writer.audio_samples();
+            let take = (want.saturating_sub(have) as usize).min(part.len());
+            writer.write_audio(&part[..take], AUDIO_RATE, 1)?;
+            let still = want.saturating_sub(writer.audio_samples());
+            if still > 0 {
+                writer.write_silence(still as usize)?;
+            }
+        }
+        if !progress((next as f64 / fps.get() as f64 / total.max(1e-9)).min(0.99)) {
+            return Err(cancelled(dst));
+        }
+    }
+    writer.finish(Vec::new())?;
+    progress(1.0);
+    Ok(Some(Finalized { duration_s: next as f64 / fps.get() as f64, video_packets: next, audio_packets: 0, bytes: 0 }))
 }
 
 /// Exports at a speed (pitch kept) and size.
@@ -251,7 +563,9 @@ fn copy_segments(segments: &[Segment], dst: &Path, chapters: &[Chapter], progres
                 if p.is_key() {
                     gop_start = t;
                 }
-                gop_start >= seg.start - 1e-3 && gop_start < seg.end - 1e-3
+                // Whole GOPs, and only frames shown inside the range (a B-frame shown before a
+                // keyframe but decoded after it would land before the start).
+                gop_start >= seg.start - 1e-3 && gop_start < seg.end - 1e-3 && t >= seg.start - 1e-3
             } else {
                 t >= seg.start - 1e-3 && t < seg.end - 1e-3
             };

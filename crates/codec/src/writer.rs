@@ -104,6 +104,66 @@ struct AudioEncoder {
     resampler: Option<(u32, software::resampling::Context)>,
 }
 
+/// Opens libx264 with Reel's settings for `size`/`fps`/`preset`. Two encoders opened with the
+/// same arguments produce the same parameter sets, which is what lets an edit re-encode only
+/// the edges of a cut and copy the rest.
+fn open_x264(size: Size, fps: Fps, preset: Preset, global: bool) -> Result<(encoder::video::Encoder, Rational), CodecError> {
+    let h264 = encoder::find_by_name("libx264").ok_or(CodecError::MissingEncoder("libx264"))?;
+    let mut venc = codec::context::Context::new_with_codec(h264).encoder().video().ctx(|| "creating the video encoder".into())?;
+    let tb = Rational(1, fps.get() as i32);
+    venc.set_width(size.width);
+    venc.set_height(size.height);
+    venc.set_format(format::Pixel::YUV420P);
+    venc.set_time_base(tb);
+    venc.set_frame_rate(Some(Rational(fps.get() as i32, 1)));
+    venc.set_gop(fps.get()); // a keyframe every second: quick seeks, cheap cuts
+    venc.set_colorspace(ff::color::Space::BT709);
+    venc.set_color_range(ff::color::Range::MPEG);
+    // Closed GOPs: libavcodec's x264 wrapper makes open GOPs unless told otherwise, and then
+    // only the first keyframe is an IDR; every later "keyframe" leans on the frames before it,
+    // so a cut or a crash-recovered fragment there decodes with errors.
+    let mut flags = codec::Flags::CLOSED_GOP;
+    if global {
+        flags |= codec::Flags::GLOBAL_HEADER;
+    }
+    venc.set_flags(flags);
+    let mut opts = Dictionary::new();
+    opts.set("preset", preset.x264);
+    opts.set("crf", &preset.crf.to_string());
+    // Keyframes only where we put them (fragments and cuts stay predictable); no B-pyramid, so
+    // every GOP decodes on its own after a cut.
+    opts.set("x264-params", "scenecut=0:sync-lookahead=0:rc-lookahead=10:b-pyramid=none");
+    let venc = venc.open_as_with(h264, opts).ctx(|| format!("opening libx264 (preset {})", preset.x264))?;
+    Ok((venc, tb))
+}
+
+fn video_encoder(enc: encoder::video::Encoder, size: Size, tb: Rational) -> VideoEncoder {
+    let rgba = frame::Video::new(format::Pixel::RGBA, size.width, size.height);
+    let yuv = frame::Video::new(format::Pixel::YUV420P, size.width, size.height);
+    VideoEncoder { enc, scaler: None, yuv, rgba, size, time_base: tb }
+}
+
+impl VideoEncoder {
+    /// An encoder on its own (for the re-encoded edges of a cut) and its parameter sets.
+    pub(crate) fn standalone(size: Size, fps: Fps, preset: Preset) -> Result<(VideoEncoder, Vec<u8>), CodecError> {
+        let (enc, tb) = open_x264(size, fps, preset, true)?;
+        // SAFETY: reading the opened context's extradata buffer, which it owns.
+        let extradata = unsafe {
+            let c = enc.as_ptr();
+            if (*c).extradata.is_null() {
+                Vec::new()
+            } else {
+                std::slice::from_raw_parts((*c).extradata, (*c).extradata_size as usize).to_vec()
+            }
+        };
+        Ok((video_encoder(enc, size, tb), extradata))
+    }
+
+    pub(crate) fn into_packets(p: Vec<EncodedPacket>) -> Vec<Packet> {
+        p.into_iter().map(|EncodedPacket(p)| p).collect()
+    }
+}
+
 /// The muxer and the audio encoder.
 pub struct Mp4Writer {
     octx: format::context::Output,
@@ -112,6 +172,8 @@ pub struct Mp4Writer {
     audio: Option<AudioEncoder>,
     video_packets: u64,
     audio_samples: u64,
+    /// Last video dts written (stream time base), to keep spliced pieces strictly increasing.
+    last_video_dts: Option<i64>,
 }
 
 impl Mp4Writer {
@@ -129,52 +191,14 @@ impl Mp4Writer {
         let global = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
 
         // Video: libx264.
+        let (venc, tb) = open_x264(s.size, s.fps, s.preset, global)?;
         let h264 = encoder::find_by_name("libx264").ok_or(CodecError::MissingEncoder("libx264"))?;
         let mut ost = octx.add_stream(h264).ctx(|| "adding the video stream".into())?;
-        let mut venc = codec::context::Context::new_with_codec(h264).encoder().video().ctx(|| "creating the video encoder".into())?;
-        let tb = Rational(1, s.fps.get() as i32);
-        venc.set_width(s.size.width);
-        venc.set_height(s.size.height);
-        venc.set_format(format::Pixel::YUV420P);
-        venc.set_time_base(tb);
-        venc.set_frame_rate(Some(Rational(s.fps.get() as i32, 1)));
-        venc.set_gop(s.fps.get()); // a keyframe every second: quick seeks, cheap cuts
-        venc.set_colorspace(ff::color::Space::BT709);
-        venc.set_color_range(ff::color::Range::MPEG);
-        if global {
-            venc.set_flags(codec::Flags::GLOBAL_HEADER);
-        }
-        let mut opts = Dictionary::new();
-        opts.set("preset", s.preset.x264);
-        opts.set("crf", &s.preset.crf.to_string());
-        // Keyframes only where we put them, so fragments and cuts stay predictable.
-        opts.set("x264-params", "scenecut=0:sync-lookahead=0:rc-lookahead=10:b-pyramid=none");
-        let venc = venc.open_as_with(h264, opts).ctx(|| format!("opening libx264 (preset {})", s.preset.x264))?;
         ost.set_parameters(&venc);
         ost.set_time_base(tb);
 
         // Audio: AAC, mono, 48 kHz.
-        let audio = if s.audio {
-            let aac = encoder::find(codec::Id::AAC).ok_or(CodecError::MissingEncoder("aac"))?;
-            let mut ost = octx.add_stream(aac).ctx(|| "adding the audio stream".into())?;
-            let mut aenc = codec::context::Context::new_with_codec(aac).encoder().audio().ctx(|| "creating the audio encoder".into())?;
-            aenc.set_rate(AUDIO_RATE as i32);
-            aenc.set_channel_layout(ChannelLayout::MONO);
-            aenc.set_channels(1);
-            aenc.set_format(format::Sample::F32(format::sample::Type::Planar));
-            aenc.set_bit_rate(128_000);
-            aenc.set_time_base(Rational(1, AUDIO_RATE as i32));
-            if global {
-                aenc.set_flags(codec::Flags::GLOBAL_HEADER);
-            }
-            let aenc = aenc.open_as(aac).ctx(|| "opening the AAC encoder".into())?;
-            ost.set_parameters(&aenc);
-            ost.set_time_base(Rational(1, AUDIO_RATE as i32));
-            let frame_size = (aenc.frame_size() as usize).max(1);
-            Some(AudioEncoder { enc: aenc, frame_size, pending: Vec::with_capacity(4096), next_pts: 0, resampler: None })
-        } else {
-            None
-        };
+        let audio = if s.audio { Some(add_aac(&mut octx, global)?) } else { None };
 
         for (i, c) in chapters.iter().enumerate() {
             let ms = |x: f64| (x * 1000.0).round() as i64;
@@ -191,11 +215,61 @@ impl Mp4Writer {
         octx.write_header_with(mux_opts)
             .map_err(|e| CodecError::Create { path: path.to_path_buf(), reason: e.to_string() })?;
 
-        let size = s.size;
-        let rgba = frame::Video::new(format::Pixel::RGBA, size.width, size.height);
-        let yuv = frame::Video::new(format::Pixel::YUV420P, size.width, size.height);
-        let video = VideoEncoder { enc: venc, scaler: None, yuv, rgba, size, time_base: tb };
-        Ok((Mp4Writer { octx, path: path.to_path_buf(), video_tb_enc: tb, audio, video_packets: 0, audio_samples: 0 }, video))
+        let video = video_encoder(venc, s.size, tb);
+        Ok((Mp4Writer { octx, path: path.to_path_buf(), video_tb_enc: tb, audio, video_packets: 0, audio_samples: 0, last_video_dts: None }, video))
+    }
+
+    /// A plain MP4 whose video stream takes `src`'s parameters (packets are copied in with
+    /// [`Mp4Writer::write_video_raw`]) and whose audio is encoded fresh.
+    pub(crate) fn create_copying(path: &Path, src_params: ff::codec::Parameters, fps: Fps, audio: bool, chapters: &[crate::remux::Chapter]) -> Result<Mp4Writer, CodecError> {
+        init();
+        let mut octx = format::output_as(path, "mp4").map_err(|e| CodecError::Create { path: path.to_path_buf(), reason: e.to_string() })?;
+        let global = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
+        let tb = Rational(1, fps.get() as i32);
+        {
+            let mut ost = octx.add_stream(ff::encoder::find(ff::codec::Id::None)).ctx(|| "adding the video stream".into())?;
+            ost.set_parameters(src_params);
+            // SAFETY: parameters of the stream just added; a zero tag lets the muxer choose.
+            unsafe {
+                (*ost.parameters().as_mut_ptr()).codec_tag = 0;
+            }
+            ost.set_time_base(tb);
+        }
+        let audio = if audio { Some(add_aac(&mut octx, global)?) } else { None };
+        for (i, c) in chapters.iter().enumerate() {
+            let ms = |x: f64| (x * 1000.0).round() as i64;
+            octx.add_chapter(i as i64, Rational(1, 1000), ms(c.start_s), ms(c.end_s), &c.title).ctx(|| "adding a chapter".into())?;
+        }
+        let mut mux_opts = Dictionary::new();
+        mux_opts.set("movflags", "faststart");
+        octx.write_header_with(mux_opts).map_err(|e| CodecError::Create { path: path.to_path_buf(), reason: e.to_string() })?;
+        Ok(Mp4Writer { octx, path: path.to_path_buf(), video_tb_enc: tb, audio, video_packets: 0, audio_samples: 0, last_video_dts: None })
+    }
+
+    /// Writes packets whose timestamps are in `in_tb` (copied or from a standalone encoder).
+    pub(crate) fn write_video_raw(&mut self, packets: Vec<Packet>, in_tb: Rational) -> Result<(), CodecError> {
+        let stb = self.octx.stream(0).map(|s| s.time_base()).unwrap_or(self.video_tb_enc);
+        for mut p in packets {
+            p.set_stream(0);
+            p.set_position(-1);
+            p.rescale_ts(in_tb, stb);
+            // Where two pieces meet, the second's first decode time may equal the first's last
+            // (a B-frame left out at the cut). One tick later keeps decode order strict; it can
+            // never pass the presentation time, which is refused as an error instead.
+            if let (Some(last), Some(dts)) = (self.last_video_dts, p.dts()) {
+                if dts <= last {
+                    let bumped = last + 1;
+                    if p.pts().is_some_and(|pts| bumped > pts) {
+                        return Err(CodecError::Invalid { path: self.path.clone(), reason: "spliced pieces overlap in decode order".into() });
+                    }
+                    p.set_dts(Some(bumped));
+                }
+            }
+            self.last_video_dts = p.dts().or(self.last_video_dts);
+            p.write_interleaved(&mut self.octx).ctx(|| format!("writing video to {}", self.path.display()))?;
+            self.video_packets += 1;
+        }
+        Ok(())
     }
 
     pub fn has_audio(&self) -> bool {
@@ -279,6 +353,26 @@ impl Mp4Writer {
         self.write_video(video_tail)?;
         self.octx.write_trailer().ctx(|| format!("closing {}", self.path.display()))
     }
+}
+
+fn add_aac(octx: &mut format::context::Output, global: bool) -> Result<AudioEncoder, CodecError> {
+    let aac = encoder::find(codec::Id::AAC).ok_or(CodecError::MissingEncoder("aac"))?;
+    let mut ost = octx.add_stream(aac).ctx(|| "adding the audio stream".into())?;
+    let mut aenc = codec::context::Context::new_with_codec(aac).encoder().audio().ctx(|| "creating the audio encoder".into())?;
+    aenc.set_rate(AUDIO_RATE as i32);
+    aenc.set_channel_layout(ChannelLayout::MONO);
+    aenc.set_channels(1);
+    aenc.set_format(format::Sample::F32(format::sample::Type::Planar));
+    aenc.set_bit_rate(128_000);
+    aenc.set_time_base(Rational(1, AUDIO_RATE as i32));
+    if global {
+        aenc.set_flags(codec::Flags::GLOBAL_HEADER);
+    }
+    let aenc = aenc.open_as(aac).ctx(|| "opening the AAC encoder".into())?;
+    ost.set_parameters(&aenc);
+    ost.set_time_base(Rational(1, AUDIO_RATE as i32));
+    let frame_size = (aenc.frame_size() as usize).max(1);
+    Ok(AudioEncoder { enc: aenc, frame_size, pending: Vec::with_capacity(4096), next_pts: 0, resampler: None })
 }
 
 fn drain_audio(enc: &mut encoder::audio::Encoder) -> Vec<Packet> {

@@ -192,6 +192,24 @@ pub fn shift_chapters(chapters: &[Chapter], keep: &[(f64, f64)]) -> Vec<Chapter>
     out
 }
 
+/// Maps timeline events (`{"t": seconds, …}`) through kept ranges; events in removed parts go.
+pub fn shift_events(events: &[serde_json::Value], keep: &[(f64, f64)]) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut offset = 0.0;
+    for &(a, b) in keep {
+        for e in events {
+            let t = e["t"].as_f64().unwrap_or(0.0);
+            if t >= a && t < b {
+                let mut e = e.clone();
+                e["t"] = serde_json::json!(offset + t - a);
+                out.push(e);
+            }
+        }
+        offset += b - a;
+    }
+    out
+}
+
 impl Library {
     /// Opens (creating if needed) the library at `root`, cleans up after interrupted jobs, adopts
     /// recovered recordings and rebuilds the index if it is missing, corrupt or stale.
@@ -560,10 +578,15 @@ impl Library {
         let chapters = shift_chapters(&meta.chapters, keep);
         let (_, job) = self.job_dir("edit")?;
         let out = job.join("video.mp4");
-        if let Err(e) = edit::splice(&segs, &out, &chapters, progress) {
-            let _ = std::fs::remove_dir_all(&job);
-            return Err(map_cancel(e));
-        }
+        let mode = match edit::splice(&segs, &out, &chapters, progress) {
+            Ok((_, mode)) => mode,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&job);
+                return Err(map_cancel(e));
+            }
+        };
+        let mut params = params;
+        params["mode"] = serde_json::json!(mode);
         let new_info = edit::probe(&out)?;
         thumbs::poster(&out, (new_info.duration_s * 0.1).min(1.0), &job.join("poster.jpg"), new_info.width, new_info.height)?;
         thumbs::preview(&out, 3.0, &job.join("preview.gif"), new_info.width, new_info.height)?;
@@ -587,6 +610,7 @@ impl Library {
         m.duration_s = new_info.duration_s;
         m.size_bytes = std::fs::metadata(dir.join("video.mp4")).map(|x| x.len()).unwrap_or(0);
         m.chapters = chapters;
+        m.timeline = shift_events(&m.timeline, keep);
         m.edits.push(Edit { op: op.into(), params, at: now(), previous: Some(trash_name) });
         write_json_atomic(&dir.join("meta.json"), &m)?;
         self.lock().upsert(&m, "ok")?;
