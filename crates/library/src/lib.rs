@@ -696,7 +696,25 @@ impl Library {
         let info = edit::probe(&video)?;
         let fps = reel_media::Fps::new((info.fps.round() as u32).clamp(1, 60)).map_err(|e| LibraryError::Invalid(e.to_string()))?;
         let o = ExportOptions { speed, size, fps, preset: reel_codec::Preset::offline() };
-        edit::export(&[Segment { path: video, start: 0.0, end: info.duration_s }], output, &o, &meta.chapters, progress).map_err(map_cancel)
+        // Work inside the library's tmp/ (a killed export is cleaned at the next start), then
+        // move the finished file out.
+        let (_, job) = self.job_dir("export")?;
+        let tmp_out = job.join("export.mp4");
+        let r = edit::export(&[Segment { path: video, start: 0.0, end: info.duration_s }], &tmp_out, &o, &meta.chapters, progress).map_err(map_cancel);
+        let r = r.and_then(|f| {
+            if std::fs::rename(&tmp_out, output).is_err() {
+                // Another filesystem: copy to a hidden name beside the output, then rename.
+                let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let beside = output.with_file_name(format!(".{name}.reel-tmp"));
+                std::fs::copy(&tmp_out, &beside).and_then(|_| std::fs::rename(&beside, output)).map_err(|e| {
+                    let _ = std::fs::remove_file(&beside);
+                    LibraryError::io(output, e)
+                })?;
+            }
+            Ok(f)
+        });
+        let _ = std::fs::remove_dir_all(&job);
+        r
     }
 }
 
