@@ -152,3 +152,58 @@ impl LibraryRecording {
         let _ = std::fs::remove_dir_all(&self.job);
     }
 }
+
+pub use reel_share::{Share, ShareError, ShareOptions};
+
+impl From<ShareError> for ApiError {
+    fn from(e: ShareError) -> Self {
+        ApiError { code: e.code().to_string(), message: e.to_string() }
+    }
+}
+
+/// Where share links point: `$REEL_BASE_URL`, else the default local server.
+pub fn default_base_url() -> String {
+    std::env::var("REEL_BASE_URL").unwrap_or_else(|_| "http://127.0.0.1:8787".to_string())
+}
+
+/// Creates a share link for a recording; returns the share and its URL under `base_url`.
+pub fn share(lib: &Library, id: &str, o: &ShareOptions, base_url: &str) -> Result<(Share, String), ApiError> {
+    let (entry, _) = lib.show(id)?;
+    if entry.status != "ok" {
+        return Err(ApiError { code: "bad_input".into(), message: format!("{} cannot be shared: {}", entry.id, entry.warning.unwrap_or_default()) });
+    }
+    let store = reel_share::ShareStore::open(lib.root())?;
+    let s = store.create(&entry.id, o)?;
+    let url = format!("{}/v/{}", base_url.trim_end_matches('/'), s.token);
+    Ok((s, url))
+}
+
+/// Revokes a token, or every link of a recording (id or unique id prefix).
+pub fn unshare(lib: &Library, id_or_token: &str) -> Result<usize, ApiError> {
+    let store = reel_share::ShareStore::open(lib.root())?;
+    let n = store.revoke(id_or_token)?;
+    if n > 0 {
+        return Ok(n);
+    }
+    let id = lib.resolve(id_or_token)?;
+    Ok(store.revoke(&id)?)
+}
+
+pub fn shares(lib: &Library) -> Result<Vec<Share>, ApiError> {
+    Ok(reel_share::ShareStore::open(lib.root())?.list()?)
+}
+
+/// Runs the share server on `bind` until Ctrl-C.
+pub fn serve(lib: &Library, bind: std::net::SocketAddr, base_url: Option<&str>, on_ready: impl FnOnce(std::net::SocketAddr)) -> Result<(), ApiError> {
+    Ok(reel_share::server::run(bind, base_url, lib.root(), on_ready)?)
+}
+
+/// Parses `7d`, `12h`, `30m`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, ApiError> {
+    Ok(reel_share::parse_duration(s)?)
+}
+
+/// Unix seconds as an RFC 3339 UTC time.
+pub fn format_time(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_else(|| unix.to_string())
+}

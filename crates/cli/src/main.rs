@@ -4,6 +4,7 @@ mod bench;
 mod library;
 mod record;
 mod scene_args;
+mod share;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,8 @@ enum Cmd {
     Bench(bench::BenchArgs),
     #[command(flatten)]
     Lib(library::LibCmd),
+    #[command(flatten)]
+    Share(share::ShareCmd),
 }
 
 #[derive(clap::Args)]
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Cmd::Preview(a) => preview(a),
         Cmd::Bench(a) => bench::run(a),
         Cmd::Lib(c) => library::run(c, cli.library.as_deref()),
+        Cmd::Share(c) => share::run(c, cli.library.as_deref()),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,101 @@
+//! `reel serve`, `reel share`, `reel unshare`, `reel shares`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum ShareCmd {
+    /// Serve share pages and media (loopback by default).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        bind: String,
+        /// How viewers reach this server, for links and link previews (default: http://BIND).
+        #[arg(long)]
+        base_url: Option<String>,
+    },
+    /// Make a share link for a recording.
+    Share {
+        id: String,
+        #[arg(long)]
+        password: Option<String>,
+        /// How long the link works: 7d, 12h, 30m…
+        #[arg(long)]
+        expires: Option<String>,
+        /// Hide the download button and send the video inline only.
+        #[arg(long)]
+        no_download: bool,
+        /// The speed the player starts at (viewers can change it).
+        #[arg(long)]
+        default_speed: Option<f64>,
+        /// The server's public address (default: $REEL_BASE_URL, else http://127.0.0.1:8787).
+        #[arg(long)]
+        base_url: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a link (its token) or every link of a recording (its id).
+    Unshare { id_or_token: String },
+    /// List share links.
+    Shares {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cmd: ShareCmd, root: Option<&Path>) -> Result<()> {
+    let lib = reel_app::open_library(root)?;
+    match cmd {
+        ShareCmd::Serve { bind, base_url } => {
+            let addr: SocketAddr = bind.parse().with_context(|| format!("--bind '{bind}' is not an address like 127.0.0.1:8787"))?;
+            if !addr.ip().is_loopback() {
+                eprintln!("warning: serving on {addr}, reachable from other machines; anyone with a link can watch it");
+            }
+            reel_app::serve(&lib, addr, base_url.as_deref(), |a| {
+                println!("listening on http://{a}");
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+            })?;
+        }
+        ShareCmd::Share { id, password, expires, no_download, default_speed, base_url, json } => {
+            let expires_in = expires.as_deref().map(reel_share_duration).transpose()?;
+            let o = reel_app::ShareOptions { password, expires_in, no_download, default_speed };
+            let base = base_url.unwrap_or_else(reel_app::default_base_url);
+            let (s, url) = reel_app::share(&lib, &id, &o, &base)?;
+            if json {
+                println!("{}", serde_json::json!({"url": url, "token": s.token, "expires": s.expires, "recording": s.recording_id}));
+            } else {
+                println!("{url}");
+                if let Some(e) = s.expires {
+                    eprintln!("expires {}", chrono_fmt(e));
+                }
+            }
+        }
+        ShareCmd::Unshare { id_or_token } => {
+            let n = reel_app::unshare(&lib, &id_or_token)?;
+            eprintln!("revoked {n} link(s)");
+        }
+        ShareCmd::Shares { json } => {
+            let list = reel_app::shares(&lib)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for s in list {
+                    let state = if s.revoked { "revoked" } else { "active" };
+                    println!("{}  {}  {}{}", s.token, s.recording_id, state, if s.has_password { "  (password)" } else { "" });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn reel_share_duration(s: &str) -> Result<std::time::Duration> {
+    Ok(reel_app::parse_duration(s)?)
+}
+
+fn chrono_fmt(unix: i64) -> String {
+    reel_app::format_time(unix)
+}

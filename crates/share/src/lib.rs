@@ -1,0 +1,29 @@
+//! Share links and the HTTP server that serves them: tokens and passwords ([`store`]), share
+//! pages and ranged media ([`server`]). Publishing to S3 builds on the same pages.
+
+pub mod server;
+pub mod store;
+
+pub use store::{parse_duration, Share, ShareOptions, ShareStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShareError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the share store: {0}")]
+    Store(String),
+    #[error("cannot listen on {0}: {1}; pick another --bind address or port")]
+    Bind(String, String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ShareError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ShareError::Invalid(_) => "bad_input",
+            ShareError::Bind(..) => "busy",
+            _ => "io",
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! The share server (`reel serve`; the desktop app runs the same in-process).
+//!
+//! ```text
+//!  GET  /v/{token}              share page: a plain <video controls> that works before any
+//!                               script runs, poster, Open Graph / Twitter tags; the player
+//!                               script enhances it
+//!  POST /v/{token}              password form → session cookie (argon2, 5 tries a minute)
+//!  GET  /v/{token}/media        the MP4, byte ranges (206/416) by tower-http's ServeFile
+//!  GET  /v/{token}/download     the same as an attachment (absent with --no-download)
+//!  GET  /v/{token}/poster.jpg   GET /v/{token}/preview.gif
+//!  GET  /assets/player.{js,css}
+//! ```
+//! An unknown, expired or revoked token, a wrong path, or anything else gets the same plain
+//! 404: only a valid token reveals that something exists. Paths on disk come only from the
+//! library's own folders, never from the request. Every response carries a strict
+//! Content-Security-Policy, `nosniff` and `no-referrer` (the token is in the URL).
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use reel_library::Library;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::store::{new_token, Share, ShareStore};
+use crate::ShareError;
+
+static PLAYER_JS: &str = include_str!("../../../ui/player.js");
+static PLAYER_CSS: &str = include_str!("../../../ui/player.css");
+
+const MAX_ATTEMPTS: usize = 5;
+const ATTEMPT_WINDOW: Duration = Duration::from_secs(60);
+
+struct Inner {
+    /// Absolute address of this server as viewers reach it (for Open Graph tags).
+    base_url: String,
+    library: Library,
+    store: ShareStore,
+    /// Unlocked sessions per token (cookie values). Kept in memory: a restart asks again.
+    sessions: Mutex<HashMap<String, HashSet<String>>>,
+    attempts: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    pub fn new(library_root: &std::path::Path, base_url: &str) -> Result<AppState, ShareError> {
+        let library = Library::open(library_root).map_err(|e| ShareError::Store(e.to_string()))?;
+        let store = ShareStore::open(library_root)?;
+        let base_url = base_url.trim_end_matches('/').to_string();
+        Ok(AppState(Arc::new(Inner { base_url, library, store, sessions: Mutex::default(), attempts: Mutex::default() })))
+    }
+}
+
+/// HTML-escapes user text (titles, names, comments).
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "Not found\n").into_response()
+}
+
+fn cookie_name(token: &str) -> String {
+    format!("reel_{}", &token[..8])
+}
+
+fn unlocked(st: &Inner, share: &Share, headers: &HeaderMap) -> bool {
+    if !share.has_password {
+        return true;
+    }
+    let name = cookie_name(&share.token);
+    let sessions = st.sessions.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(valid) = sessions.get(&share.token) else { return false };
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .any(|(k, v)| k == name && valid.contains(v))
+}
+
+/// The share (if valid and unlocked) and the recording's folder.
+fn resolve(st: &Inner, token: &str, headers: &HeaderMap) -> Option<(Share, PathBuf, reel_library::Meta)> {
+    let share = st.store.valid(token)?;
+    if !unlocked(st, &share, headers) {
+        return None;
+    }
+    let (entry, meta) = st.library.show(&share.recording_id).ok()?;
+    let dir = entry.path.parent()?.to_path_buf();
+    Some((share, dir, meta?))
+}
+
+async fn page(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
+    let Some(share) = st.0.store.valid(&token) else { return not_found() };
+    if !unlocked(&st.0, &share, &headers) {
+        return password_page(&token, None, StatusCode::OK);
+    }
+    let Some((share, _, meta)) = resolve(&st.0, &token, &headers) else { return not_found() };
+    Html(share_page(&share, &meta, &st.0.base_url)).into_response()
+}
+
+fn password_page(token: &str, error: Option<&str>, status: StatusCode) -> Response {
+    let err = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))).unwrap_or_default();
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Password needed</title><link rel=\"stylesheet\" href=\"/assets/player.css\"></head><body class=\"locked\">\
+         <form method=\"post\" action=\"/v/{t}\"><h1>This video is protected</h1>{err}\
+         <label for=\"pw\">Password</label><input id=\"pw\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
+         <button type=\"submit\">Watch</button></form></body></html>",
+        t = esc(token)
+    );
+    (status, Html(body)).into_response()
+}
+
+fn share_page(share: &Share, meta: &reel_library::Meta, base: &str) -> String {
+    let t = esc(&share.token);
+    let abs = esc(&format!("{base}/v/{}", share.token));
+    let title = esc(&meta.title);
+    let desc = esc(if meta.description.is_empty() { "A video message recorded with Reel" } else { &meta.description });
+    let chapters: String = meta
+        .chapters
+        .iter()
+        .map(|c| format!("<li><button type=\"button\" data-t=\"{:.3}\">{} <span>{}</span></button></li>", c.start_s, esc(&c.title), fmt_t(c.start_s)))
+        .collect();
+    let chapters = if chapters.is_empty() { String::new() } else { format!("<nav aria-label=\"Chapters\"><ol class=\"chapters\">{chapters}</ol></nav>") };
+    let download = if share.no_download { String::new() } else { format!("<a class=\"download\" href=\"/v/{t}/download\" download>Download</a>") };
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"referrer\" content=\"no-referrer\">\
+         <title>{title}</title>\
+         <meta property=\"og:type\" content=\"video.other\"><meta property=\"og:title\" content=\"{title}\">\
+         <meta property=\"og:description\" content=\"{desc}\">\
+         <meta property=\"og:url\" content=\"{abs}\">\
+         <meta property=\"og:image\" content=\"{abs}/poster.jpg\"><meta property=\"og:video\" content=\"{abs}/media\">\
+         <meta property=\"og:video:type\" content=\"video/mp4\">\
+         <meta name=\"twitter:card\" content=\"player\"><meta name=\"twitter:title\" content=\"{title}\">\
+         <meta name=\"twitter:image\" content=\"{abs}/poster.jpg\"><meta name=\"twitter:player\" content=\"{abs}\">\
+         <link rel=\"stylesheet\" href=\"/assets/player.css\"></head>\
+         <body><main><h1>{title}</h1>\
+         <div class=\"player\" data-default-speed=\"{speed}\" data-duration=\"{dur:.3}\">\
+         <video controls preload=\"metadata\" playsinline src=\"/v/{t}/media\" poster=\"/v/{t}/poster.jpg\"></video></div>\
+         <p class=\"meta\">{len} · {download}</p>{chapters}</main>\
+         <script type=\"module\" src=\"/assets/player.js\"></script></body></html>",
+        speed = share.default_speed,
+        dur = meta.duration_s,
+        len = fmt_t(meta.duration_s),
+    )
+}
+
+fn fmt_t(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+#[derive(serde::Deserialize)]
+struct Unlock {
+    password: String,
+}
+
+async fn unlock(State(st): State<AppState>, UrlPath(token): UrlPath<String>, Form(f): Form<Unlock>) -> Response {
+    let Some(share) = st.0.store.valid(&token) else { return not_found() };
+    if !share.has_password {
+        return Redirect::to(&format!("/v/{}", share.token)).into_response();
+    }
+    {
+        let mut a = st.0.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        let v = a.entry(share.token.clone()).or_default();
+        v.retain(|t| t.elapsed() < ATTEMPT_WINDOW);
+        if v.len() >= MAX_ATTEMPTS {
+            return password_page(&share.token, Some("Too many attempts. Wait a minute, then try again."), StatusCode::TOO_MANY_REQUESTS);
+        }
+        v.push(Instant::now());
+    }
+    let (inner, tok, pw) = (st.0.clone(), share.token.clone(), f.password);
+    let ok = tokio::task::spawn_blocking(move || inner.store.check_password(&tok, &pw)).await.unwrap_or(false);
+    if !ok {
+        return password_page(&share.token, Some("That password is not right."), StatusCode::UNAUTHORIZED);
+    }
+    let Ok(sid) = new_token() else { return (StatusCode::INTERNAL_SERVER_ERROR, "no randomness").into_response() };
+    st.0.sessions.lock().unwrap_or_else(|p| p.into_inner()).entry(share.token.clone()).or_default().insert(sid.clone());
+    let cookie = format!("{}={sid}; Path=/v/{}; HttpOnly; SameSite=Strict", cookie_name(&share.token), share.token);
+    let mut r = Redirect::to(&format!("/v/{}", share.token)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// Serves one of the recording's own files with ranges; `attachment` adds a download name.
+async fn file(st: &Inner, token: &str, req: Request, name: &str, attachment: bool) -> Response {
+    let Some((share, dir, meta)) = resolve(st, token, req.headers()) else { return not_found() };
+    if attachment && share.no_download {
+        return not_found();
+    }
+    let path = dir.join(name);
+    let mut resp = match ServeFile::new(&path).oneshot(req).await {
+        Ok(r) => r.map(Body::new),
+        Err(_) => return not_found(),
+    };
+    if resp.status() == StatusCode::NOT_FOUND {
+        return not_found();
+    }
+    let disposition = if attachment {
+        let safe: String = meta.title.chars().map(|c| if c.is_ascii_alphanumeric() || c == ' ' || c == '-' { c } else { '_' }).collect();
+        format!("attachment; filename=\"{}.mp4\"", safe.trim())
+    } else {
+        "inline".to_string()
+    };
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp
+}
+
+async fn media(State(st): State<AppState>, UrlPath(token): UrlPath<String>, req: Request) -> Response {
+    file(&st.0, &token, req, "video.mp4", false).await
+}
+
+async fn download(State(st): State<AppState>, UrlPath(token): UrlPath<String>, req: Request) -> Response {
+    file(&st.0, &token, req, "video.mp4", true).await
+}
+
+async fn poster(State(st): State<AppState>, UrlPath(token): UrlPath<String>, req: Request) -> Response {
+    file(&st.0, &token, req, "poster.jpg", false).await
+}
+
+async fn preview(State(st): State<AppState>, UrlPath(token): UrlPath<String>, req: Request) -> Response {
+    file(&st.0, &token, req, "preview.gif", false).await
+}
+
+async fn asset(UrlPath(name): UrlPath<String>) -> Response {
+    match name.as_str() {
+        "player.js" => ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], PLAYER_JS).into_response(),
+        "player.css" => ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], PLAYER_CSS).into_response(),
+        _ => not_found(),
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; \
+               connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+    Router::new()
+        .route("/v/{token}", get(page).post(unlock))
+        .route("/v/{token}/media", get(media))
+        .route("/v/{token}/download", get(download))
+        .route("/v/{token}/poster.jpg", get(poster))
+        .route("/v/{token}/preview.gif", get(preview))
+        .route("/assets/{name}", get(asset))
+        .fallback(|| async { not_found() })
+        .with_state(state)
+        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp)))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+}
+
+/// Runs the server until Ctrl-C. `on_ready` gets the bound address (port 0 picks one).
+/// `base_url` is how viewers reach it (`None`: `http://` + the bound address).
+pub fn run(bind: SocketAddr, base_url: Option<&str>, library_root: &std::path::Path, on_ready: impl FnOnce(SocketAddr)) -> Result<(), ShareError> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| ShareError::Internal(e.to_string()))?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| ShareError::Bind(bind.to_string(), e.to_string()))?;
+        let addr = listener.local_addr().map_err(|e| ShareError::Internal(e.to_string()))?;
+        let base = base_url.map(str::to_string).unwrap_or_else(|| format!("http://{addr}"));
+        let state = AppState::new(library_root, &base)?;
+        on_ready(addr);
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(|e| ShareError::Internal(e.to_string()))
+    })
+}

@@ -1,0 +1,195 @@
+//! Share links over real HTTP against the real `reel serve` (loopback): pages, ranges, tokens,
+//! passwords, expiry, revocation, traversal attempts and escaping. (The player in a real
+//! browser is the next step; these check what the server promises.)
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use reel_tests::*;
+
+fn lib_cmd(dir: &Path) -> Command {
+    let mut c = reel(dir);
+    c.env("REEL_LIBRARY", dir.join("lib"));
+    c
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path) -> Server {
+    let mut child = lib_cmd(dir).args(["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line: {line}")).to_string();
+    Server { child, base }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into()
+}
+
+fn get(url: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut req = agent().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut r = req.call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = r.status().as_u16();
+    let hs = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    let body = r.body_mut().with_config().limit(64 << 20).read_to_vec().unwrap_or_default();
+    (status, hs, body)
+}
+
+fn header<'a>(hs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    hs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+fn record(dir: &Path, title: &str) -> String {
+    let o = run_ok(lib_cmd(dir).args(["record", "--camera", "synthetic", "--mic", "tone", "--size", "320x180", "--duration", "2", "--json", "--title", title]));
+    json(&o)["id"].as_str().unwrap().to_string()
+}
+
+fn share(dir: &Path, id: &str, extra: &[&str]) -> String {
+    let o = run_ok(lib_cmd(dir).args(["share", id, "--json"]).args(extra));
+    json(&o)["token"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn share_page_media_ranges_and_security() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = record(dir.path(), "<script>alert('x')</script> Weekly");
+    let token = share(dir.path(), &id, &["--default-speed", "1.5"]);
+    assert!(token.len() >= 22, "≥ 128 bits");
+    let srv = serve(dir.path());
+    let page_url = format!("{}/v/{token}", srv.base);
+
+    let (st, hs, body) = get(&page_url, &[]);
+    let html = String::from_utf8_lossy(&body);
+    assert_eq!(st, 200);
+    assert!(html.contains(&format!("<video controls preload=\"metadata\" playsinline src=\"/v/{token}/media\"")), "works without script: {html}");
+    assert!(!html.contains("<script>alert"), "user text escaped");
+    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Weekly"));
+    assert!(html.contains(&format!("og:image\" content=\"{}/v/{token}/poster.jpg", srv.base)), "absolute Open Graph image");
+    assert!(html.contains("data-default-speed=\"1.5\""));
+    let csp = header(&hs, "content-security-policy").unwrap_or("");
+    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{csp}");
+    assert_eq!(header(&hs, "x-content-type-options"), Some("nosniff"));
+    assert_eq!(header(&hs, "referrer-policy"), Some("no-referrer"));
+
+    let media = format!("{page_url}/media");
+    let (st, hs, body) = get(&media, &[("Range", "bytes=0-99")]);
+    assert_eq!(st, 206);
+    assert_eq!(body.len(), 100);
+    assert_eq!(header(&hs, "content-type"), Some("video/mp4"));
+    assert!(header(&hs, "content-range").unwrap_or("").starts_with("bytes 0-99/"));
+    let (st, _, full) = get(&media, &[]);
+    assert_eq!(st, 200);
+    let on_disk = std::fs::read(dir.path().join("lib/recordings").join(&id).join("video.mp4")).unwrap();
+    assert_eq!(full, on_disk, "byte-identical");
+    let (st, _, _) = get(&media, &[("Range", "bytes=999999999-")]);
+    assert_eq!(st, 416, "unsatisfiable range");
+    let (st, _, _) = get(&format!("{page_url}/poster.jpg"), &[]);
+    assert_eq!(st, 200);
+    let (st, _, _) = get(&format!("{page_url}/download"), &[]);
+    assert_eq!(st, 200);
+
+    // Only a valid token reveals anything; everything else is the same plain 404.
+    let (_, _, nf_body) = get(&format!("{}/v/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", srv.base), &[]);
+    for bad in [
+        "/v/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_string(),
+        "/v/../index.sqlite".to_string(),
+        "/v/%2e%2e%2f%2e%2e%2fetc%2fpasswd".to_string(),
+        format!("/v/{token}/..%2f..%2findex.sqlite"),
+        format!("/v/{token}/%2fetc%2fpasswd"),
+        "/index.sqlite".to_string(),
+        "/etc/passwd".to_string(),
+        "/assets/../../Cargo.toml".to_string(),
+    ] {
+        let (st, _, body) = get(&format!("{}{bad}", srv.base), &[]);
+        assert_eq!(st, 404, "{bad}");
+        assert_eq!(body, nf_body, "{bad}: the same 404 as an unknown token");
+    }
+    // Revocation works at once.
+    run_ok(lib_cmd(dir.path()).args(["unshare", &token]));
+    let (st, _, body) = get(&page_url, &[]);
+    assert_eq!((st, body), (404, nf_body.clone()));
+    let (st, _, _) = get(&media, &[]);
+    assert_eq!(st, 404);
+}
+
+#[test]
+fn password_expiry_and_no_download() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = record(dir.path(), "Private");
+    let token = share(dir.path(), &id, &["--password", "open sesame", "--no-download"]);
+    let short = share(dir.path(), &id, &["--expires", "3s"]);
+    let made = std::time::Instant::now();
+    let srv = serve(dir.path());
+    let page = format!("{}/v/{token}", srv.base);
+    let (st, _, _) = get(&format!("{}/v/{short}", srv.base), &[]);
+    assert_eq!(st, 200, "not expired yet");
+
+    let (st, _, body) = get(&page, &[]);
+    assert_eq!(st, 200);
+    assert!(String::from_utf8_lossy(&body).contains("type=\"password\""), "asks for the password");
+    let (st, _, _) = get(&format!("{page}/media"), &[]);
+    assert_eq!(st, 404, "no media without the password");
+
+    let post = |pw: &str| {
+        let mut r = agent().post(&page).send_form([("password", pw)]).unwrap();
+        let cookie = r.headers().get("set-cookie").map(|v| v.to_str().unwrap_or("").to_string());
+        let _ = r.body_mut().read_to_string();
+        (r.status().as_u16(), cookie)
+    };
+    assert_eq!(post("wrong").0, 401);
+    let (st, cookie) = post("open sesame");
+    assert_eq!(st, 303);
+    let cookie = cookie.expect("a session cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let (st, _, body) = get(&page, &[("Cookie", &pair)]);
+    assert_eq!(st, 200);
+    let html = String::from_utf8_lossy(&body);
+    assert!(html.contains("<video") && !html.contains("class=\"download\""), "no download button");
+    let (st, hs, _) = get(&format!("{page}/media"), &[("Cookie", &pair), ("Range", "bytes=0-9")]);
+    assert_eq!(st, 206);
+    assert_eq!(header(&hs, "content-disposition"), Some("inline"));
+    let (st, _, _) = get(&format!("{page}/download"), &[("Cookie", &pair)]);
+    assert_eq!(st, 404, "--no-download");
+    // Attempts are rate-limited.
+    let codes: Vec<u16> = (0..6).map(|_| post("guess").0).collect();
+    assert!(codes.contains(&429), "too many attempts are refused: {codes:?}");
+
+    // Expiry takes effect by itself.
+    if let Some(left) = std::time::Duration::from_millis(3500).checked_sub(made.elapsed()) {
+        std::thread::sleep(left);
+    }
+    let (st, _, _) = get(&format!("{}/v/{short}", srv.base), &[]);
+    assert_eq!(st, 404, "expired");
+}
+
+#[test]
+fn bad_share_requests_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = record(dir.path(), "x");
+    let fail = |args: &[&str], expect: &str| {
+        let o = lib_cmd(dir.path()).args(args).output().unwrap();
+        let e = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(!o.status.success() && e.contains(expect), "{args:?}: {e}");
+    };
+    fail(&["share", "nope"], "no recording 'nope'");
+    fail(&["share", &id, "--expires", "soon"], "not a duration");
+    fail(&["share", &id, "--default-speed", "7"], "0.5 to 3");
+    fail(&["share", &id, "--password", ""], "empty password");
+    fail(&["serve", "--bind", "nonsense"], "not an address");
+}
