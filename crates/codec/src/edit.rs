@@ -79,12 +79,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, CodecError> {
     let mut p = Packet::empty();
     let mut end = 0f64;
     let mut got_any = false;
-    loop {
-        match p.read(&mut ictx) {
-            Ok(()) => {}
-            Err(ff::Error::Other { errno: ff::util::error::EAGAIN }) => continue,
-            Err(_) => break,
-        }
+    while next_packet(&mut ictx, &mut p) {
         got_any = true;
         let tb = tbs[p.stream()];
         let secs = |ts: i64| ts as f64 * tb.numerator() as f64 / tb.denominator() as f64;
@@ -389,12 +384,7 @@ fn smart_splice(segments: &[Segment], dst: &Path, chapters: &[Chapter], progress
             // are left out of the copy and re-encoded with the tail.
             let mut tail_start = k_b;
             let mut past_end = 0;
-            loop {
-                match p.read(&mut ictx) {
-                    Ok(()) => {}
-                    Err(ff::Error::Other { errno: ff::util::error::EAGAIN }) => continue,
-                    Err(_) => break,
-                }
+            while next_packet(&mut ictx, &mut p) {
                 if p.stream() != vi {
                     continue;
                 }
@@ -492,13 +482,7 @@ fn cancelled(dst: &Path) -> CodecError {
     CodecError::Invalid { path: dst.to_path_buf(), reason: "cancelled".into() }
 }
 
-fn add_chapters(octx: &mut format::context::Output, chapters: &[Chapter]) -> Result<(), CodecError> {
-    for (i, c) in chapters.iter().enumerate() {
-        let ms = |s: f64| (s * 1000.0).round() as i64;
-        octx.add_chapter(i as i64, Rational(1, 1000), ms(c.start_s), ms(c.end_s), &c.title).ctx(|| "adding a chapter".into())?;
-    }
-    Ok(())
-}
+use crate::remux::{add_chapters, next_packet};
 
 fn copy_segments(segments: &[Segment], dst: &Path, chapters: &[Chapter], progress: Progress<'_>) -> Result<Finalized, CodecError> {
     init();
@@ -510,13 +494,7 @@ fn copy_segments(segments: &[Segment], dst: &Path, chapters: &[Chapter], progres
         if kind != media::Type::Video && kind != media::Type::Audio {
             continue;
         }
-        let mut ost = octx.add_stream(ff::encoder::find(ff::codec::Id::None)).ctx(|| "adding a stream".into())?;
-        ost.set_parameters(ist.parameters());
-        // SAFETY: parameters of the stream just added; a zero tag lets the muxer choose.
-        unsafe {
-            (*ost.parameters().as_mut_ptr()).codec_tag = 0;
-        }
-        ost.set_time_base(ist.time_base());
+        crate::remux::add_copy_stream(&mut octx, &ist)?;
         kinds.push(kind);
     }
     drop(first);
@@ -548,12 +526,7 @@ fn copy_segments(segments: &[Segment], dst: &Path, chapters: &[Chapter], progres
         let mut gop_start = f64::NEG_INFINITY;
         let mut p = Packet::empty();
         let mut last_report = 0.0;
-        loop {
-            match p.read(&mut ictx) {
-                Ok(()) => {}
-                Err(ff::Error::Other { errno: ff::util::error::EAGAIN }) => continue,
-                Err(_) => break,
-            }
+        while next_packet(&mut ictx, &mut p) {
             let Some(Some(o)) = map.get(p.stream()).copied() else { continue };
             let itb = tbs[p.stream()];
             let secs = |ts: i64| ts as f64 * itb.numerator() as f64 / itb.denominator() as f64;

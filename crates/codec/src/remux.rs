@@ -29,6 +29,39 @@ pub struct Finalized {
     pub bytes: u64,
 }
 
+/// Adds an output stream that copies `ist` as it is (stream copy).
+pub(crate) fn add_copy_stream(octx: &mut format::context::Output, ist: &ff::format::stream::Stream) -> Result<(), CodecError> {
+    let mut ost = octx.add_stream(ff::encoder::find(ff::codec::Id::None)).ctx(|| "adding a stream".into())?;
+    ost.set_parameters(ist.parameters());
+    // SAFETY: parameters belong to the stream just added; a zero tag lets the muxer choose.
+    unsafe {
+        (*ost.parameters().as_mut_ptr()).codec_tag = 0;
+    }
+    ost.set_time_base(ist.time_base());
+    Ok(())
+}
+
+/// Writes chapters (millisecond precision) into an output before its header.
+pub(crate) fn add_chapters(octx: &mut format::context::Output, chapters: &[Chapter]) -> Result<(), CodecError> {
+    for (i, c) in chapters.iter().enumerate() {
+        let ms = |s: f64| (s * 1000.0).round() as i64;
+        octx.add_chapter(i as i64, Rational(1, 1000), ms(c.start_s), ms(c.end_s), &c.title).ctx(|| "adding a chapter".into())?;
+    }
+    Ok(())
+}
+
+/// Reads the next packet; false at the end of the file or at the first unreadable byte (a
+/// truncated file ends where its last complete packet does).
+pub(crate) fn next_packet(ictx: &mut format::context::Input, p: &mut Packet) -> bool {
+    loop {
+        match p.read(ictx) {
+            Ok(()) => return true,
+            Err(ff::Error::Other { errno: ff::util::error::EAGAIN }) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
 /// Copies `src` into `dst` (faststart MP4) with chapters and an optional title.
 pub fn finalize(src: &Path, dst: &Path, chapters: &[Chapter], title: Option<&str>) -> Result<Finalized, CodecError> {
     init();
@@ -64,24 +97,14 @@ fn copy(src: &Path, dst: &Path, chapters: &[Chapter], title: Option<&str>) -> Re
             map.push(None);
             continue;
         }
-        let mut ost = octx.add_stream(ff::encoder::find(ff::codec::Id::None)).ctx(|| "adding a stream".into())?;
-        ost.set_parameters(ist.parameters());
-        // SAFETY: parameters belong to the stream just added; a zero tag lets the muxer choose.
-        unsafe {
-            (*ost.parameters().as_mut_ptr()).codec_tag = 0;
-        }
-        ost.set_time_base(ist.time_base());
+        add_copy_stream(&mut octx, &ist)?;
         map.push(Some(kinds.len()));
         kinds.push(kind);
     }
     if kinds.is_empty() {
         return Err(CodecError::NoStream { path: src.to_path_buf(), kind: "audio or video" });
     }
-    for (i, c) in chapters.iter().enumerate() {
-        let ms = |s: f64| (s * 1000.0).round() as i64;
-        octx.add_chapter(i as i64, Rational(1, 1000), ms(c.start_s), ms(c.end_s), &c.title)
-            .ctx(|| "adding a chapter".into())?;
-    }
+    add_chapters(&mut octx, chapters)?;
     if let Some(t) = title {
         let mut md = Dictionary::new();
         md.set("title", t);
@@ -96,15 +119,8 @@ fn copy(src: &Path, dst: &Path, chapters: &[Chapter], title: Option<&str>) -> Re
     let mut info = Finalized::default();
     let mut end = vec![0f64; kinds.len()];
     let mut packet = Packet::empty();
-    loop {
-        match packet.read(&mut ictx) {
-            Ok(()) => {}
-            Err(ff::Error::Eof) => break,
-            Err(ff::Error::Other { errno: ff::util::error::EAGAIN }) => continue,
-            // A truncated (crashed) fragmented file ends in a partial fragment: keep what came
-            // before it.
-            Err(_) => break,
-        }
+    // A truncated (crashed) fragmented file ends in a partial fragment: keep what came before.
+    while next_packet(&mut ictx, &mut packet) {
         let ist = packet.stream();
         let Some(Some(ost)) = map.get(ist).copied() else { continue };
         let itb = in_tbs[ist];
@@ -137,12 +153,7 @@ pub fn scan_duration(path: &Path) -> Result<f64, CodecError> {
     let tbs: Vec<Rational> = ictx.streams().map(|s| s.time_base()).collect();
     let mut end = 0f64;
     let mut packet = Packet::empty();
-    loop {
-        match packet.read(&mut ictx) {
-            Ok(()) => {}
-            Err(ff::Error::Other { errno: ff::util::error::EAGAIN }) => continue,
-            Err(_) => break,
-        }
+    while next_packet(&mut ictx, &mut packet) {
         if let (Some(pts), Some(tb)) = (packet.pts(), tbs.get(packet.stream())) {
             end = end.max((pts + packet.duration()) as f64 * tb.numerator() as f64 / tb.denominator() as f64);
         }

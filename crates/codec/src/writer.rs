@@ -200,10 +200,7 @@ impl Mp4Writer {
         // Audio: AAC, mono, 48 kHz.
         let audio = if s.audio { Some(add_aac(&mut octx, global)?) } else { None };
 
-        for (i, c) in chapters.iter().enumerate() {
-            let ms = |x: f64| (x * 1000.0).round() as i64;
-            octx.add_chapter(i as i64, Rational(1, 1000), ms(c.start_s), ms(c.end_s), &c.title).ctx(|| "adding a chapter".into())?;
-        }
+        crate::remux::add_chapters(&mut octx, chapters)?;
         let mut mux_opts = Dictionary::new();
         if s.fragmented {
             mux_opts.set("movflags", "frag_keyframe+delay_moov+default_base_moof");
@@ -236,10 +233,7 @@ impl Mp4Writer {
             ost.set_time_base(tb);
         }
         let audio = if audio { Some(add_aac(&mut octx, global)?) } else { None };
-        for (i, c) in chapters.iter().enumerate() {
-            let ms = |x: f64| (x * 1000.0).round() as i64;
-            octx.add_chapter(i as i64, Rational(1, 1000), ms(c.start_s), ms(c.end_s), &c.title).ctx(|| "adding a chapter".into())?;
-        }
+        crate::remux::add_chapters(&mut octx, chapters)?;
         let mut mux_opts = Dictionary::new();
         mux_opts.set("movflags", "faststart");
         octx.write_header_with(mux_opts).map_err(|e| CodecError::Create { path: path.to_path_buf(), reason: e.to_string() })?;
