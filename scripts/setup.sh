@@ -23,11 +23,11 @@ run_pkgs=(ffmpeg gstreamer1.0-libav gstreamer1.0-plugins-good gstreamer1.0-plugi
   fonts-dejavu-core xvfb xauth)
 # Test: a real PulseAudio server as the microphone, sox for tones, Xvfb tools, imagemagick for
 # screenshots.
-test_pkgs=(pulseaudio pulseaudio-utils sox libsox-fmt-all imagemagick x11-xserver-utils)
-# For the browser and desktop-app tests to come: a real Chromium and WebKitGTK's WebDriver.
-# Installed when the distribution has them under these names (Debian does; Ubuntu ships
-# Chromium as a snap), never a reason to fail today's tests.
-optional_test_pkgs=(chromium chromium-driver webkit2gtk-driver)
+# A real Chromium (with chromedriver) for the share page tests (Debian's packages; Ubuntu ships
+# Chromium as a snap, which containers cannot run).
+test_pkgs=(pulseaudio pulseaudio-utils sox libsox-fmt-all imagemagick x11-xserver-utils chromium chromium-driver)
+# For the desktop-app tests to come: WebKitGTK's WebDriver. Best effort for now.
+optional_test_pkgs=(webkit2gtk-driver)
 
 pkgs=("${build_pkgs[@]}" "${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")

@@ -166,3 +166,89 @@ pub fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
     let i = image::open(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display())).into_rgba8();
     (i.width(), i.height(), i.into_raw())
 }
+
+/// A minimal W3C WebDriver client over one keep-alive HTTP agent, driving Debian's Chromium
+/// through chromedriver (headless, no network beyond loopback).
+pub struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+    agent: ureq::Agent,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub fn start() -> Browser {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            l.local_addr().expect("addr").port()
+        };
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is missing: install chromium chromium-driver (scripts/setup.sh test)");
+        let base = format!("http://127.0.0.1:{port}");
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let up = wait_for(Duration::from_secs(20), || agent.get(&format!("{base}/status")).call().is_ok());
+        assert!(up, "chromedriver did not start");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--no-first-run", "--mute-audio",
+                         "--autoplay-policy=no-user-gesture-required",
+                         format!("--user-data-dir={}", profile.path().display())]
+            }
+        }}});
+        let v = send_json(&agent, &format!("{base}/session"), &caps);
+        let session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_string();
+        Browser { driver, base, session, agent, _profile: profile }
+    }
+
+    fn post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let url = format!("{}/session/{}/{path}", self.base, self.session);
+        let v = send_json(&self.agent, &url, &body);
+        assert!(v["value"].get("error").is_none(), "{path}: {v}");
+        v["value"].clone()
+    }
+
+    pub fn goto(&self, url: &str) {
+        self.post("url", serde_json::json!({"url": url}));
+    }
+
+    /// Runs a script in the page; `return` gives the value.
+    pub fn js(&self, script: &str) -> serde_json::Value {
+        self.post("execute/sync", serde_json::json!({"script": script, "args": []}))
+    }
+
+    pub fn screenshot(&self, path: &Path) {
+        let url = format!("{}/session/{}/screenshot", self.base, self.session);
+        let mut r = self.agent.get(&url).call().expect("screenshot");
+        let v: serde_json::Value = serde_json::from_slice(&r.body_mut().with_config().limit(64 << 20).read_to_vec().expect("body")).expect("json");
+        let b64 = v["value"].as_str().expect("png base64");
+        use base64::Engine;
+        let png = base64::engine::general_purpose::STANDARD.decode(b64).expect("base64 screenshot");
+        std::fs::write(path, png).expect("write screenshot");
+    }
+}
+
+fn send_json(agent: &ureq::Agent, url: &str, body: &serde_json::Value) -> serde_json::Value {
+    let mut r = agent
+        .post(url)
+        .header("content-type", "application/json")
+        .send(serde_json::to_vec(body).expect("json"))
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    serde_json::from_slice(&r.body_mut().with_config().limit(64 << 20).read_to_vec().expect("body")).unwrap_or_else(|e| panic!("POST {url}: {e}"))
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.agent.delete(&format!("{}/session/{}", self.base, self.session)).call();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}

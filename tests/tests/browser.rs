@@ -1,0 +1,93 @@
+//! The share page in a real Chromium (Debian's, through chromedriver): it loads, plays with no
+//! media error, runs faster at 2x than at 1x, starts at the creator's default speed, remembers
+//! the viewer's choice, seeks by chapter and answers the keyboard.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use reel_tests::*;
+
+fn lib_cmd(dir: &Path) -> Command {
+    let mut c = reel(dir);
+    c.env("REEL_LIBRARY", dir.join("lib"));
+    c
+}
+
+fn num(v: serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+/// How far the video's clock moves over about a second of wall time, as a ratio.
+fn rate(b: &Browser) -> f64 {
+    let t0 = num(b.js("return document.querySelector('video').currentTime"));
+    let w0 = std::time::Instant::now();
+    std::thread::sleep(Duration::from_millis(1200));
+    let t1 = num(b.js("return document.querySelector('video').currentTime"));
+    (t1 - t0) / w0.elapsed().as_secs_f64()
+}
+
+#[test]
+fn share_page_plays_at_speed_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let deck = dir.path().join("deck");
+    std::fs::create_dir_all(&deck).unwrap();
+    write_png(&deck.join("1.png"), 16, 9, &[200u8; 16 * 9 * 3]);
+    write_png(&deck.join("2.png"), 16, 9, &[60u8; 16 * 9 * 3]);
+    let script = dir.path().join("s.json");
+    std::fs::write(&script, r#"[{"at": 4.0, "action": "next"}]"#).unwrap();
+    let o = run_ok(lib_cmd(dir.path())
+        .args(["record", "--camera", "synthetic", "--mic", "tone", "--size", "320x180", "--duration", "12", "--json", "--title", "Browser test", "--slides"])
+        .arg(&deck)
+        .arg("--script")
+        .arg(&script));
+    let id = json(&o)["id"].as_str().unwrap().to_string();
+    let token = json(&run_ok(lib_cmd(dir.path()).args(["share", &id, "--default-speed", "1.5", "--json"])))["token"].as_str().unwrap().to_string();
+    let mut server = lib_cmd(dir.path()).args(["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").unwrap().to_string();
+
+    let b = Browser::start();
+    b.goto(&format!("{base}/v/{token}"));
+    assert_eq!(b.js("return document.title"), "Browser test");
+    let ready = wait_for(Duration::from_secs(15), || num(b.js("return document.querySelector('video').readyState")) >= 1.0);
+    assert!(ready, "the video loads its metadata");
+    assert_eq!(num(b.js("return document.querySelector('video').playbackRate")), 1.5, "the creator's default speed");
+    assert_eq!(b.js("return document.querySelector('video').preservesPitch"), true);
+    assert_eq!(b.js("return document.querySelectorAll('.chapters button').length"), 2);
+
+    b.js("const v = document.querySelector('video'); v.muted = true; v.playbackRate = 1; v.play(); return 0");
+    assert!(wait_for(Duration::from_secs(10), || num(b.js("return document.querySelector('video').currentTime")) > 0.2), "it plays");
+    let r1 = rate(&b);
+    b.js("document.querySelectorAll('.controls button')[6].click(); return 0"); // 2x
+    assert_eq!(num(b.js("return document.querySelector('video').playbackRate")), 2.0);
+    b.js("const v = document.querySelector('video'); v.currentTime = 1; return 0");
+    let r2 = rate(&b);
+    assert!(r2 > r1 * 1.3, "2x runs faster than 1x: {r1:.2} vs {r2:.2} (video seconds per wall second)");
+    assert_eq!(b.js("return document.querySelector('video').error"), serde_json::Value::Null, "no media error");
+
+    // A chapter click seeks there.
+    b.js("document.querySelectorAll('.chapters button')[1].click(); return 0");
+    let t = num(b.js("return document.querySelector('video').currentTime"));
+    assert!((4.0..5.5).contains(&t), "chapter 2 starts at 4 s, currentTime {t}");
+    // Keys: '<' slows down one step, 'j' goes back 10 s.
+    b.js("document.dispatchEvent(new KeyboardEvent('keydown', {key: '<'})); return 0");
+    assert_eq!(num(b.js("return document.querySelector('video').playbackRate")), 1.75);
+    b.js("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'j'})); return 0");
+    assert!(num(b.js("return document.querySelector('video').currentTime")) < 1.0, "j: back 10 s (clamped at 0)");
+    // The viewer's choice is remembered over the creator's default.
+    b.goto(&format!("{base}/v/{token}"));
+    assert_eq!(num(b.js("return document.querySelector('video').playbackRate")), 1.75);
+    let shot = dir.path().join("share-page.png");
+    b.screenshot(&shot);
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a screenshot of the page");
+    let keep = std::env::var_os("REEL_SCREENSHOTS").map(std::path::PathBuf::from);
+    if let Some(d) = keep {
+        let _ = std::fs::create_dir_all(&d);
+        let _ = std::fs::copy(&shot, d.join("share-page.png"));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
