@@ -98,6 +98,13 @@ fn share_page_media_ranges_and_security() {
     assert_eq!(full, on_disk, "byte-identical");
     let (st, _, _) = get(&media, &[("Range", "bytes=999999999-")]);
     assert_eq!(st, 416, "unsatisfiable range");
+    let etag = header(&hs, "etag").expect("an ETag").to_string();
+    let (st, _, _) = get(&media, &[("If-None-Match", &etag)]);
+    assert_eq!(st, 304, "not modified");
+    let (st, _, body) = get(&media, &[("Range", "bytes=0-9"), ("If-Range", &etag)]);
+    assert_eq!((st, body.len()), (206, 10), "If-Range matches: the range");
+    let (st, _, body) = get(&media, &[("Range", "bytes=0-9"), ("If-Range", "\"stale\"")]);
+    assert_eq!((st, body.len()), (200, on_disk.len()), "If-Range stale: the whole file");
     let (st, _, _) = get(&format!("{page_url}/poster.jpg"), &[]);
     assert_eq!(st, 200);
     let (st, _, _) = get(&format!("{page_url}/download"), &[]);

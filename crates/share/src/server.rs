@@ -218,10 +218,26 @@ async fn file(st: &Inner, token: &str, req: Request, name: &str, attachment: boo
         return not_found();
     }
     let path = dir.join(name);
-    let mut resp = match ServeFile::new(&path).oneshot(req).await {
-        Ok(r) => r.map(Body::new),
-        Err(_) => return not_found(),
+    let (parts, _) = req.into_parts();
+    let serve = |parts: axum::http::request::Parts| {
+        let path = path.clone();
+        async move { ServeFile::new(&path).oneshot(Request::from_parts(parts, Body::empty())).await.ok().map(|r| r.map(Body::new)) }
     };
+    let Some(mut resp) = serve(parts.clone()).await else { return not_found() };
+    // If-Range: a range only if the file is still the one the client has (RFC 9110 13.1.5);
+    // otherwise the whole file. ServeFile checks the other preconditions itself.
+    if resp.status() == StatusCode::PARTIAL_CONTENT {
+        if let Some(cond) = parts.headers.get(header::IF_RANGE) {
+            let same = [header::ETAG, header::LAST_MODIFIED].iter().any(|h| resp.headers().get(h).is_some_and(|v| v == cond && !v.as_bytes().starts_with(b"W/")));
+            if !same {
+                let mut whole = parts.clone();
+                whole.headers.remove(header::RANGE);
+                whole.headers.remove(header::IF_RANGE);
+                let Some(r) = serve(whole).await else { return not_found() };
+                resp = r;
+            }
+        }
+    }
     if resp.status() == StatusCode::NOT_FOUND {
         return not_found();
     }
