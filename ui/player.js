@@ -1,47 +1,107 @@
-// Enhances the share page's plain <video controls>: speed buttons with the pitch kept (the
-// browser's default), the creator's default speed, the viewer's choice remembered, the time
-// saved at that speed, chapter buttons that seek, and keyboard shortcuts.
+// Enhances the share page's plain <video controls> (which plays with no script at all):
+// speed buttons with the pitch kept (the browser's default), the creator's default speed, the
+// viewer's choice remembered, the time saved at that speed, chapters, captions, a timeline
+// with chapters, comments and reactions marked on it, comments and reactions at a moment,
+// unique views, and keyboard shortcuts. The desktop app reuses it: everything it needs is on
+// the .player element (data-api is where the feedback endpoints live; none: feedback off).
 const SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 2.5, 3];
-const box = document.querySelector(".player");
-const video = box?.querySelector("video");
-if (video) {
+const REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "👏", "🤔", "🔥"];
+
+const el = (tag, props = {}, ...children) => {
+  const e = Object.assign(document.createElement(tag), props);
+  e.append(...children);
+  return e;
+};
+export const fmt = (t) => {
+  const s = Math.max(0, Math.round(t));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+};
+
+/// A random id for this browser, made once: views are unique per browser, nothing personal.
+function viewerId() {
+  let id = localStorage.getItem("reel.viewer");
+  if (!id || !/^[A-Za-z0-9_-]{16,64}$/.test(id)) {
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    id = btoa(String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    localStorage.setItem("reel.viewer", id);
+  }
+  return id;
+}
+
+async function api(base, path, body) {
+  const res = await fetch(`${base}/${path}`, body === undefined ? {} : {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const data = await res.json().catch(() => ({ code: "bad_response", message: `HTTP ${res.status}` }));
+  if (!res.ok) throw data;
+  return data;
+}
+
+export function enhance(box) {
+  const video = box.querySelector("video");
+  if (!video) return;
+  const base = box.dataset.api;
+  const duration = () => Number(box.dataset.duration) || video.duration || 0;
+
+  // Speed.
   const stored = Number(localStorage.getItem("reel.speed"));
   const initial = SPEEDS.includes(stored) ? stored : Number(box.dataset.defaultSpeed) || 1;
-  const bar = document.createElement("div");
-  bar.className = "controls";
+  const bar = el("div", { className: "controls" });
   bar.setAttribute("role", "group");
   bar.setAttribute("aria-label", "Playback speed");
-  const saved = document.createElement("span");
-  saved.className = "saved";
+  const saved = el("span", { className: "saved" });
   saved.setAttribute("aria-live", "polite");
   const buttons = SPEEDS.map((s) => {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.textContent = `${s}x`;
+    const b = el("button", { type: "button", textContent: `${s}x` });
     b.addEventListener("click", () => setSpeed(s, true));
     bar.append(b);
     return [s, b];
   });
   bar.append(saved);
-  box.append(bar);
 
-  const fmt = (t) => `${Math.floor(t / 60)}:${String(Math.round(t % 60)).padStart(2, "0")}`;
   function setSpeed(s, remember) {
     video.preservesPitch = true;
     video.playbackRate = s;
     for (const [v, b] of buttons) b.setAttribute("aria-pressed", String(v === s));
-    const d = Number(box.dataset.duration) || video.duration || 0;
+    const d = duration();
     saved.textContent = s > 1 && d ? `at ${s}x this takes ${fmt(d / s)} — you save ${fmt(d - d / s)}` : "";
     if (remember) localStorage.setItem("reel.speed", String(s));
   }
   setSpeed(initial, false);
   video.addEventListener("loadedmetadata", () => setSpeed(video.playbackRate, false));
 
-  for (const b of document.querySelectorAll(".chapters button")) {
-    b.addEventListener("click", () => { video.currentTime = Number(b.dataset.t); video.play(); });
-  }
+  const seek = (t) => { video.currentTime = t; video.play().catch(() => {}); };
+  const chapterTimes = [...document.querySelectorAll(".chapters button")].map((b) => {
+    b.addEventListener("click", () => seek(Number(b.dataset.t)));
+    return { t: Number(b.dataset.t), label: b.firstChild?.textContent?.trim() ?? "" };
+  });
+
+  // The timeline: chapters, comments and reactions where they happen; click one to go there.
+  const timeline = el("div", { className: "timeline" });
+  timeline.setAttribute("aria-label", "Moments");
+  const mark = (t, cls, label, text = "") => {
+    const d = duration();
+    if (!d) return;
+    const m = el("button", { type: "button", className: `mark ${cls}`, textContent: text, title: `${fmt(t)} ${label}` });
+    m.setAttribute("aria-label", `${label} at ${fmt(t)}`);
+    m.style.left = `${Math.min(100, (t / d) * 100)}%`;
+    m.dataset.t = String(t);
+    m.addEventListener("click", () => seek(t));
+    timeline.append(m);
+  };
+  box.append(bar, timeline);
+
+  // Captions: shown when the creator attached them; 'c' toggles.
+  const captions = () => [...video.textTracks].find((t) => t.kind === "captions" || t.kind === "subtitles");
+  const toggleCaptions = () => {
+    const t = captions();
+    if (t) t.mode = t.mode === "showing" ? "hidden" : "showing";
+  };
+
   document.addEventListener("keydown", (e) => {
-    if (e.target instanceof HTMLInputElement) return;
+    if (e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement) return;
     const i = SPEEDS.indexOf(video.playbackRate);
     switch (e.key) {
       case " ": case "k": e.preventDefault(); video.paused ? video.play() : video.pause(); break;
@@ -52,7 +112,85 @@ if (video) {
       case "<": if (i > 0) setSpeed(SPEEDS[i - 1], true); break;
       case ">": if (i < SPEEDS.length - 1) setSpeed(SPEEDS[i + 1], true); break;
       case "m": video.muted = !video.muted; break;
+      case "c": toggleCaptions(); break;
       case "f": document.fullscreenElement ? document.exitFullscreen() : video.requestFullscreen(); break;
     }
   });
+
+  if (!base) {
+    for (const c of chapterTimes) mark(c.t, "chapter", c.label);
+    return;
+  }
+
+  // Comments and reactions at a moment.
+  const section = document.querySelector(".feedback") ?? box.parentElement.appendChild(el("section", { className: "feedback" }));
+  const list = section.querySelector(".comments") ?? section.appendChild(el("ol", { className: "comments" }));
+  const status = el("p", { className: "status" });
+  status.setAttribute("role", "status");
+  const reactBar = el("div", { className: "reactions" });
+  reactBar.setAttribute("role", "group");
+  reactBar.setAttribute("aria-label", "React at this moment");
+  for (const emoji of REACTIONS) {
+    const b = el("button", { type: "button", textContent: emoji });
+    b.setAttribute("aria-label", `React ${emoji} at this moment`);
+    b.addEventListener("click", async () => {
+      try {
+        await api(base, "reactions", { at: video.currentTime, emoji });
+        await refresh();
+      } catch (err) { status.textContent = err.message ?? String(err); }
+    });
+    reactBar.append(b);
+  }
+  const name = el("input", { name: "name", placeholder: "Your name", maxLength: 60, autocomplete: "name", value: localStorage.getItem("reel.name") ?? "" });
+  name.setAttribute("aria-label", "Your name");
+  const body = el("textarea", { name: "body", placeholder: "Comment at this moment…", maxLength: 2000, rows: 2, required: true });
+  body.setAttribute("aria-label", "Comment");
+  const at = el("span", { className: "at-now" });
+  const send = el("button", { type: "submit", textContent: "Comment" });
+  const form = el("form", { className: "comment-form" }, name, body, at, send);
+  video.addEventListener("timeupdate", () => { at.textContent = `at ${fmt(video.currentTime)}`; });
+  at.textContent = "at 0:00";
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    send.disabled = true;
+    try {
+      localStorage.setItem("reel.name", name.value.trim());
+      await api(base, "comments", { at: video.currentTime, name: name.value, body: body.value });
+      body.value = "";
+      status.textContent = "Comment posted.";
+      await refresh();
+    } catch (err) {
+      status.textContent = err.message ?? String(err);
+    } finally {
+      send.disabled = false;
+    }
+  });
+  section.append(reactBar, form, status);
+
+  const views = document.querySelector(".views");
+  async function refresh() {
+    const f = await api(base, "feedback");
+    list.replaceChildren(...f.comments.map((c) => {
+      const jump = el("button", { type: "button", className: "at", textContent: fmt(c.at_s) });
+      jump.dataset.t = String(c.at_s);
+      jump.addEventListener("click", () => seek(c.at_s));
+      return el("li", {}, jump, " ", el("b", { className: "name", textContent: c.name }), el("p", { className: "body", textContent: c.body }));
+    }));
+    timeline.replaceChildren();
+    for (const c of chapterTimes) mark(c.t, "chapter", c.label);
+    for (const c of f.comments) mark(c.at_s, "comment", `${c.name}: ${c.body}`);
+    for (const r of f.reactions) mark(r.at_s, "reaction", `reaction ${r.emoji}`, r.emoji);
+    if (views) views.textContent = f.views === 1 ? "1 view" : `${f.views} views`;
+  }
+  // Once per page load, on the first play: a view is someone watching, not a link preview.
+  video.addEventListener("play", () => {
+    api(base, "views", { viewer: viewerId() }).then((r) => {
+      if (views) views.textContent = r.views === 1 ? "1 view" : `${r.views} views`;
+    }).catch(() => {});
+  }, { once: true });
+  const ready = () => refresh().catch((err) => { status.textContent = err.message ?? String(err); });
+  if (duration()) ready(); else video.addEventListener("loadedmetadata", ready, { once: true });
 }
+
+const box = document.querySelector(".player");
+if (box) enhance(box);

@@ -153,7 +153,7 @@ impl LibraryRecording {
     }
 }
 
-pub use reel_share::{Share, ShareError, ShareOptions};
+pub use reel_share::{Comment, Feedback, Reaction, Share, ShareError, ShareOptions};
 
 impl From<ShareError> for ApiError {
     fn from(e: ShareError) -> Self {
@@ -187,6 +187,17 @@ pub fn unshare(lib: &Library, id_or_token: &str) -> Result<usize, ApiError> {
     }
     let id = lib.resolve(id_or_token)?;
     Ok(store.revoke(&id)?)
+}
+
+/// What viewers left on a recording (from every link to it): comments, reactions, views.
+pub fn feedback(lib: &Library, id: &str) -> Result<Feedback, ApiError> {
+    let id = lib.resolve(id)?;
+    Ok(reel_share::ShareStore::open(lib.root())?.feedback(&id)?)
+}
+
+/// Attaches captions (WebVTT or SRT) to a recording; share pages offer them as a track.
+pub fn set_captions(lib: &Library, id: &str, file: &Path) -> Result<std::path::PathBuf, ApiError> {
+    Ok(lib.set_captions(id, file)?)
 }
 
 pub fn shares(lib: &Library) -> Result<Vec<Share>, ApiError> {

@@ -96,6 +96,11 @@ pub enum LibCmd {
         #[arg(long, short)]
         output: PathBuf,
     },
+    /// Attach captions (WebVTT or SRT) to a recording; share pages offer them (key: c).
+    Captions {
+        id: String,
+        file: PathBuf,
+    },
     /// Library maintenance: `reindex` rebuilds the search index from the folders.
     Library {
         action: String,
@@ -162,8 +167,9 @@ pub fn run(cmd: LibCmd, root: Option<&Path>) -> Result<()> {
         }
         LibCmd::Show { id, json } => {
             let (e, meta) = lib.show(&id).map_err(reel_app::ApiError::from)?;
+            let fb = reel_app::feedback(&lib, &e.id)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"entry": e, "meta": meta}))?);
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"entry": e, "meta": meta, "feedback": fb}))?);
             } else {
                 println!("{}\n  id       {}\n  created  {}\n  length   {}\n  file     {}", e.title, e.id, e.created, fmt_dur(e.duration_s), e.path.display());
                 if let Some(w) = &e.warning {
@@ -180,7 +186,19 @@ pub fn run(cmd: LibCmd, root: Option<&Path>) -> Result<()> {
                         println!("  edit     {} {} ({}; previous version in the trash as {})", ed.at, ed.op, ed.params, ed.previous.as_deref().unwrap_or("-"));
                     }
                 }
+                println!("  views    {}", fb.views);
+                for c in &fb.comments {
+                    println!("  comment  {}  {}: {}", fmt_dur(c.at_s), c.name, c.body.replace('\n', "\n           "));
+                }
+                if !fb.reactions.is_empty() {
+                    let r: Vec<String> = fb.reactions.iter().map(|r| format!("{} {}", fmt_dur(r.at_s), r.emoji)).collect();
+                    println!("  reacted  {}", r.join(", "));
+                }
             }
+        }
+        LibCmd::Captions { id, file } => {
+            let p = reel_app::set_captions(&lib, &id, &file)?;
+            eprintln!("captions attached: {}", p.display());
         }
         LibCmd::Rename { id, title } => {
             let m = lib.rename(&id, &title).map_err(reel_app::ApiError::from)?;

@@ -15,6 +15,7 @@
 
 mod index;
 pub mod thumbs;
+pub mod vtt;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -407,6 +408,18 @@ impl Library {
         self.update_meta(&id, |m| m.description = text.chars().take(20_000).collect())
     }
 
+    /// Attaches captions (WebVTT or SRT, converted) to a recording, replacing any it had.
+    /// Returns where they are.
+    pub fn set_captions(&self, id: &str, file: &Path) -> Result<PathBuf, LibraryError> {
+        let id = self.resolve(id)?;
+        let bytes = std::fs::read(file).map_err(|e| LibraryError::io(file, e))?;
+        let text = vtt::normalize_captions(&bytes).map_err(|why| LibraryError::Invalid(format!("{} is not usable as captions: {why}", file.display())))?;
+        let dest = self.rec_dir(&id).join("captions.vtt");
+        let tmp = dest.with_extension(format!("vtt.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &dest)).map_err(|e| LibraryError::io(&dest, e))?;
+        Ok(dest)
+    }
+
     /// Moves a recording to the trash.
     pub fn delete(&self, id: &str) -> Result<String, LibraryError> {
         let id = self.resolve(id)?;
@@ -595,11 +608,16 @@ impl Library {
         let trash_name = format!("{id}@{stamp}");
         let keep_dir = self.root.join("trash").join(&trash_name);
         std::fs::create_dir_all(&keep_dir).map_err(|e| LibraryError::io(&keep_dir, e))?;
-        for f in ["video.mp4", "poster.jpg", "preview.gif", "meta.json"] {
+        let captions = std::fs::read_to_string(dir.join("captions.vtt")).ok();
+        for f in ["video.mp4", "poster.jpg", "preview.gif", "meta.json", "captions.vtt"] {
             let from = dir.join(f);
             if from.exists() {
                 std::fs::rename(&from, keep_dir.join(f)).map_err(|e| LibraryError::io(&from, e))?;
             }
+        }
+        if let Some(c) = captions {
+            let p = dir.join("captions.vtt");
+            std::fs::write(&p, vtt::shift_captions(&c, keep)).map_err(|e| LibraryError::io(&p, e))?;
         }
         for f in ["video.mp4", "poster.jpg", "preview.gif"] {
             let from = job.join(f);

@@ -1,9 +1,11 @@
 //! Share links and the HTTP server that serves them: tokens and passwords ([`store`]), share
 //! pages and ranged media ([`server`]). Publishing to S3 builds on the same pages.
 
+pub mod feedback;
 pub mod server;
 pub mod store;
 
+pub use feedback::{Comment, Feedback, Reaction, REACTIONS};
 pub use store::{parse_duration, Share, ShareOptions, ShareStore};
 
 #[derive(Debug, thiserror::Error)]

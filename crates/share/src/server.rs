@@ -8,6 +8,10 @@
 //!  GET  /v/{token}/media        the MP4, byte ranges (206/416) by tower-http's ServeFile
 //!  GET  /v/{token}/download     the same as an attachment (absent with --no-download)
 //!  GET  /v/{token}/poster.jpg   GET /v/{token}/preview.gif
+//!  GET  /v/{token}/chapters.vtt GET /v/{token}/captions.vtt (when the creator attached them)
+//!  GET  /v/{token}/feedback     comments, reactions and views (JSON)
+//!  POST /v/{token}/comments     {at, name, body}   POST /v/{token}/reactions  {at, emoji}
+//!  POST /v/{token}/views        {viewer}: a random id the browser keeps (unique views)
 //!  GET  /assets/player.{js,css}
 //! ```
 //! An unknown, expired or revoked token, a wrong path, or anything else gets the same plain
@@ -25,13 +29,16 @@ use axum::body::Body;
 use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use axum::{Form, Router};
 use reel_library::Library;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::feedback::Feedback;
 use crate::store::{new_token, Share, ShareStore};
 use crate::ShareError;
 
@@ -40,6 +47,10 @@ static PLAYER_CSS: &str = include_str!("../../../ui/player.css");
 
 const MAX_ATTEMPTS: usize = 5;
 const ATTEMPT_WINDOW: Duration = Duration::from_secs(60);
+/// Comments and reactions per link per minute: enough for a room of viewers, not for a flood.
+const MAX_WRITES: usize = 60;
+/// Request bodies of the JSON endpoints (a 2000-character comment fits many times over).
+const MAX_JSON_BYTES: usize = 16 * 1024;
 
 struct Inner {
     /// Absolute address of this server as viewers reach it (for Open Graph tags).
@@ -49,6 +60,7 @@ struct Inner {
     /// Unlocked sessions per token (cookie values). Kept in memory: a restart asks again.
     sessions: Mutex<HashMap<String, HashSet<String>>>,
     attempts: Mutex<HashMap<String, Vec<Instant>>>,
+    writes: Mutex<HashMap<String, Vec<Instant>>>,
 }
 
 #[derive(Clone)]
@@ -59,7 +71,7 @@ impl AppState {
         let library = Library::open(library_root).map_err(|e| ShareError::Store(e.to_string()))?;
         let store = ShareStore::open(library_root)?;
         let base_url = base_url.trim_end_matches('/').to_string();
-        Ok(AppState(Arc::new(Inner { base_url, library, store, sessions: Mutex::default(), attempts: Mutex::default() })))
+        Ok(AppState(Arc::new(Inner { base_url, library, store, sessions: Mutex::default(), attempts: Mutex::default(), writes: Mutex::default() })))
     }
 }
 
@@ -119,8 +131,10 @@ async fn page(State(st): State<AppState>, UrlPath(token): UrlPath<String>, heade
     if !unlocked(&st.0, &share, &headers) {
         return password_page(&token, None, StatusCode::OK);
     }
-    let Some((share, _, meta)) = resolve(&st.0, &token, &headers) else { return not_found() };
-    Html(share_page(&share, &meta, &st.0.base_url)).into_response()
+    let Some((share, dir, meta)) = resolve(&st.0, &token, &headers) else { return not_found() };
+    let feedback = st.0.store.feedback(&share.recording_id).unwrap_or_default();
+    let captions = dir.join("captions.vtt").is_file();
+    Html(share_page(&share, &meta, &st.0.base_url, captions, &feedback)).into_response()
 }
 
 fn password_page(token: &str, error: Option<&str>, status: StatusCode) -> Response {
@@ -136,7 +150,7 @@ fn password_page(token: &str, error: Option<&str>, status: StatusCode) -> Respon
     (status, Html(body)).into_response()
 }
 
-fn share_page(share: &Share, meta: &reel_library::Meta, base: &str) -> String {
+fn share_page(share: &Share, meta: &reel_library::Meta, base: &str, captions: bool, feedback: &Feedback) -> String {
     let t = esc(&share.token);
     let abs = esc(&format!("{base}/v/{}", share.token));
     let title = esc(&meta.title);
@@ -147,6 +161,23 @@ fn share_page(share: &Share, meta: &reel_library::Meta, base: &str) -> String {
         .map(|c| format!("<li><button type=\"button\" data-t=\"{:.3}\">{} <span>{}</span></button></li>", c.start_s, esc(&c.title), fmt_t(c.start_s)))
         .collect();
     let chapters = if chapters.is_empty() { String::new() } else { format!("<nav aria-label=\"Chapters\"><ol class=\"chapters\">{chapters}</ol></nav>") };
+    let mut tracks = String::new();
+    if !meta.chapters.is_empty() {
+        tracks.push_str(&format!("<track kind=\"chapters\" srclang=\"en\" label=\"Chapters\" src=\"/v/{t}/chapters.vtt\">"));
+    }
+    if captions {
+        tracks.push_str(&format!("<track kind=\"captions\" srclang=\"en\" label=\"Captions\" src=\"/v/{t}/captions.vtt\" default>"));
+    }
+    // Rendered here so comments read without script; the player script takes the list over.
+    let comments: String = feedback
+        .comments
+        .iter()
+        .map(|c| format!("<li><button type=\"button\" class=\"at\" data-t=\"{:.3}\">{}</button> <b class=\"name\">{}</b><p class=\"body\">{}</p></li>", c.at_s, fmt_t(c.at_s), esc(&c.name), esc(&c.body)))
+        .collect();
+    let views = match feedback.views {
+        1 => "1 view".to_string(),
+        n => format!("{n} views"),
+    };
     let download = if share.no_download { String::new() } else { format!("<a class=\"download\" href=\"/v/{t}/download\" download>Download</a>") };
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -162,9 +193,11 @@ fn share_page(share: &Share, meta: &reel_library::Meta, base: &str) -> String {
          <meta name=\"twitter:image\" content=\"{abs}/poster.jpg\"><meta name=\"twitter:player\" content=\"{abs}\">\
          <link rel=\"stylesheet\" href=\"/assets/player.css\"></head>\
          <body><main><h1>{title}</h1>\
-         <div class=\"player\" data-default-speed=\"{speed}\" data-duration=\"{dur:.3}\">\
-         <video controls preload=\"metadata\" playsinline src=\"/v/{t}/media\" poster=\"/v/{t}/poster.jpg\"></video></div>\
-         <p class=\"meta\">{len} · {download}</p>{chapters}</main>\
+         <div class=\"player\" data-default-speed=\"{speed}\" data-duration=\"{dur:.3}\" data-api=\"/v/{t}\">\
+         <video controls preload=\"metadata\" playsinline src=\"/v/{t}/media\" poster=\"/v/{t}/poster.jpg\">{tracks}</video></div>\
+         <p class=\"meta\">{len} · <span class=\"views\">{views}</span> · {download}</p>{chapters}\
+         <section class=\"feedback\" aria-labelledby=\"comments-h\"><h2 id=\"comments-h\">Comments</h2>\
+         <ol class=\"comments\">{comments}</ol></section></main>\
          <script type=\"module\" src=\"/assets/player.js\"></script></body></html>",
         speed = share.default_speed,
         dur = meta.duration_s,
@@ -177,6 +210,18 @@ fn fmt_t(s: f64) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
+/// Counts one event for `key`; true when `max` were already counted in the last minute.
+fn over_limit(map: &Mutex<HashMap<String, Vec<Instant>>>, key: &str, max: usize) -> bool {
+    let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
+    let v = m.entry(key.to_string()).or_default();
+    v.retain(|t| t.elapsed() < ATTEMPT_WINDOW);
+    if v.len() >= max {
+        return true;
+    }
+    v.push(Instant::now());
+    false
+}
+
 #[derive(serde::Deserialize)]
 struct Unlock {
     password: String,
@@ -187,14 +232,8 @@ async fn unlock(State(st): State<AppState>, UrlPath(token): UrlPath<String>, For
     if !share.has_password {
         return Redirect::to(&format!("/v/{}", share.token)).into_response();
     }
-    {
-        let mut a = st.0.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        let v = a.entry(share.token.clone()).or_default();
-        v.retain(|t| t.elapsed() < ATTEMPT_WINDOW);
-        if v.len() >= MAX_ATTEMPTS {
-            return password_page(&share.token, Some("Too many attempts. Wait a minute, then try again."), StatusCode::TOO_MANY_REQUESTS);
-        }
-        v.push(Instant::now());
+    if over_limit(&st.0.attempts, &share.token, MAX_ATTEMPTS) {
+        return password_page(&share.token, Some("Too many attempts. Wait a minute, then try again."), StatusCode::TOO_MANY_REQUESTS);
     }
     let (inner, tok, pw) = (st.0.clone(), share.token.clone(), f.password);
     let ok = tokio::task::spawn_blocking(move || inner.store.check_password(&tok, &pw)).await.unwrap_or(false);
@@ -269,6 +308,111 @@ async fn preview(State(st): State<AppState>, UrlPath(token): UrlPath<String>, re
     file(&st.0, &token, req, "preview.gif", false).await
 }
 
+fn json_response<T: serde::Serialize>(status: StatusCode, v: &T) -> Response {
+    match serde_json::to_vec(v) {
+        Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `{code, message}`, as everywhere else in Reel.
+fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    json_response(status, &serde_json::json!({"code": code, "message": message}))
+}
+
+fn share_error(e: ShareError) -> Response {
+    let status = if matches!(e, ShareError::Invalid(_)) { StatusCode::BAD_REQUEST } else { StatusCode::INTERNAL_SERVER_ERROR };
+    json_error(status, e.code(), &e.to_string())
+}
+
+/// Parses a JSON body. Only `application/json` is taken: a cross-site page cannot send that
+/// without a CORS preflight, which this server never grants, so no other site can post here.
+fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")) {
+        return Err(json_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_input", "send the request as application/json"));
+    }
+    serde_json::from_slice(body).map_err(|e| json_error(StatusCode::BAD_REQUEST, "bad_input", &format!("the request body is not what was expected: {e}")))
+}
+
+async fn feedback_get(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
+    let Some((share, _, _)) = resolve(&st.0, &token, &headers) else { return not_found() };
+    match st.0.store.feedback(&share.recording_id) {
+        Ok(f) => json_response(StatusCode::OK, &f),
+        Err(e) => share_error(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct NewComment {
+    at: f64,
+    #[serde(default)]
+    name: String,
+    body: String,
+}
+
+#[derive(serde::Deserialize)]
+struct NewReaction {
+    at: f64,
+    emoji: String,
+}
+
+#[derive(serde::Deserialize)]
+struct NewView {
+    viewer: String,
+}
+
+async fn comment_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some((share, _, meta)) = resolve(&st.0, &token, &headers) else { return not_found() };
+    let c: NewComment = match parse_json(&headers, &body) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if over_limit(&st.0.writes, &share.token, MAX_WRITES) {
+        return json_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many comments and reactions on this link in the last minute; wait a moment.");
+    }
+    match st.0.store.comment(&share, c.at, meta.duration_s, &c.name, &c.body) {
+        Ok(c) => json_response(StatusCode::CREATED, &c),
+        Err(e) => share_error(e),
+    }
+}
+
+async fn reaction_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some((share, _, meta)) = resolve(&st.0, &token, &headers) else { return not_found() };
+    let r: NewReaction = match parse_json(&headers, &body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    if over_limit(&st.0.writes, &share.token, MAX_WRITES) {
+        return json_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many comments and reactions on this link in the last minute; wait a moment.");
+    }
+    match st.0.store.react(&share, r.at, meta.duration_s, &r.emoji) {
+        Ok(r) => json_response(StatusCode::CREATED, &r),
+        Err(e) => share_error(e),
+    }
+}
+
+async fn view_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some((share, _, _)) = resolve(&st.0, &token, &headers) else { return not_found() };
+    let v: NewView = match parse_json(&headers, &body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match st.0.store.view(&share, &v.viewer) {
+        Ok(n) => json_response(StatusCode::OK, &serde_json::json!({"views": n})),
+        Err(e) => share_error(e),
+    }
+}
+
+async fn chapters_vtt(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
+    let Some((_, _, meta)) = resolve(&st.0, &token, &headers) else { return not_found() };
+    ([(header::CONTENT_TYPE, "text/vtt; charset=utf-8")], reel_library::vtt::chapters_vtt(&meta.chapters)).into_response()
+}
+
+async fn captions_vtt(State(st): State<AppState>, UrlPath(token): UrlPath<String>, req: Request) -> Response {
+    file(&st.0, &token, req, "captions.vtt", false).await
+}
+
 async fn asset(UrlPath(name): UrlPath<String>) -> Response {
     match name.as_str() {
         "player.js" => ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], PLAYER_JS).into_response(),
@@ -286,9 +430,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v/{token}/download", get(download))
         .route("/v/{token}/poster.jpg", get(poster))
         .route("/v/{token}/preview.gif", get(preview))
+        .route("/v/{token}/chapters.vtt", get(chapters_vtt))
+        .route("/v/{token}/captions.vtt", get(captions_vtt))
+        .route("/v/{token}/feedback", get(feedback_get))
+        .route("/v/{token}/comments", post(comment_post))
+        .route("/v/{token}/reactions", post(reaction_post))
+        .route("/v/{token}/views", post(view_post))
         .route("/assets/{name}", get(asset))
         .fallback(|| async { not_found() })
         .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp)))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))

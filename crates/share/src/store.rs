@@ -14,6 +14,7 @@ use argon2::Argon2;
 use base64::Engine;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::feedback::{self, Comment, Feedback, Reaction};
 use crate::ShareError;
 
 #[derive(Clone, Debug, serde::Serialize, PartialEq)]
@@ -101,6 +102,7 @@ impl ShareStore {
              CREATE INDEX IF NOT EXISTS shares_recording ON shares(recording_id);",
         )
         .map_err(|e| ShareError::Store(e.to_string()))?;
+        db.execute_batch(feedback::SCHEMA).map_err(|e| ShareError::Store(e.to_string()))?;
         Ok(ShareStore { db: Mutex::new(db) })
     }
 
@@ -158,6 +160,26 @@ impl ShareStore {
         self.lock()
             .execute("UPDATE shares SET revoked = 1 WHERE (token = ?1 OR recording_id = ?1) AND revoked = 0", params![id_or_token])
             .map_err(|e| ShareError::Store(e.to_string()))
+    }
+
+    /// A viewer's comment at `at_s` through `share` (checked: moment inside `duration_s`,
+    /// length, no control characters).
+    pub fn comment(&self, share: &Share, at_s: f64, duration_s: f64, name: &str, body: &str) -> Result<Comment, ShareError> {
+        feedback::add_comment(&self.lock(), &share.recording_id, &share.token, at_s, duration_s, name, body, now())
+    }
+
+    pub fn react(&self, share: &Share, at_s: f64, duration_s: f64, emoji: &str) -> Result<Reaction, ShareError> {
+        feedback::add_reaction(&self.lock(), &share.recording_id, &share.token, at_s, duration_s, emoji, now())
+    }
+
+    /// Counts one browser's view; returns the unique views of the recording.
+    pub fn view(&self, share: &Share, viewer: &str) -> Result<u64, ShareError> {
+        feedback::add_view(&self.lock(), &share.recording_id, viewer, now())
+    }
+
+    /// Comments, reactions and views of a recording, from every link to it.
+    pub fn feedback(&self, recording_id: &str) -> Result<Feedback, ShareError> {
+        feedback::feedback(&self.lock(), recording_id)
     }
 
     pub fn list(&self) -> Result<Vec<Share>, ShareError> {

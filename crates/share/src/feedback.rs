@@ -1,0 +1,194 @@
+//! What viewers leave on a recording: timestamped comments, emoji reactions at a moment, and
+//! view counts. Stored beside the share links in `LIBRARY/shares.sqlite` (real data, never
+//! rebuilt), keyed by recording, so every link to one recording shows the same conversation
+//! and the creator sees all of it in `reel show` and the app.
+//!
+//! Views are unique per browser: the page makes a random id once and keeps it in
+//! localStorage; the server keeps only that id (no address, no user agent, no cookie), so
+//! nothing personal is stored.
+
+use rusqlite::{params, Connection};
+
+use crate::ShareError;
+
+/// The reactions a viewer can leave: a short, fixed set (free-form emoji would be free-form text).
+pub const REACTIONS: [&str; 8] = ["👍", "❤️", "😂", "🎉", "😮", "👏", "🤔", "🔥"];
+pub const MAX_NAME_CHARS: usize = 60;
+pub const MAX_COMMENT_CHARS: usize = 2000;
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Comment {
+    pub id: i64,
+    /// Seconds into the video.
+    pub at_s: f64,
+    pub name: String,
+    pub body: String,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Reaction {
+    pub id: i64,
+    pub at_s: f64,
+    pub emoji: String,
+    pub created: i64,
+}
+
+/// Everything viewers left on one recording, oldest first.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Feedback {
+    pub comments: Vec<Comment>,
+    pub reactions: Vec<Reaction>,
+    /// Unique browsers that started watching.
+    pub views: u64,
+}
+
+pub(crate) const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS comments(
+        id INTEGER PRIMARY KEY, recording_id TEXT NOT NULL, token TEXT NOT NULL, at_s REAL NOT NULL,
+        name TEXT NOT NULL, body TEXT NOT NULL, created INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS comments_recording ON comments(recording_id, at_s);
+    CREATE TABLE IF NOT EXISTS reactions(
+        id INTEGER PRIMARY KEY, recording_id TEXT NOT NULL, token TEXT NOT NULL, at_s REAL NOT NULL,
+        emoji TEXT NOT NULL, created INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS reactions_recording ON reactions(recording_id, at_s);
+    CREATE TABLE IF NOT EXISTS views(
+        recording_id TEXT NOT NULL, viewer TEXT NOT NULL, first_seen INTEGER NOT NULL,
+        PRIMARY KEY(recording_id, viewer));";
+
+fn store_err(e: rusqlite::Error) -> ShareError {
+    ShareError::Store(e.to_string())
+}
+
+/// A moment in the video: finite, not negative, not past the end (a little slack for players
+/// that report the end a few frames late).
+fn check_at(at_s: f64, duration_s: f64) -> Result<f64, ShareError> {
+    if !at_s.is_finite() || at_s < 0.0 || at_s > duration_s + 1.0 {
+        return Err(ShareError::Invalid(format!("the moment {at_s} s is not inside the video (0 to {duration_s:.1} s)")));
+    }
+    Ok(at_s.min(duration_s))
+}
+
+/// Trims, and refuses control characters (other than line breaks in comments) and empty or
+/// overlong text.
+fn clean(text: &str, what: &str, max: usize, multiline: bool) -> Result<String, ShareError> {
+    let t = text.trim();
+    if t.chars().count() > max {
+        return Err(ShareError::Invalid(format!("the {what} is longer than {max} characters; shorten it")));
+    }
+    if t.chars().any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t'))) {
+        return Err(ShareError::Invalid(format!("the {what} contains control characters")));
+    }
+    Ok(t.to_string())
+}
+
+pub(crate) fn add_comment(db: &Connection, recording_id: &str, token: &str, at_s: f64, duration_s: f64, name: &str, body: &str, now: i64) -> Result<Comment, ShareError> {
+    let at_s = check_at(at_s, duration_s)?;
+    let body = clean(body, "comment", MAX_COMMENT_CHARS, true)?;
+    if body.is_empty() {
+        return Err(ShareError::Invalid("the comment is empty; write something first".into()));
+    }
+    let name = clean(name, "name", MAX_NAME_CHARS, false)?;
+    let name = if name.is_empty() { "Anonymous".to_string() } else { name };
+    db.execute(
+        "INSERT INTO comments(recording_id, token, at_s, name, body, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![recording_id, token, at_s, name, body, now],
+    )
+    .map_err(store_err)?;
+    Ok(Comment { id: db.last_insert_rowid(), at_s, name, body, created: now })
+}
+
+pub(crate) fn add_reaction(db: &Connection, recording_id: &str, token: &str, at_s: f64, duration_s: f64, emoji: &str, now: i64) -> Result<Reaction, ShareError> {
+    let at_s = check_at(at_s, duration_s)?;
+    let Some(emoji) = REACTIONS.iter().find(|e| **e == emoji) else {
+        return Err(ShareError::Invalid(format!("'{emoji}' is not one of the reactions: {}", REACTIONS.join(" "))));
+    };
+    db.execute(
+        "INSERT INTO reactions(recording_id, token, at_s, emoji, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![recording_id, token, at_s, emoji, now],
+    )
+    .map_err(store_err)?;
+    Ok(Reaction { id: db.last_insert_rowid(), at_s, emoji: emoji.to_string(), created: now })
+}
+
+/// Counts a browser once per recording; returns the number of unique views.
+pub(crate) fn add_view(db: &Connection, recording_id: &str, viewer: &str, now: i64) -> Result<u64, ShareError> {
+    if !(16..=64).contains(&viewer.len()) || !viewer.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(ShareError::Invalid("the viewer id must be 16 to 64 letters, digits, - or _".into()));
+    }
+    db.execute("INSERT OR IGNORE INTO views(recording_id, viewer, first_seen) VALUES (?1, ?2, ?3)", params![recording_id, viewer, now]).map_err(store_err)?;
+    views(db, recording_id)
+}
+
+fn views(db: &Connection, recording_id: &str) -> Result<u64, ShareError> {
+    db.query_row("SELECT COUNT(*) FROM views WHERE recording_id = ?1", params![recording_id], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(store_err)
+}
+
+pub(crate) fn feedback(db: &Connection, recording_id: &str) -> Result<Feedback, ShareError> {
+    let mut st = db.prepare("SELECT id, at_s, name, body, created FROM comments WHERE recording_id = ?1 ORDER BY at_s, id").map_err(store_err)?;
+    let comments = st
+        .query_map(params![recording_id], |r| Ok(Comment { id: r.get(0)?, at_s: r.get(1)?, name: r.get(2)?, body: r.get(3)?, created: r.get(4)? }))
+        .map_err(store_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(store_err)?;
+    let mut st = db.prepare("SELECT id, at_s, emoji, created FROM reactions WHERE recording_id = ?1 ORDER BY at_s, id").map_err(store_err)?;
+    let reactions = st
+        .query_map(params![recording_id], |r| Ok(Reaction { id: r.get(0)?, at_s: r.get(1)?, emoji: r.get(2)?, created: r.get(3)? }))
+        .map_err(store_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(store_err)?;
+    Ok(Feedback { comments, reactions, views: views(db, recording_id)? })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let db = Connection::open_in_memory().unwrap();
+        db.execute_batch(SCHEMA).unwrap();
+        db
+    }
+
+    #[test]
+    fn comments_are_checked_trimmed_and_ordered_by_moment() {
+        let db = db();
+        add_comment(&db, "r", "t", 7.5, 10.0, "  Ana ", " second ", 1).unwrap();
+        let c = add_comment(&db, "r", "t", 2.0, 10.0, "", "first\nline two", 2).unwrap();
+        assert_eq!(c.name, "Anonymous");
+        add_comment(&db, "other", "t2", 1.0, 10.0, "Bo", "elsewhere", 3).unwrap();
+        let f = feedback(&db, "r").unwrap();
+        assert_eq!(f.comments.iter().map(|c| c.body.as_str()).collect::<Vec<_>>(), ["first\nline two", "second"]);
+        assert_eq!(f.comments[1].name, "Ana");
+        for (at, name, body, why) in [
+            (f64::NAN, "a", "b", "inside the video"),
+            (-1.0, "a", "b", "inside the video"),
+            (12.0, "a", "b", "inside the video"),
+            (1.0, "a", "   ", "empty"),
+            (1.0, "a", &"x".repeat(MAX_COMMENT_CHARS + 1), "longer than"),
+            (1.0, "a\u{7}", "b", "control characters"),
+            (1.0, &"n".repeat(61), "b", "longer than"),
+        ] {
+            let e = add_comment(&db, "r", "t", at, 10.0, name, body, 4).unwrap_err().to_string();
+            assert!(e.contains(why), "{e}");
+        }
+        assert_eq!(feedback(&db, "r").unwrap().comments.len(), 2, "refused comments left nothing behind");
+    }
+
+    #[test]
+    fn reactions_from_the_set_only_and_views_unique_per_browser() {
+        let db = db();
+        add_reaction(&db, "r", "t", 3.0, 10.0, "🎉", 1).unwrap();
+        assert!(add_reaction(&db, "r", "t", 3.0, 10.0, "<b>", 1).unwrap_err().to_string().contains("not one of the reactions"));
+        assert_eq!(feedback(&db, "r").unwrap().reactions.len(), 1);
+        let a = "a".repeat(22);
+        let b = "b".repeat(22);
+        assert_eq!(add_view(&db, "r", &a, 1).unwrap(), 1);
+        assert_eq!(add_view(&db, "r", &a, 2).unwrap(), 1, "the same browser counts once");
+        assert_eq!(add_view(&db, "r", &b, 3).unwrap(), 2);
+        assert_eq!(add_view(&db, "other", &a, 3).unwrap(), 1);
+        assert!(add_view(&db, "r", "short", 1).is_err());
+        assert!(add_view(&db, "r", "has space in it, long enough", 1).is_err());
+    }
+}
