@@ -252,3 +252,64 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+/// A real S3 server (s3s-fs over a directory, SigV4 auth) as its own process, so a test can kill
+/// and restart it. Objects are plain files under `root/<bucket>/<key>`.
+pub struct S3 {
+    child: Option<Child>,
+    pub root: PathBuf,
+    pub port: u16,
+    pub url: String,
+}
+
+pub const S3_KEY: &str = "reel-test-key";
+pub const S3_SECRET: &str = "reel-test-secret-0123456789";
+
+impl S3 {
+    /// Starts on `port` (0: any free port).
+    pub fn start(root: &Path, port: u16) -> S3 {
+        let bin = reel_bin().with_file_name("reel-test-s3");
+        assert!(bin.exists(), "{} is missing: build it with `cargo build -p reel-tests --bins` (the test command does)", bin.display());
+        let mut child = Command::new(&bin)
+            .arg(root)
+            .arg(port.to_string())
+            .args([S3_KEY, S3_SECRET])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start reel-test-s3");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("stdout")), &mut line).expect("read");
+        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("reel-test-s3 said: {line}")).to_string();
+        let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        S3 { child: Some(child), root: root.to_path_buf(), port, url }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sets the credentials and endpoint on a `reel` command.
+    pub fn env<'a>(&self, c: &'a mut Command) -> &'a mut Command {
+        c.env("AWS_ACCESS_KEY_ID", S3_KEY).env("AWS_SECRET_ACCESS_KEY", S3_SECRET).env("AWS_ENDPOINT_URL", &self.url).env("AWS_REGION", "us-east-1")
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// GET with status, headers and body (no redirects, no error on 4xx).
+pub fn http_get(url: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let mut r = agent.get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = r.status().as_u16();
+    let hs = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    let body = r.body_mut().with_config().limit(256 << 20).read_to_vec().unwrap_or_default();
+    (status, hs, body)
+}

@@ -80,6 +80,30 @@ fn share_page_plays_at_speed_in_chromium() {
     // The viewer's choice is remembered over the creator's default.
     b.goto(&format!("{base}/v/{token}"));
     assert_eq!(num(b.js("return document.querySelector('video').playbackRate")), 1.75);
+    // Views: the first play counted this browser once.
+    let views = |b: &Browser| b.js("return document.querySelector('.views').textContent");
+    assert!(wait_for(Duration::from_secs(5), || views(&b) == "1 view"), "one view: {}", views(&b));
+
+    // A comment at a moment, through the page's own form; markup in it stays text.
+    b.js("const v = document.querySelector('video'); v.pause(); v.currentTime = 3; return 0");
+    assert!(wait_for(Duration::from_secs(5), || (num(b.js("return document.querySelector('video').currentTime")) - 3.0).abs() < 0.1));
+    b.js("const f = document.querySelector('.comment-form'); f.querySelector('input').value = 'Ana'; \
+          f.querySelector('textarea').value = '<img src=x onerror=\"document.title=1\"> slide two'; \
+          f.querySelector('button[type=submit]').click(); return 0");
+    assert!(wait_for(Duration::from_secs(5), || b.js("return document.querySelectorAll('.comments li').length") == 1), "the comment shows");
+    b.js("document.querySelector('.reactions button').click(); return 0");
+    assert!(wait_for(Duration::from_secs(5), || b.js("return document.querySelectorAll('.timeline .mark.reaction').length") == 1), "the reaction is on the timeline");
+    // It survives a reload, is marked on the timeline, and a click on it seeks there.
+    b.goto(&format!("{base}/v/{token}"));
+    assert!(wait_for(Duration::from_secs(10), || b.js("return document.querySelectorAll('.timeline .mark.comment').length") == 1), "comment on the timeline after reload");
+    assert_eq!(b.js("return document.querySelectorAll('.comments img').length"), 0, "no markup from a comment");
+    assert_eq!(b.js("return document.querySelector('.comments .body').textContent"), "<img src=x onerror=\"document.title=1\"> slide two");
+    assert_eq!(b.js("return document.title"), "Browser test");
+    b.js("document.querySelector('.comments .at').click(); return 0");
+    let t = num(b.js("return document.querySelector('video').currentTime"));
+    assert!((2.9..3.6).contains(&t), "clicking the comment seeks to its moment: {t}");
+    b.js("document.querySelector('video').pause(); return 0");
+    assert!(wait_for(Duration::from_secs(5), || views(&b) == "1 view"), "the same browser is still one view: {}", views(&b));
     let shot = dir.path().join("share-page.png");
     b.screenshot(&shot);
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a screenshot of the page");

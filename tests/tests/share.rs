@@ -200,3 +200,111 @@ fn bad_share_requests_are_clear_errors() {
     fail(&["share", &id, "--password", ""], "empty password");
     fail(&["serve", "--bind", "nonsense"], "not an address");
 }
+
+fn post_json(url: &str, body: &str, content_type: &str) -> (u16, serde_json::Value) {
+    let mut r = agent().post(url).header("content-type", content_type).send(body).unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let status = r.status().as_u16();
+    let text = r.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+#[test]
+fn comments_reactions_views_and_tracks_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = record(dir.path(), "Feedback");
+    let token = share(dir.path(), &id, &[]);
+    let locked = share(dir.path(), &id, &["--password", "pw"]);
+    let srv_captions = dir.path().join("talk.srt");
+    std::fs::write(&srv_captions, "1\n00:00:00,200 --> 00:00:01,500\nHello <b>there</b>\n").unwrap();
+    run_ok(lib_cmd(dir.path()).args(["captions", &id]).arg(&srv_captions));
+    let srv = serve(dir.path());
+    let v = format!("{}/v/{token}", srv.base);
+
+    // A comment with markup in it is stored as text and rendered inert.
+    let (st, c) = post_json(&format!("{v}/comments"), r#"{"at": 1.25, "name": "<i>Eve</i>", "body": "<script>alert(1)</script> look here"}"#, "application/json");
+    assert_eq!(st, 201, "{c}");
+    assert_eq!(c["at_s"], 1.25);
+    let (st, _) = post_json(&format!("{v}/reactions"), r#"{"at": 0.5, "emoji": "🎉"}"#, "application/json");
+    assert_eq!(st, 201);
+    for (path, body, ct, status, why) in [
+        ("comments", r#"{"at": 99, "body": "late"}"#, "application/json", 400, "not inside the video"),
+        ("comments", r#"{"at": 1, "body": "   "}"#, "application/json", 400, "empty"),
+        ("comments", r#"{"at": 1, "body": "x"}"#, "text/plain", 415, "application/json"),
+        ("comments", r#"{"at": "#, "application/json", 400, "not what was expected"),
+        ("reactions", r#"{"at": 1, "emoji": "💩"}"#, "application/json", 400, "not one of the reactions"),
+        ("views", r#"{"viewer": "../../etc"}"#, "application/json", 400, "viewer id"),
+    ] {
+        let (st, e) = post_json(&format!("{v}/{path}"), body, ct);
+        assert_eq!(st, status, "{path} {body}: {e}");
+        assert!(e["message"].as_str().unwrap_or("").contains(why), "{path} {body}: {e}");
+        assert!(e["code"].is_string(), "errors are {{code, message}}: {e}");
+    }
+    let big = format!(r#"{{"at": 1, "body": "{}"}}"#, "x".repeat(100_000));
+    let (st, _) = post_json(&format!("{v}/comments"), &big, "application/json");
+    assert_eq!(st, 413, "bodies are bounded");
+    // Views: unique per browser id.
+    let viewer = r#"{"viewer": "aaaaaaaaaaaaaaaaaaaaaa"}"#;
+    assert_eq!(post_json(&format!("{v}/views"), viewer, "application/json").1["views"], 1);
+    assert_eq!(post_json(&format!("{v}/views"), viewer, "application/json").1["views"], 1);
+    assert_eq!(post_json(&format!("{v}/views"), r#"{"viewer": "bbbbbbbbbbbbbbbbbbbbbb"}"#, "application/json").1["views"], 2);
+
+    let (st, _, body) = get(&format!("{v}/feedback"), &[]);
+    assert_eq!(st, 200);
+    let f: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(f["comments"].as_array().map(Vec::len), Some(1), "{f}");
+    assert_eq!(f["reactions"][0]["emoji"], "🎉");
+    assert_eq!(f["views"], 2);
+
+    let (_, _, page) = get(&v, &[]);
+    let html = String::from_utf8_lossy(&page);
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; look here") && !html.contains("<script>alert"), "comment escaped: {html}");
+    assert!(html.contains("&lt;i&gt;Eve&lt;/i&gt;"));
+    assert!(html.contains("2 views"));
+    assert!(html.contains(&format!("<track kind=\"captions\" srclang=\"en\" label=\"Captions\" src=\"/v/{token}/captions.vtt\" default>")), "{html}");
+    let (st, hs, body) = get(&format!("{v}/captions.vtt"), &[]);
+    assert_eq!(st, 200);
+    assert!(header(&hs, "content-type").unwrap_or("").starts_with("text/vtt"));
+    assert!(String::from_utf8_lossy(&body).starts_with("WEBVTT\n1\n00:00:00.200 --> 00:00:01.500\nHello"), "SRT converted");
+    let (st, _, body) = get(&format!("{v}/chapters.vtt"), &[]);
+    assert_eq!(st, 200);
+    assert!(String::from_utf8_lossy(&body).starts_with("WEBVTT"));
+
+    // The creator sees it all.
+    let show = json(&run_ok(lib_cmd(dir.path()).args(["show", &id, "--json"])));
+    assert_eq!(show["feedback"]["comments"][0]["name"], "<i>Eve</i>");
+    let text = String::from_utf8_lossy(&run_ok(lib_cmd(dir.path()).args(["show", &id])).stdout).into_owned();
+    assert!(text.contains("comment  0:01  <i>Eve</i>: <script>alert(1)</script> look here") && text.contains("views    2"), "{text}");
+
+    // A locked link reveals nothing and takes nothing without the password; a revoked one neither.
+    let (st, _) = post_json(&format!("{}/v/{locked}/comments", srv.base), r#"{"at": 1, "body": "sneaky"}"#, "application/json");
+    assert_eq!(st, 404);
+    let (st, _, _) = get(&format!("{}/v/{locked}/feedback", srv.base), &[]);
+    assert_eq!(st, 404);
+    run_ok(lib_cmd(dir.path()).args(["unshare", &token]));
+    let (st, _) = post_json(&format!("{v}/comments"), r#"{"at": 1, "body": "after"}"#, "application/json");
+    assert_eq!(st, 404);
+    assert_eq!(json(&run_ok(lib_cmd(dir.path()).args(["show", &id, "--json"])))["feedback"]["comments"].as_array().map(Vec::len), Some(1));
+
+    // Bad captions are refused with the file named.
+    let junk = dir.path().join("junk.vtt");
+    std::fs::write(&junk, "WEBVTT\n\nnot a cue --> at all\n").unwrap();
+    let o = lib_cmd(dir.path()).args(["captions", &id]).arg(&junk).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("junk.vtt is not usable as captions"), "{e}");
+}
+
+#[test]
+fn huge_headers_are_refused_and_the_server_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = record(dir.path(), "Headers");
+    let token = share(dir.path(), &id, &[]);
+    let srv = serve(dir.path());
+    let v = format!("{}/v/{token}", srv.base);
+    let huge = "a".repeat(1 << 20);
+    match agent().get(&v).header("x-huge", &huge).call() {
+        Ok(r) => assert!(r.status().as_u16() == 431 || r.status().as_u16() == 400, "a 1 MB header is refused, got {}", r.status()),
+        Err(_) => {} // the connection closed on it: also a refusal
+    }
+    let (st, _, _) = get(&v, &[]);
+    assert_eq!(st, 200, "the server still answers");
+}

@@ -218,3 +218,54 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, ApiError> {
 pub fn format_time(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_else(|| unix.to_string())
 }
+
+pub use reel_publish::live::LiveUpload;
+pub use reel_publish::{Client as Storage, Publication, PublishOptions, Target, Uploaded};
+
+impl From<reel_publish::PublishError> for ApiError {
+    fn from(e: reel_publish::PublishError) -> Self {
+        ApiError { code: e.code().to_string(), message: e.to_string() }
+    }
+}
+
+/// Opens a bucket (`s3://BUCKET/PREFIX`) and checks that it exists and the credentials work.
+pub fn connect_storage(target: &str, endpoint: Option<&str>, region: Option<&str>) -> Result<Storage, ApiError> {
+    let t: Target = target.parse()?;
+    let c = Storage::connect(&t, endpoint, region)?;
+    c.check()?;
+    Ok(c)
+}
+
+/// Publishes a recording to a bucket (resuming an interrupted upload of the same file).
+pub fn publish(lib: &Library, id: &str, storage: &Storage, o: &PublishOptions, progress: &mut dyn FnMut(f64) -> bool) -> Result<Publication, ApiError> {
+    Ok(reel_publish::publish(lib, id, storage, o, progress)?)
+}
+
+/// Starts uploading a recording while it is being recorded (`Recording::partial_path`).
+pub fn start_live_upload(storage: std::sync::Arc<Storage>, partial: &Path) -> Result<LiveUpload, ApiError> {
+    Ok(LiveUpload::start(storage, partial)?)
+}
+
+/// After the recording joined the library: completes the live upload and publishes the rest.
+/// If the live upload cannot be completed, the final file is uploaded the ordinary way; the
+/// second value then says why.
+pub fn finish_live_publish(lib: &Library, id: &str, storage: &Storage, o: &PublishOptions, live: LiveUpload) -> Result<(Publication, Option<String>), ApiError> {
+    let pub_id = live.pub_id.clone();
+    match live.finish() {
+        Ok(up) => Ok((reel_publish::publish_uploaded(lib, id, storage, o, &pub_id, up)?, None)),
+        Err(e) => {
+            let why = format!("the upload during recording did not complete ({e}); the recording was uploaded after it");
+            Ok((publish(lib, id, storage, o, &mut |_| true)?, Some(why)))
+        }
+    }
+}
+
+/// Deletes a recording's published objects (all its publications, or one by id).
+pub fn unpublish(lib: &Library, id: &str, only: Option<&str>) -> Result<usize, ApiError> {
+    let connect = |p: &Publication| Storage::connect(&p.target, Some(&p.endpoint).filter(|e| !e.contains(".amazonaws.com")).map(|s| s.as_str()), Some(&p.region));
+    Ok(reel_publish::unpublish(lib, id, only, &connect)?)
+}
+
+pub fn publications(lib: &Library, id: &str) -> Result<Vec<Publication>, ApiError> {
+    Ok(reel_publish::publications(lib, id)?)
+}

@@ -168,8 +168,9 @@ pub fn run(cmd: LibCmd, root: Option<&Path>) -> Result<()> {
         LibCmd::Show { id, json } => {
             let (e, meta) = lib.show(&id).map_err(reel_app::ApiError::from)?;
             let fb = reel_app::feedback(&lib, &e.id)?;
+            let published = reel_app::publications(&lib, &e.id).unwrap_or_default();
             if json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"entry": e, "meta": meta, "feedback": fb}))?);
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"entry": e, "meta": meta, "feedback": fb, "published": published}))?);
             } else {
                 println!("{}\n  id       {}\n  created  {}\n  length   {}\n  file     {}", e.title, e.id, e.created, fmt_dur(e.duration_s), e.path.display());
                 if let Some(w) = &e.warning {
@@ -185,6 +186,10 @@ pub fn run(cmd: LibCmd, root: Option<&Path>) -> Result<()> {
                     for ed in &m.edits {
                         println!("  edit     {} {} ({}; previous version in the trash as {})", ed.at, ed.op, ed.params, ed.previous.as_deref().unwrap_or("-"));
                     }
+                }
+                for p in &published {
+                    let until = p.expires.map(|x| format!(", until {}", reel_app::format_time(x))).unwrap_or_default();
+                    println!("  published {} ({}{until}) {}", p.target, p.id, p.url);
                 }
                 println!("  views    {}", fb.views);
                 for c in &fb.comments {

@@ -2,6 +2,7 @@
 
 mod bench;
 mod library;
+mod publish;
 mod record;
 mod scene_args;
 mod share;
@@ -45,6 +46,27 @@ enum Cmd {
     Preview(PreviewArgs),
     /// Benchmarks that print figures (live pacing, encode throughput, compositing, search).
     Bench(bench::BenchArgs),
+    /// Publish a recording to S3-compatible storage and print its link.
+    Publish {
+        id: String,
+        /// s3://BUCKET/PREFIX
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        storage: publish::StorageArgs,
+        /// The speed the player starts at.
+        #[arg(long)]
+        default_speed: Option<f64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a recording's published objects from storage.
+    Unpublish {
+        id: String,
+        /// Only this publication (default: all of the recording's).
+        #[arg(long)]
+        publication: Option<String>,
+    },
     #[command(flatten)]
     Lib(library::LibCmd),
     #[command(flatten)]
@@ -77,6 +99,12 @@ fn main() -> ExitCode {
         Cmd::Recover { path, all, json } => recover(path, all, json),
         Cmd::Preview(a) => preview(a),
         Cmd::Bench(a) => bench::run(a),
+        Cmd::Publish { id, to, storage, default_speed, json } => {
+            reel_app::open_library(cli.library.as_deref()).map_err(anyhow::Error::from).and_then(|lib| publish::publish(&lib, &id, &to, &storage, default_speed, json))
+        }
+        Cmd::Unpublish { id, publication } => {
+            reel_app::open_library(cli.library.as_deref()).map_err(anyhow::Error::from).and_then(|lib| publish::unpublish(&lib, &id, publication.as_deref()))
+        }
         Cmd::Lib(c) => library::run(c, cli.library.as_deref()),
         Cmd::Share(c) => share::run(c, cli.library.as_deref()),
     };

@@ -52,6 +52,8 @@ pub struct RecordArgs {
     /// Print one JSON object with the result on stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    publish: crate::publish::RecordPublishArgs,
 }
 
 #[derive(Clone, Debug, serde::Deserialize)]
@@ -137,6 +139,16 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
     if a.unpaced && max_duration.is_none() {
         bail!("--unpaced needs --duration (it renders as fast as it can, so it needs an end)");
     }
+    // Publishing is checked before recording: a wrong bucket or key is said now, not after.
+    let storage = match &a.publish.publish {
+        Some(_) if a.output.is_some() => bail!("--publish uploads a library recording; leave out --output"),
+        Some(target) => {
+            let s = a.publish.storage();
+            let opts = s.options(None)?;
+            Some((Arc::new(s.connect(target)?), opts))
+        }
+        None => None,
+    };
     // Without --output the recording lands in the library.
     let lib = match &a.output {
         Some(_) => None,
@@ -194,6 +206,10 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
     }
     rec.start();
     let started = Instant::now();
+    let live = match &storage {
+        Some((s, _)) => Some(reel_app::start_live_upload(s.clone(), rec.partial_path())?),
+        None => None,
+    };
     let shown = if lib.is_some() { "the library".to_string() } else { output.display().to_string() };
     eprintln!("\rrecording to {shown} (type pause, resume or stop + Enter; Ctrl-C stops)");
     if slides > 0 {
@@ -268,6 +284,7 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
     bar.finish_and_clear();
     eprintln!("finishing…");
     let summary = rec.finish().map_err(reel_app::ApiError::from)?;
+    let final_at = Instant::now();
     let mut summary = serde_json::to_value(&summary)?;
     if let Some((lib, job)) = lib {
         eprintln!("adding to the library…");
@@ -276,6 +293,19 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
         summary["title"] = e.title.clone().into();
         summary["output"] = e.path.display().to_string().into();
         eprintln!("saved \"{}\" as {} ({:.1} s)", e.title, e.id, e.duration_s);
+        if let (Some((s, opts)), Some(live)) = (&storage, live) {
+            let (p, warning) = reel_app::finish_live_publish(&lib, &e.id, s, opts, live)?;
+            // From the local file being final to the link working.
+            let ready_ms = final_at.elapsed().as_secs_f64() * 1000.0;
+            if let Some(w) = &warning {
+                eprintln!("warning: {w}");
+            }
+            eprintln!("published: {} ({ready_ms:.0} ms after the file was final)", p.url);
+            summary["url"] = p.url.clone().into();
+            summary["publication"] = p.id.clone().into();
+            summary["publish_ready_ms"] = ready_ms.into();
+            summary["publish_live"] = warning.is_none().into();
+        }
     }
     if a.json {
         println!("{summary}");

@@ -39,11 +39,10 @@ use tower_http::services::ServeFile;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::feedback::Feedback;
+use crate::page::{self, esc, PageUrls, PLAYER_CSS, PLAYER_JS};
 use crate::store::{new_token, Share, ShareStore};
 use crate::ShareError;
 
-static PLAYER_JS: &str = include_str!("../../../ui/player.js");
-static PLAYER_CSS: &str = include_str!("../../../ui/player.css");
 
 const MAX_ATTEMPTS: usize = 5;
 const ATTEMPT_WINDOW: Duration = Duration::from_secs(60);
@@ -73,22 +72,6 @@ impl AppState {
         let base_url = base_url.trim_end_matches('/').to_string();
         Ok(AppState(Arc::new(Inner { base_url, library, store, sessions: Mutex::default(), attempts: Mutex::default(), writes: Mutex::default() })))
     }
-}
-
-/// HTML-escapes user text (titles, names, comments).
-pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
 }
 
 fn not_found() -> Response {
@@ -151,63 +134,22 @@ fn password_page(token: &str, error: Option<&str>, status: StatusCode) -> Respon
 }
 
 fn share_page(share: &Share, meta: &reel_library::Meta, base: &str, captions: bool, feedback: &Feedback) -> String {
-    let t = esc(&share.token);
-    let abs = esc(&format!("{base}/v/{}", share.token));
-    let title = esc(&meta.title);
-    let desc = esc(if meta.description.is_empty() { "A video message recorded with Reel" } else { &meta.description });
-    let chapters: String = meta
-        .chapters
-        .iter()
-        .map(|c| format!("<li><button type=\"button\" data-t=\"{:.3}\">{} <span>{}</span></button></li>", c.start_s, esc(&c.title), fmt_t(c.start_s)))
-        .collect();
-    let chapters = if chapters.is_empty() { String::new() } else { format!("<nav aria-label=\"Chapters\"><ol class=\"chapters\">{chapters}</ol></nav>") };
-    let mut tracks = String::new();
-    if !meta.chapters.is_empty() {
-        tracks.push_str(&format!("<track kind=\"chapters\" srclang=\"en\" label=\"Chapters\" src=\"/v/{t}/chapters.vtt\">"));
-    }
-    if captions {
-        tracks.push_str(&format!("<track kind=\"captions\" srclang=\"en\" label=\"Captions\" src=\"/v/{t}/captions.vtt\" default>"));
-    }
-    // Rendered here so comments read without script; the player script takes the list over.
-    let comments: String = feedback
-        .comments
-        .iter()
-        .map(|c| format!("<li><button type=\"button\" class=\"at\" data-t=\"{:.3}\">{}</button> <b class=\"name\">{}</b><p class=\"body\">{}</p></li>", c.at_s, fmt_t(c.at_s), esc(&c.name), esc(&c.body)))
-        .collect();
-    let views = match feedback.views {
-        1 => "1 view".to_string(),
-        n => format!("{n} views"),
+    let v = format!("/v/{}", share.token);
+    let abs = format!("{base}{v}");
+    let urls = PageUrls {
+        page: abs.clone(),
+        media: format!("{v}/media"),
+        poster: format!("{v}/poster.jpg"),
+        og_poster: format!("{abs}/poster.jpg"),
+        og_media: format!("{abs}/media"),
+        download: (!share.no_download).then(|| format!("{v}/download")),
+        chapters_vtt: Some(format!("{v}/chapters.vtt")),
+        captions_vtt: captions.then(|| format!("{v}/captions.vtt")),
+        player_js: "/assets/player.js".into(),
+        player_css: "/assets/player.css".into(),
+        api: Some(v.clone()),
     };
-    let download = if share.no_download { String::new() } else { format!("<a class=\"download\" href=\"/v/{t}/download\" download>Download</a>") };
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\">\
-         <title>{title}</title>\
-         <meta property=\"og:type\" content=\"video.other\"><meta property=\"og:title\" content=\"{title}\">\
-         <meta property=\"og:description\" content=\"{desc}\">\
-         <meta property=\"og:url\" content=\"{abs}\">\
-         <meta property=\"og:image\" content=\"{abs}/poster.jpg\"><meta property=\"og:video\" content=\"{abs}/media\">\
-         <meta property=\"og:video:type\" content=\"video/mp4\">\
-         <meta name=\"twitter:card\" content=\"player\"><meta name=\"twitter:title\" content=\"{title}\">\
-         <meta name=\"twitter:image\" content=\"{abs}/poster.jpg\"><meta name=\"twitter:player\" content=\"{abs}\">\
-         <link rel=\"stylesheet\" href=\"/assets/player.css\"></head>\
-         <body><main><h1>{title}</h1>\
-         <div class=\"player\" data-default-speed=\"{speed}\" data-duration=\"{dur:.3}\" data-api=\"/v/{t}\">\
-         <video controls preload=\"metadata\" playsinline src=\"/v/{t}/media\" poster=\"/v/{t}/poster.jpg\">{tracks}</video></div>\
-         <p class=\"meta\">{len} · <span class=\"views\">{views}</span> · {download}</p>{chapters}\
-         <section class=\"feedback\" aria-labelledby=\"comments-h\"><h2 id=\"comments-h\">Comments</h2>\
-         <ol class=\"comments\">{comments}</ol></section></main>\
-         <script type=\"module\" src=\"/assets/player.js\"></script></body></html>",
-        speed = share.default_speed,
-        dur = meta.duration_s,
-        len = fmt_t(meta.duration_s),
-    )
-}
-
-fn fmt_t(s: f64) -> String {
-    let s = s.max(0.0).round() as u64;
-    format!("{}:{:02}", s / 60, s % 60)
+    page::render(meta, &urls, share.default_speed, Some(feedback), "")
 }
 
 /// Counts one event for `key`; true when `max` were already counted in the last minute.
