@@ -246,13 +246,13 @@ pub fn start_live_upload(storage: std::sync::Arc<Storage>, partial: &Path) -> Re
     Ok(LiveUpload::start(storage, partial)?)
 }
 
-/// After the recording joined the library: completes the live upload and publishes the rest.
-/// If the live upload cannot be completed, the final file is uploaded the ordinary way; the
-/// second value then says why.
-pub fn finish_live_publish(lib: &Library, id: &str, storage: &Storage, o: &PublishOptions, live: LiveUpload) -> Result<(Publication, Option<String>), ApiError> {
-    let pub_id = live.pub_id.clone();
-    match live.finish() {
-        Ok(up) => Ok((reel_publish::publish_uploaded(lib, id, storage, o, &pub_id, up)?, None)),
+/// After the recording joined the library, with the live upload's outcome
+/// (`LiveUpload::finish`, which can run while the library makes the poster): publishes the
+/// rest. If the live upload failed, the final file is uploaded the ordinary way; the second
+/// value then says why.
+pub fn finish_live_publish(lib: &Library, id: &str, storage: &Storage, o: &PublishOptions, pub_id: &str, uploaded: Result<Uploaded, ApiError>) -> Result<(Publication, Option<String>), ApiError> {
+    match uploaded {
+        Ok(up) => Ok((reel_publish::publish_uploaded(lib, id, storage, o, pub_id, up)?, None)),
         Err(e) => {
             let why = format!("the upload during recording did not complete ({e}); the recording was uploaded after it");
             Ok((publish(lib, id, storage, o, &mut |_| true)?, Some(why)))

@@ -286,15 +286,22 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
     let summary = rec.finish().map_err(reel_app::ApiError::from)?;
     let final_at = Instant::now();
     let mut summary = serde_json::to_value(&summary)?;
+    // The tail of the live upload goes up while the library makes the poster and preview.
+    let live = live.map(|l| {
+        let pub_id = l.pub_id.clone();
+        (pub_id, std::thread::spawn(move || l.finish().map_err(reel_app::ApiError::from)))
+    });
     if let Some((lib, job)) = lib {
         eprintln!("adding to the library…");
         let e = job.finish(&lib)?;
+        summary["library_ms"] = (final_at.elapsed().as_secs_f64() * 1000.0).into();
         summary["id"] = e.id.clone().into();
         summary["title"] = e.title.clone().into();
         summary["output"] = e.path.display().to_string().into();
         eprintln!("saved \"{}\" as {} ({:.1} s)", e.title, e.id, e.duration_s);
-        if let (Some((s, opts)), Some(live)) = (&storage, live) {
-            let (p, warning) = reel_app::finish_live_publish(&lib, &e.id, s, opts, live)?;
+        if let (Some((s, opts)), Some((pub_id, upload))) = (&storage, live) {
+            let uploaded = upload.join().unwrap_or_else(|_| Err(reel_app::ApiError { code: "internal".into(), message: "the upload thread failed".into() }));
+            let (p, warning) = reel_app::finish_live_publish(&lib, &e.id, s, opts, &pub_id, uploaded)?;
             // From the local file being final to the link working.
             let ready_ms = final_at.elapsed().as_secs_f64() * 1000.0;
             if let Some(w) = &warning {
