@@ -64,6 +64,19 @@ enum Which {
         #[arg(long)]
         json: bool,
     },
+    /// Concurrent viewers reading ranged media from the share server, beside nginx serving the
+    /// same file in the same run; and `reel share` → playable link.
+    Serve {
+        #[arg(long, default_value = "200")]
+        clients: usize,
+        #[arg(long, default_value = "10")]
+        seconds: f64,
+        /// Bytes per range request, in KiB (a player's typical read).
+        #[arg(long, default_value = "256")]
+        range_kib: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Encode unpaced and report frames per second, beside the ffmpeg CLI.
     Encode {
         #[arg(long, default_value = "720p")]
@@ -92,6 +105,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         Which::Compose { size, frames, json } => compose(size.parse()?, frames, json),
         Which::Render { size, seconds, json } => render(size.parse()?, seconds, json),
         Which::Search { n, queries, json } => search(n, queries, json),
+        Which::Serve { clients, seconds, range_kib, json } => crate::bench_serve::serve(clients.clamp(1, 2000), seconds.clamp(1.0, 600.0), range_kib.clamp(1, 16 << 10), json),
     }
 }
 

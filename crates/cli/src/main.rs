@@ -1,6 +1,7 @@
 //! `reel`: the command line. Every command is a thin shell over `reel_app`.
 
 mod bench;
+mod bench_serve;
 mod library;
 mod publish;
 mod record;

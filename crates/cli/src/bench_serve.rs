@@ -1,0 +1,182 @@
+//! `reel bench serve`: many viewers reading ranged media at once, against `reel serve`'s own
+//! server and against nginx serving the same file in the same run (the peer), with the same
+//! client. Also: from `reel share` to a playable link (page + first media range).
+//!
+//! The client runs in this process (one keep-alive connection per viewer thread), so both
+//! servers share the machine with it alike; figures are relative, not absolute.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+struct Load {
+    requests: u64,
+    bytes: u64,
+    errors: u64,
+    ttfb_ms: Vec<f64>,
+    seconds: f64,
+}
+
+/// `clients` threads, each looping ranged GETs of `chunk` bytes at spread offsets for `secs`.
+fn load(url: &str, size: u64, clients: usize, chunk: u64, secs: f64) -> Load {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (reqs, bytes, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let ttfb = Arc::new(Mutex::new(Vec::new()));
+    let t0 = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|i| {
+            let (url, stop, reqs, bytes, errors, ttfb) = (url.to_string(), stop.clone(), reqs.clone(), bytes.clone(), errors.clone(), ttfb.clone());
+            std::thread::Builder::new()
+                .stack_size(256 << 10)
+                .spawn(move || {
+                    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                    let mut mine = Vec::new();
+                    let mut buf = vec![0u8; 64 << 10];
+                    let mut n = i as u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        let start = (n >> 20) % size.saturating_sub(chunk).max(1);
+                        let t = Instant::now();
+                        match agent.get(&url).header("Range", &format!("bytes={start}-{}", start + chunk - 1)).call() {
+                            Ok(mut r) if r.status().as_u16() == 206 => {
+                                mine.push(t.elapsed().as_secs_f64() * 1000.0);
+                                let mut rd = r.body_mut().as_reader();
+                                let mut got = 0u64;
+                                while let Ok(k) = rd.read(&mut buf) {
+                                    if k == 0 {
+                                        break;
+                                    }
+                                    got += k as u64;
+                                }
+                                bytes.fetch_add(got, Ordering::Relaxed);
+                                reqs.fetch_add(1, Ordering::Relaxed);
+                            }
+                            _ => {
+                                errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    ttfb.lock().unwrap_or_else(|p| p.into_inner()).extend(mine);
+                })
+        })
+        .filter_map(Result::ok)
+        .collect();
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    let seconds = t0.elapsed().as_secs_f64();
+    let mut ttfb_ms = std::mem::take(&mut *ttfb.lock().unwrap_or_else(|p| p.into_inner()));
+    ttfb_ms.sort_by(f64::total_cmp);
+    Load { requests: reqs.load(Ordering::Relaxed), bytes: bytes.load(Ordering::Relaxed), errors: errors.load(Ordering::Relaxed), ttfb_ms, seconds }
+}
+
+fn summary(l: &Load) -> serde_json::Value {
+    let pct = |q: f64| if l.ttfb_ms.is_empty() { f64::NAN } else { l.ttfb_ms[((l.ttfb_ms.len() - 1) as f64 * q) as usize] };
+    serde_json::json!({
+        "requests_per_s": l.requests as f64 / l.seconds, "mb_per_s": l.bytes as f64 / 1e6 / l.seconds,
+        "ttfb_p50_ms": pct(0.5), "ttfb_p99_ms": pct(0.99), "errors": l.errors,
+    })
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// nginx serving `dir` on a loopback port, or None when nginx is not installed.
+fn nginx(dir: &Path, work: &Path) -> Result<Option<(std::process::Child, u16)>> {
+    let bin = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists());
+    let Some(bin) = bin else { return Ok(None) };
+    let port = free_port()?;
+    let conf = work.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off; worker_processes 2; pid {w}/nginx.pid; error_log {w}/error.log;\n\
+             events {{ worker_connections 4096; }}\n\
+             http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;\n\
+               client_body_temp_path {w}; proxy_temp_path {w}; fastcgi_temp_path {w}; uwsgi_temp_path {w}; scgi_temp_path {w};\n\
+               types {{ video/mp4 mp4; }}\n\
+               server {{ listen 127.0.0.1:{port}; root {d}; }} }}\n",
+            w = work.display(),
+            d = dir.display()
+        ),
+    )?;
+    let child = Command::new(bin).args(["-c"]).arg(&conf).args(["-p"]).arg(work).stdout(Stdio::null()).stderr(Stdio::null()).spawn().context("start nginx")?;
+    let url = format!("http://127.0.0.1:{port}/video.mp4");
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let t = Instant::now();
+    while agent.get(&url).header("Range", "bytes=0-0").call().is_err() {
+        if t.elapsed() > Duration::from_secs(10) {
+            bail!("nginx did not start (see {}/error.log)", work.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(Some((child, port)))
+}
+
+pub fn serve(clients: usize, seconds: f64, chunk_kib: u64, json: bool) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let src = tmp.path().join("src.mp4");
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", "testsrc2=s=1280x720:r=30", "-t", "20", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "8M", "-movflags", "faststart"])
+        .arg(&src)
+        .status()
+        .context("ffmpeg is needed to make the test video")?;
+    anyhow::ensure!(st.success(), "ffmpeg could not make the test video");
+    let lib = reel_app::open_library(Some(&tmp.path().join("lib")))?;
+    let entry = lib.import(&src, Some("Bench"), &mut |_| true).map_err(reel_app::ApiError::from)?;
+    let video = entry.path.clone();
+    let size = std::fs::metadata(&video)?.len();
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let root = tmp.path().join("lib");
+    std::thread::spawn(move || {
+        if let Ok(lib) = reel_app::open_library(Some(&root)) {
+            let _ = reel_app::serve(&lib, "127.0.0.1:0".parse().expect("addr"), None, |a| {
+                let _ = tx.send(a);
+            });
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(10)).context("the share server did not start")?;
+    let base = format!("http://{addr}");
+
+    // From `reel share` to a playable link: the share is made, the page loads, media answers.
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let t = Instant::now();
+    let (share, _) = reel_app::share(&lib, &entry.id, &Default::default(), &base)?;
+    let page = agent.get(&format!("{base}/v/{}", share.token)).call()?.status().as_u16();
+    let media = agent.get(&format!("{base}/v/{}/media", share.token)).header("Range", "bytes=0-65535").call()?.status().as_u16();
+    let share_to_playable_ms = t.elapsed().as_secs_f64() * 1000.0;
+    anyhow::ensure!(page == 200 && media == 206, "the link did not work: page {page}, media {media}");
+
+    let chunk = chunk_kib << 10;
+    let ours = load(&format!("{base}/v/{}/media", share.token), size, clients, chunk, seconds);
+    let mut report = serde_json::json!({
+        "file_mb": size as f64 / 1e6, "clients": clients, "range_kib": chunk_kib, "seconds": seconds,
+        "share_to_playable_ms": share_to_playable_ms, "reel": summary(&ours),
+    });
+    let dir = video.parent().context("video folder")?;
+    match nginx(dir, tmp.path())? {
+        Some((mut child, port)) => {
+            let theirs = load(&format!("http://127.0.0.1:{port}/video.mp4"), size, clients, chunk, seconds);
+            let _ = child.kill();
+            let _ = child.wait();
+            report["nginx"] = summary(&theirs);
+            report["throughput_ratio_vs_nginx"] = ((ours.bytes as f64 / ours.seconds) / (theirs.bytes as f64 / theirs.seconds).max(1.0)).into();
+        }
+        None => report["nginx"] = "not installed (apt-get install nginx-light or nginx) — no peer figure".into(),
+    }
+    if json {
+        println!("{report}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
+}
