@@ -112,6 +112,20 @@ fn share_page_plays_at_speed_in_chromium() {
         let _ = std::fs::create_dir_all(&d);
         let _ = std::fs::copy(&shot, d.join("share-page.png"));
     }
+
+    // A password-protected link in the browser: the form, a wrong password, then the video.
+    let locked = json(&run_ok(lib_cmd(dir.path()).args(["share", &id, "--password", "hunter2", "--json"])))["token"].as_str().unwrap().to_string();
+    b.goto(&format!("{base}/v/{locked}"));
+    assert_eq!(b.js("return document.querySelectorAll('video').length"), 0, "nothing before the password");
+    b.js("document.querySelector('#pw').value = 'nope'; document.querySelector('form').submit(); return 0");
+    assert!(wait_for(Duration::from_secs(5), || b.js("return document.querySelector('.error')?.textContent ?? ''") == "That password is not right."));
+    b.js("document.querySelector('#pw').value = 'hunter2'; document.querySelector('form').submit(); return 0");
+    assert!(wait_for(Duration::from_secs(10), || num(b.js("return document.querySelector('video')?.readyState ?? 0")) >= 1.0), "the video loads after the password");
+    // An expired link shows the same 404 as any wrong path.
+    let short = json(&run_ok(lib_cmd(dir.path()).args(["share", &id, "--expires", "1s", "--json"])))["token"].as_str().unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(2100));
+    b.goto(&format!("{base}/v/{short}"));
+    assert_eq!(b.js("return document.body.textContent.trim()"), "Not found");
     let _ = server.kill();
     let _ = server.wait();
 }

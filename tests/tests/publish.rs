@@ -212,6 +212,18 @@ fn uploads_survive_a_storage_restart_and_a_killed_reel() {
     let obj = s3b.root.join("bkt/b").join(p["publication"].as_str().unwrap()).join("video.mp4");
     assert_eq!(std::fs::read(&obj).unwrap(), local, "resumed upload is byte-identical");
     assert!(!state.exists(), "state removed once complete");
+
+    // Ctrl-C aborts: no state, no object, no orphaned parts on the server.
+    let mut child = lib_cmd(dir.path(), &s3b).args(["publish", &id, "--to", "s3://bkt/c", "--max-rate", "6M"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    assert!(wait_for(Duration::from_secs(20), || std::fs::read_to_string(&state).is_ok_and(|s| s.contains("\"0\":"))), "a part was stored");
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("cancelled"), "{err}");
+    assert!(!state.exists(), "no state after a cancel");
+    assert!(files_under(&s3b.root.join("bkt/c")).iter().all(|p| !p.ends_with("video.mp4")), "no object");
+    let orphans: Vec<_> = files_under(&s3b.root).into_iter().filter(|p| p.to_string_lossy().contains(".upload_id-")).collect();
+    assert!(orphans.is_empty(), "the multipart upload was aborted: {orphans:?}");
 }
 
 #[test]
@@ -219,11 +231,20 @@ fn upload_while_recording_makes_the_link_ready_at_stop() {
     let dir = tempfile::tempdir().unwrap();
     let s3 = S3::start(&dir.path().join("s3"), 0);
     std::fs::create_dir_all(s3.root.join("bkt")).unwrap();
-    let o = run_ok(lib_cmd(dir.path(), &s3).args([
-        "record", "--camera", "synthetic", "--mic", "tone", "--size", "1280x720", "--duration", "6", "--json", "--title", "Live", "--publish", "s3://bkt/live",
+    // Noise as the camera: a high bitrate, so several 5 MiB parts go up during the recording.
+    let noise = dir.path().join("noise.mp4");
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", "nullsrc=s=640x360:r=30,geq=random(1)*255:128:128", "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"])
+        .arg(&noise)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = run_ok(lib_cmd(dir.path(), &s3).arg("record").arg("--camera").arg(format!("file:{}", noise.display())).args([
+        "--mic", "tone", "--size", "640x360", "--duration", "6", "--json", "--title", "Live", "--publish", "s3://bkt/live",
     ]));
     let s = json(&o);
     assert_eq!(s["publish_live"], true, "uploaded during the recording: {s}");
+    assert!(s["publish_parts"].as_u64().unwrap_or(0) >= 2, "parts went up while recording: {s}");
     let url = s["url"].as_str().expect("a link").to_string();
     eprintln!("stop → link ready: {} ms", s["publish_ready_ms"]);
     let (st, _, page) = http_get(&url);

@@ -312,6 +312,7 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
             summary["publication"] = p.id.clone().into();
             summary["publish_ready_ms"] = ready_ms.into();
             summary["publish_live"] = warning.is_none().into();
+            summary["publish_parts"] = p.parts.into();
         }
     }
     if a.json {

@@ -408,6 +408,11 @@ impl Library {
         self.update_meta(&id, |m| m.description = text.chars().take(20_000).collect())
     }
 
+    /// The title in a recording folder's metadata, if readable.
+    pub fn read_title(dir: &Path) -> Option<String> {
+        read_meta(dir).ok().map(|m| m.title)
+    }
+
     /// Attaches captions (WebVTT or SRT, converted) to a recording, replacing any it had.
     /// Returns where they are.
     pub fn set_captions(&self, id: &str, file: &Path) -> Result<PathBuf, LibraryError> {

@@ -38,6 +38,9 @@ pub struct Publication {
     /// Parts of the video an earlier, interrupted run had already stored.
     #[serde(default)]
     pub resumed_parts: usize,
+    /// Parts the video went up in (1: a single PUT).
+    #[serde(default)]
+    pub parts: usize,
     /// Unix seconds.
     pub created: i64,
 }
@@ -166,6 +169,7 @@ pub fn publish_uploaded(lib: &Library, id: &str, client: &Client, o: &PublishOpt
         objects,
         bytes: video.bytes,
         resumed_parts: video.resumed_parts,
+        parts: video.parts,
         created: now,
     };
     let mut all = read_publications(&dir);

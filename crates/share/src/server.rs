@@ -109,6 +109,18 @@ fn resolve(st: &Inner, token: &str, headers: &HeaderMap) -> Option<(Share, PathB
     Some((share, dir, meta?))
 }
 
+/// The share (if valid and unlocked) and the recording's folder, without reading its metadata:
+/// the hot path of every media range request. The folder comes from the library's root and the
+/// id stored with the share (never from the request).
+fn resolve_dir(st: &Inner, token: &str, headers: &HeaderMap) -> Option<(Share, PathBuf)> {
+    let share = st.store.valid(token)?;
+    if !unlocked(st, &share, headers) || share.recording_id.contains(['/', '\\']) || share.recording_id.starts_with('.') {
+        return None;
+    }
+    let dir = st.library.root().join("recordings").join(&share.recording_id);
+    Some((share, dir))
+}
+
 async fn page(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
     let Some(share) = st.0.store.valid(&token) else { return not_found() };
     if !unlocked(&st.0, &share, &headers) {
@@ -194,7 +206,7 @@ async fn unlock(State(st): State<AppState>, UrlPath(token): UrlPath<String>, For
 
 /// Serves one of the recording's own files with ranges; `attachment` adds a download name.
 async fn file(st: &Inner, token: &str, req: Request, name: &str, attachment: bool) -> Response {
-    let Some((share, dir, meta)) = resolve(st, token, req.headers()) else { return not_found() };
+    let Some((share, dir)) = resolve_dir(st, token, req.headers()) else { return not_found() };
     if attachment && share.no_download {
         return not_found();
     }
@@ -223,7 +235,8 @@ async fn file(st: &Inner, token: &str, req: Request, name: &str, attachment: boo
         return not_found();
     }
     let disposition = if attachment {
-        let safe: String = meta.title.chars().map(|c| if c.is_ascii_alphanumeric() || c == ' ' || c == '-' { c } else { '_' }).collect();
+        let title = reel_library::Library::read_title(&dir).unwrap_or_else(|| "video".into());
+        let safe: String = title.chars().map(|c| if c.is_ascii_alphanumeric() || c == ' ' || c == '-' { c } else { '_' }).collect();
         format!("attachment; filename=\"{}.mp4\"", safe.trim())
     } else {
         "inline".to_string()
