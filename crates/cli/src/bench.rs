@@ -64,6 +64,18 @@ enum Which {
         #[arg(long)]
         json: bool,
     },
+    /// Export with the speed baked in, as a real-time factor, beside the ffmpeg CLI doing the
+    /// same (setpts + atempo, same x264 preset and CRF) on the same input in the same run.
+    Export {
+        #[arg(long, default_value = "720p")]
+        size: String,
+        #[arg(long, default_value = "30")]
+        seconds: u32,
+        #[arg(long, default_value = "2")]
+        speed: f64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Concurrent viewers reading ranged media from the share server, beside nginx serving the
     /// same file in the same run; and `reel share` → playable link.
     Serve {
@@ -105,6 +117,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         Which::Compose { size, frames, json } => compose(size.parse()?, frames, json),
         Which::Render { size, seconds, json } => render(size.parse()?, seconds, json),
         Which::Search { n, queries, json } => search(n, queries, json),
+        Which::Export { size, seconds, speed, json } => export(size.parse()?, seconds.clamp(1, 3600), speed, json),
         Which::Serve { clients, seconds, range_kib, json } => crate::bench_serve::serve(clients.clamp(1, 2000), seconds.clamp(1.0, 600.0), range_kib.clamp(1, 16 << 10), json),
     }
 }
@@ -285,6 +298,42 @@ fn encode(size: Size, fps: Fps, seconds: f64, json: bool) -> Result<()> {
         "frames": s.frames_encoded, "reel_wall_s": ours, "reel_fps": s.frames_encoded as f64 / ours,
         "ffmpeg_cli_ok": peer.success(), "ffmpeg_cli_wall_s": peer_s, "ffmpeg_cli_fps": frames as f64 / peer_s,
         "realtime_factor": seconds / ours,
+    });
+    print_report(&report, json)
+}
+
+fn export(size: Size, seconds: u32, speed: f64, json: bool) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let src = tmp.path().join("src.mp4");
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", &format!("testsrc2=size={}x{}:rate=30:duration={seconds}", size.width, size.height)])
+        .args(["-f", "lavfi", "-i", &format!("sine=frequency=1000:duration={seconds}"), "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"])
+        .arg(&src)
+        .status()
+        .context("running ffmpeg (install ffmpeg)")?;
+    anyhow::ensure!(st.success(), "ffmpeg could not make the test input");
+    let lib = reel_app::open_library(Some(&tmp.path().join("lib")))?;
+    let e = lib.import(&src, Some("bench"), &mut |_| true).map_err(reel_app::ApiError::from)?;
+    let out = tmp.path().join("reel.mp4");
+    let t = Instant::now();
+    lib.export(&e.id, &out, speed, None, &mut |_| true).map_err(reel_app::ApiError::from)?;
+    let ours = t.elapsed().as_secs_f64();
+    let p = reel_codec::Preset::offline();
+    let peer_out = tmp.path().join("ffmpeg.mp4");
+    let t = Instant::now();
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&src)
+        .args(["-filter:v", &format!("setpts=PTS/{speed}"), "-filter:a", &format!("atempo={speed}")])
+        .args(["-c:v", "libx264", "-preset", p.x264, "-crf", &p.crf.to_string(), "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k"])
+        .arg(&peer_out)
+        .status()?;
+    let peer = t.elapsed().as_secs_f64();
+    anyhow::ensure!(st.success(), "the ffmpeg CLI failed");
+    let report = serde_json::json!({
+        "size": size.to_string(), "source_s": seconds, "speed": speed, "preset": p.x264,
+        "reel_wall_s": ours, "reel_realtime_factor": seconds as f64 / ours,
+        "ffmpeg_cli_wall_s": peer, "ffmpeg_cli_realtime_factor": seconds as f64 / peer, "reel_vs_ffmpeg_cli": peer / ours,
     });
     print_report(&report, json)
 }

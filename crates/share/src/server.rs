@@ -5,7 +5,7 @@
 //!                               script runs, poster, Open Graph / Twitter tags; the player
 //!                               script enhances it
 //!  POST /v/{token}              password form → session cookie (argon2, 5 tries a minute)
-//!  GET  /v/{token}/media        the MP4, byte ranges (206/416) by tower-http's ServeFile
+//!  GET  /v/{token}/media        the MP4, byte ranges (206/416), ETag, If-Range (media.rs)
 //!  GET  /v/{token}/download     the same as an attachment (absent with --no-download)
 //!  GET  /v/{token}/poster.jpg   GET /v/{token}/preview.gif
 //!  GET  /v/{token}/chapters.vtt GET /v/{token}/captions.vtt (when the creator attached them)
@@ -25,7 +25,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -34,8 +33,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use reel_library::Library;
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::feedback::Feedback;
@@ -211,29 +208,7 @@ async fn file(st: &Inner, token: &str, req: Request, name: &str, attachment: boo
         return not_found();
     }
     let path = dir.join(name);
-    let (parts, _) = req.into_parts();
-    let serve = |parts: axum::http::request::Parts| {
-        let path = path.clone();
-        async move { ServeFile::new(&path).oneshot(Request::from_parts(parts, Body::empty())).await.ok().map(|r| r.map(Body::new)) }
-    };
-    let Some(mut resp) = serve(parts.clone()).await else { return not_found() };
-    // If-Range: a range only if the file is still the one the client has (RFC 9110 13.1.5);
-    // otherwise the whole file. ServeFile checks the other preconditions itself.
-    if resp.status() == StatusCode::PARTIAL_CONTENT {
-        if let Some(cond) = parts.headers.get(header::IF_RANGE) {
-            let same = [header::ETAG, header::LAST_MODIFIED].iter().any(|h| resp.headers().get(h).is_some_and(|v| v == cond && !v.as_bytes().starts_with(b"W/")));
-            if !same {
-                let mut whole = parts.clone();
-                whole.headers.remove(header::RANGE);
-                whole.headers.remove(header::IF_RANGE);
-                let Some(r) = serve(whole).await else { return not_found() };
-                resp = r;
-            }
-        }
-    }
-    if resp.status() == StatusCode::NOT_FOUND {
-        return not_found();
-    }
+    let Some(mut resp) = crate::media::respond(&path, req.headers()) else { return not_found() };
     let disposition = if attachment {
         let title = reel_library::Library::read_title(&dir).unwrap_or_else(|| "video".into());
         let safe: String = title.chars().map(|c| if c.is_ascii_alphanumeric() || c == ' ' || c == '-' { c } else { '_' }).collect();
