@@ -1,38 +1,282 @@
-import { call } from "./backend.js";
+// The desktop app's UI: three views over one backend module (ui/backend.js). Recorder: live
+// preview of exactly what will be recorded, pickers, layouts, countdown, record/pause/stop.
+// Library: posters (animated preview on hover), search as you type, sort. Player: the share
+// page's own player (ui/player.js), rename, delete, share.
+import { call, mediaUrl } from "./backend.js";
+import { enhance, fmt } from "./player.js";
 
 const $ = (id) => document.getElementById(id);
+const el = (tag, props = {}, ...kids) => { const e = Object.assign(document.createElement(tag), props); e.append(...kids); return e; };
 
-function fill(list, items, empty) {
-  list.replaceChildren();
-  if (items.length === 0) {
-    const li = document.createElement("li");
-    li.className = "muted";
-    li.textContent = empty;
-    list.append(li);
-  }
-  for (const text of items) {
-    const li = document.createElement("li");
-    li.textContent = text; // never innerHTML: device names are not ours
-    list.append(li);
-  }
+export function showError(e) {
+  const box = $("error");
+  box.textContent = e?.message ?? String(e);
+  box.hidden = false;
+  clearTimeout(showError.t);
+  showError.t = setTimeout(() => { box.hidden = true; }, 8000);
 }
 
-function showError(e) {
-  const el = $("error");
-  el.textContent = e?.message ?? String(e);
-  el.hidden = false;
+// ---- views ----
+let view = "record";
+function show(name) {
+  view = name;
+  for (const v of ["record", "library", "watch"]) $(`view-${v}`).hidden = v !== name;
+  for (const b of document.querySelectorAll("nav button")) b.setAttribute("aria-pressed", String(b.dataset.view === name || (name === "watch" && b.dataset.view === "library")));
+  if (name === "record") previewLoop();
+  if (name === "library") loadLibrary();
 }
+for (const b of document.querySelectorAll("nav button")) b.addEventListener("click", () => show(b.dataset.view));
 
-async function load() {
+// ---- recorder ----
+const config = {
+  camera: "synthetic", mic: "default", size: "720p", fps: 30, title: null, deck: null,
+  scene: { layout: "camera", bubble: { size: "m", shape: "circle", corner: "bottom-right", mirror: true }, background: [24, 26, 32, 255] },
+};
+let slides = 0, slide = 0, recording = false, paused = false, startedAt = 0;
+
+async function apply() {
+  config.title = $("title").value.trim() || null;
   try {
-    const d = await call("devices");
-    fill($("cameras"), [...d.cameras.map((c) => c.name), "Demo camera (test pattern)"], "");
-    fill($("mics"), d.mics.map((m) => m.name + (m.is_default ? " (default)" : "")), "No microphone found — record video only, or use the test tone.");
-    const rec = await call("interrupted");
-    fill($("interrupted"), rec.map((s) => s.output), "None — every recording was finished.");
-  } catch (e) {
-    showError(e);
-  }
+    slides = await call("configure", { config });
+    slide = Math.min(slide, Math.max(0, slides - 1));
+    $("slide-pos").textContent = slides ? `slide ${slide + 1} of ${slides}` : "";
+    for (const b of document.querySelectorAll("[data-layout]")) b.setAttribute("aria-pressed", String(b.dataset.layout === config.scene.layout));
+    kick();
+  } catch (e) { showError(e); }
 }
 
-load();
+// Frames are asked for only while the recorder is on screen and the window visible: an idle
+// window costs nothing. During a recording the preview slows down to leave the CPU to it.
+let looping = false, wake = null;
+const kick = () => { if (wake) { wake(); wake = null; } };
+async function previewLoop() {
+  if (looping) return;
+  looping = true;
+  const img = $("preview");
+  let last = null;
+  while (view === "record" && document.visibilityState === "visible") {
+    const t0 = performance.now();
+    try {
+      const at = recording ? (performance.now() - startedAt) / 1000 : (performance.now() / 1000) % 60;
+      const buf = await call("preview", { slide, at, width: 960 });
+      const url = URL.createObjectURL(new Blob([buf], { type: "image/jpeg" }));
+      img.src = url;
+      if (last) URL.revokeObjectURL(last);
+      last = url;
+    } catch (e) { showError(e); await new Promise((r) => setTimeout(r, 1000)); }
+    const gap = recording ? 500 : 100;
+    await new Promise((r) => { wake = r; setTimeout(r, Math.max(0, gap - (performance.now() - t0))); });
+  }
+  looping = false;
+}
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible" && view === "record") previewLoop(); });
+
+async function startRecording() {
+  $("record").disabled = true;
+  const cd = $("countdown");
+  cd.hidden = false;
+  for (const n of [3, 2, 1]) { cd.textContent = String(n); await new Promise((r) => setTimeout(r, 1000)); }
+  cd.hidden = true;
+  try {
+    await call("start_recording");
+    recording = true; paused = false; startedAt = performance.now();
+    $("record").hidden = true;
+    for (const id of ["pause", "stop", "restart"]) $(id).hidden = false;
+    $("rec-badge").hidden = false;
+    statusLoop();
+  } catch (e) { showError(e); }
+  $("record").disabled = false;
+}
+
+// Status (timer, level) is read only while recording.
+async function statusLoop() {
+  while (recording) {
+    const s = await call("recording_status").catch(() => null);
+    if (s) {
+      $("timer").textContent = fmt(s.elapsed_s);
+      $("level").value = Math.min(1, Math.sqrt(s.level_rms * 4));
+      $("slide-pos").textContent = s.slides ? `slide ${s.slide + 1} of ${s.slides}` : "";
+      slide = s.slide;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  $("level").value = 0;
+}
+
+function resetRecorderButtons() {
+  recording = false;
+  $("record").hidden = false;
+  for (const id of ["pause", "stop", "restart"]) $(id).hidden = true;
+  $("rec-badge").hidden = true;
+  $("pause").textContent = "Pause";
+}
+
+async function stopRecording() {
+  $("stop").disabled = true;
+  try {
+    const entry = await call("stop_recording");
+    resetRecorderButtons();
+    await openRecording(entry.id);
+  } catch (e) { showError(e); } finally { $("stop").disabled = false; }
+}
+
+$("record").addEventListener("click", startRecording);
+$("stop").addEventListener("click", stopRecording);
+$("pause").addEventListener("click", async () => {
+  try { paused = !paused; await call("pause_recording", { pause: paused }); $("pause").textContent = paused ? "Resume" : "Pause"; } catch (e) { showError(e); }
+});
+$("restart").addEventListener("click", async () => {
+  try { await call("discard_recording"); resetRecorderButtons(); await startRecording(); } catch (e) { showError(e); }
+});
+
+async function stage(line) {
+  if (recording) { try { await call("stage_command", { line }); } catch (e) { showError(e); } return; }
+  if (line === "n") slide = Math.min(slide + 1, Math.max(0, slides - 1));
+  else if (line === "p") slide = Math.max(0, slide - 1);
+  else if (line.startsWith("l ")) { config.scene.layout = line.slice(2); await apply(); return; }
+  $("slide-pos").textContent = slides ? `slide ${slide + 1} of ${slides}` : "";
+  kick();
+}
+for (const b of document.querySelectorAll("[data-layout]")) b.addEventListener("click", () => { config.scene.layout = b.dataset.layout; recording ? stage(`l ${b.dataset.layout}`) : apply(); });
+for (const [id, set] of [
+  ["camera", (v) => { config.camera = v; }], ["mic", (v) => { config.mic = v; }], ["size", (v) => { config.size = v; }],
+  ["bubble-size", (v) => { config.scene.bubble.size = v; }], ["bubble-shape", (v) => { config.scene.bubble.shape = v; }],
+  ["bubble-corner", (v) => { config.scene.bubble.corner = v; }],
+]) $(id).addEventListener("change", (e) => { set(e.target.value); apply(); });
+$("mirror").addEventListener("change", (e) => { config.scene.bubble.mirror = e.target.checked; apply(); });
+$("title").addEventListener("change", apply);
+$("deck").addEventListener("change", (e) => { config.deck = e.target.value.trim() || null; if (config.deck && config.scene.layout === "camera") config.scene.layout = "bubble"; apply(); });
+$("no-deck").addEventListener("click", () => { config.deck = null; $("deck").value = ""; if (config.scene.layout === "slides") config.scene.layout = "camera"; apply(); });
+
+document.addEventListener("keydown", (e) => {
+  if (view !== "record" || e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+  if (e.key === "r" || e.key === "R") { recording ? stopRecording() : startRecording(); }
+  else if (e.key === " " && recording) { e.preventDefault(); $("pause").click(); }
+  else if (e.key === "ArrowRight") stage("n");
+  else if (e.key === "ArrowLeft") stage("p");
+  else if ("12345".includes(e.key) && e.key !== "") stage(`l ${["bubble", "side", "pip", "camera", "slides"][Number(e.key) - 1]}`);
+});
+
+// Drag and drop of a folder or PDF (Tauri gives the paths).
+window.__TAURI__?.webview?.getCurrentWebview?.().onDragDropEvent?.((ev) => {
+  if (ev.payload.type === "drop" && ev.payload.paths?.length) {
+    $("deck").value = ev.payload.paths[0];
+    $("deck").dispatchEvent(new Event("change"));
+  }
+});
+
+// ---- library ----
+let entries = [];
+async function loadLibrary() {
+  try {
+    const q = $("search").value.trim();
+    entries = q ? await call("library_search", { query: q }) : await call("library_list");
+    renderGrid();
+  } catch (e) { showError(e); }
+}
+function renderGrid() {
+  const sorted = [...entries];
+  const by = $("sort").value;
+  if ($("search").value.trim() === "" || by !== "new") {
+    sorted.sort((a, b) => by === "old" ? a.created.localeCompare(b.created) : by === "title" ? a.title.localeCompare(b.title) : by === "long" ? b.duration_s - a.duration_s : b.created.localeCompare(a.created));
+  }
+  const grid = $("grid");
+  if (!sorted.length) {
+    grid.replaceChildren(el("li", { className: "muted", textContent: $("search").value ? "Nothing matches." : "No recordings yet — record one!" }));
+    return;
+  }
+  grid.replaceChildren(...sorted.map((e) => {
+    const img = el("img", { alt: "", loading: "lazy", src: mediaUrl(e.id, "poster.jpg") });
+    const li = el("li", { tabIndex: 0 }, img, el("div", { className: "info" },
+      el("div", { className: "title", textContent: e.title }),
+      el("div", { className: "muted", textContent: `${fmt(e.duration_s)} · ${e.created.slice(0, 10)}` }),
+      e.warning ? el("div", { className: "broken", textContent: e.warning }) : ""));
+    li.dataset.id = e.id;
+    li.addEventListener("mouseenter", () => { img.src = mediaUrl(e.id, "preview.gif"); });
+    li.addEventListener("mouseleave", () => { img.src = mediaUrl(e.id, "poster.jpg"); });
+    li.addEventListener("click", () => openRecording(e.id));
+    li.addEventListener("keydown", (k) => { if (k.key === "Enter") openRecording(e.id); });
+    return li;
+  }));
+}
+let searchTimer;
+$("search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(loadLibrary, 120); });
+$("sort").addEventListener("change", renderGrid);
+
+// ---- player ----
+let current = null;
+async function openRecording(id) {
+  try {
+    const r = await call("recording", { id });
+    current = r.entry.id;
+    show("watch");
+    $("watch-title").value = r.entry.title;
+    const meta = r.meta ?? { chapters: [], duration_s: r.entry.duration_s };
+    const video = el("video", { controls: true, preload: "metadata", src: mediaUrl(current, "video.mp4"), poster: mediaUrl(current, "poster.jpg") });
+    video.setAttribute("playsinline", "");
+    const box = el("div", { className: "player" }, video);
+    box.dataset.defaultSpeed = "1";
+    box.dataset.duration = String(meta.duration_s || 0);
+    const chapters = el("ol", { className: "chapters" }, ...meta.chapters.map((c) => {
+      const b = el("button", { type: "button" }, `${c.title} `, el("span", { textContent: fmt(c.start_s) }));
+      b.dataset.t = String(c.start_s);
+      return el("li", {}, b);
+    }));
+    const comments = el("ol", { className: "comments" }, ...r.feedback.comments.map((c) => {
+      const at = el("button", { type: "button", className: "at", textContent: fmt(c.at_s) });
+      at.addEventListener("click", () => { video.currentTime = c.at_s; video.play(); });
+      return el("li", {}, at, " ", el("b", { className: "name", textContent: c.name }), el("p", { className: "body", textContent: c.body }));
+    }));
+    const reactions = r.feedback.reactions.map((x) => `${fmt(x.at_s)} ${x.emoji}`).join("  ");
+    $("watch").replaceChildren(box, el("nav", { ariaLabel: "Chapters" }, chapters),
+      el("section", { className: "feedback" }, el("h2", { textContent: `Comments · ${r.feedback.views} views` }), comments, el("p", { className: "muted", textContent: reactions })));
+    enhance(box);
+  } catch (e) { showError(e); }
+}
+$("back").addEventListener("click", () => show("library"));
+$("watch-title").addEventListener("change", async (e) => { try { await call("rename", { id: current, title: e.target.value }); } catch (err) { showError(err); } });
+$("delete").addEventListener("click", async () => {
+  if (!confirm("Move this recording to the trash? You can restore it until the trash is emptied.")) return;
+  try { await call("delete", { id: current }); show("library"); } catch (e) { showError(e); }
+});
+$("share").addEventListener("click", () => { $("share-url").value = ""; $("share-dialog").showModal(); });
+$("share-make").addEventListener("click", async () => {
+  try {
+    $("share-url").value = await call("share_link", { id: current, password: $("share-password").value || null, expires: $("share-expires").value || null, defaultSpeed: Number($("share-speed").value) });
+    $("share-url").select();
+  } catch (e) { showError(e); }
+});
+$("share-copy").addEventListener("click", async () => { await navigator.clipboard?.writeText($("share-url").value).catch(() => {}); $("share-url").select(); });
+
+// ---- start ----
+async function start() {
+  try {
+    const info = await call("app_info");
+    document.body.dataset.server = info.server;
+    document.body.dataset.secret = info.secret;
+    $("demo-deck").addEventListener("click", () => { $("deck").value = info.demo_deck ?? ""; $("deck").dispatchEvent(new Event("change")); });
+    const d = await call("devices");
+    $("camera").replaceChildren(...d.cameras.map((c) => el("option", { value: String(c.index), textContent: c.name })),
+      el("option", { value: "synthetic", textContent: "Demo camera (test pattern)", selected: d.cameras.length === 0 }),
+      el("option", { value: "none", textContent: "No camera" }));
+    config.camera = $("camera").value;
+    $("mic").replaceChildren(...d.mics.map((m) => el("option", { value: m.is_default ? "default" : m.name, textContent: m.name + (m.is_default ? " (default)" : "") })),
+      el("option", { value: "tone", textContent: "Test tone" }), el("option", { value: "none", textContent: "No microphone" }));
+    if (!d.mics.length) $("mic").value = "tone";
+    config.mic = $("mic").value;
+    const lost = await call("interrupted");
+    if (lost.length) {
+      $("recover-text").textContent = `${lost.length} recording(s) were interrupted (a crash or power loss) and can be saved.`;
+      $("recover").hidden = false;
+    }
+    await apply();
+    previewLoop();
+  } catch (e) { showError(e); }
+}
+$("recover-all").addEventListener("click", async () => {
+  const r = await call("recover_all");
+  const ok = r.filter((x) => x.Ok).length;
+  $("recover-text").textContent = `Recovered ${ok} of ${r.length}.`;
+  $("recover-all").hidden = true;
+});
+start();

@@ -102,6 +102,8 @@ export function enhance(box) {
 
   document.addEventListener("keydown", (e) => {
     if (e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement) return;
+    // In the app a player can be replaced or hidden; only the one on screen answers.
+    if (!video.isConnected || video.closest("[hidden]")) return;
     const i = SPEEDS.indexOf(video.playbackRate);
     switch (e.key) {
       case " ": case "k": e.preventDefault(); video.paused ? video.play() : video.pause(); break;

@@ -1,57 +1,201 @@
-//! The desktop shell: windows and commands of a few lines each over `reel_app`.
-//! Errors cross into the UI as `{code, message}` (reel_app::ApiError).
+//! The desktop shell: windows and commands of a few lines each over `reel_app` (its `studio`
+//! for the recorder, the library and share APIs for the rest). Errors cross into the UI as
+//! `{code, message}` (reel_app::ApiError).
 //!
 //! The app runs the share server in-process on a loopback port: media in the webview must play
 //! from http://127.0.0.1 (WebKitGTK cannot play it from tauri://), and the same server answers
-//! share links while the app is open.
+//! share links while the app is open. The app's own media routes carry a random secret.
 
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
+use reel_app::studio::{Status, Studio, StudioConfig};
 use reel_app::ApiError;
+use tauri::ipc::Response;
+use tauri::State;
 
-/// The in-process server's address, once it listens.
-static SERVER: OnceLock<Result<String, ApiError>> = OnceLock::new();
-
-/// Cameras and microphones, for the recorder's pickers.
-#[tauri::command]
-fn devices() -> Result<reel_app::Devices, ApiError> {
-    Ok(reel_app::devices())
+struct App {
+    studio: Studio,
+    secret: String,
+    /// The in-process server's address, once it listens.
+    server: Arc<OnceLock<Result<String, ApiError>>>,
 }
 
-/// Interrupted recordings found at start, offered for recovery.
+type Api<T> = Result<T, ApiError>;
+
+#[derive(serde::Serialize)]
+struct Info {
+    server: String,
+    secret: String,
+    library: String,
+    demo_deck: Option<String>,
+}
+
+#[tauri::command]
+fn app_info(app: State<'_, App>) -> Api<Info> {
+    let server = app.server.get().cloned().unwrap_or_else(|| Err(ApiError { code: "busy".into(), message: "the media server is still starting".into() }))?;
+    let lib = app.studio.library().root().to_path_buf();
+    let demo_deck = reel_app::studio::demo_deck(&lib).ok().map(|p| p.display().to_string());
+    Ok(Info { server, secret: app.secret.clone(), library: lib.display().to_string(), demo_deck })
+}
+
+#[tauri::command]
+fn devices() -> reel_app::Devices {
+    reel_app::devices()
+}
+
 #[tauri::command]
 fn interrupted() -> Vec<reel_app::session::Session> {
     reel_app::interrupted_recordings()
 }
 
-/// Where the in-process server listens (`http://127.0.0.1:PORT`).
 #[tauri::command]
-fn server_address() -> Result<String, ApiError> {
-    SERVER.get().cloned().unwrap_or_else(|| Err(ApiError { code: "busy".into(), message: "the media server is still starting".into() }))
+fn recover_all() -> Vec<Result<reel_app::Recovered, ApiError>> {
+    reel_app::recover_all()
 }
 
-/// Starts the share server on a free loopback port in its own thread.
-fn start_server() {
-    std::thread::spawn(|| {
-        let r = reel_app::open_library(None).and_then(|lib| {
-            reel_app::serve(&lib, std::net::SocketAddr::from(([127, 0, 0, 1], 0)), None, |a| {
-                let _ = SERVER.set(Ok(format!("http://{a}")));
-            })
-        });
-        if let Err(e) = r {
-            eprintln!("error: the media server could not start: {e}");
-            let _ = SERVER.set(Err(e));
-        }
-    });
+#[tauri::command]
+fn configure(app: State<'_, App>, config: StudioConfig) -> Api<usize> {
+    app.studio.configure(config)
+}
+
+/// One composed frame as JPEG bytes (an ArrayBuffer in the UI).
+#[tauri::command]
+fn preview(app: State<'_, App>, slide: usize, at: f64, width: u32) -> Api<Response> {
+    app.studio.preview_jpeg(slide, at, width).map(Response::new)
+}
+
+#[tauri::command]
+fn start_recording(app: State<'_, App>) -> Api<()> {
+    app.studio.start()
+}
+
+#[tauri::command]
+fn recording_status(app: State<'_, App>) -> Option<Status> {
+    app.studio.status()
+}
+
+#[tauri::command]
+fn pause_recording(app: State<'_, App>, pause: bool) -> Api<()> {
+    app.studio.pause(pause)
+}
+
+#[tauri::command]
+fn stage_command(app: State<'_, App>, line: String) -> Api<()> {
+    app.studio.command(&line)
+}
+
+#[tauri::command]
+async fn stop_recording(app: State<'_, App>) -> Api<reel_app::Entry> {
+    app.studio.stop()
+}
+
+#[tauri::command]
+fn discard_recording(app: State<'_, App>) -> Api<()> {
+    app.studio.discard()
+}
+
+#[tauri::command]
+fn library_list(app: State<'_, App>) -> Api<Vec<reel_app::Entry>> {
+    Ok(app.studio.library().list()?)
+}
+
+#[tauri::command]
+fn library_search(app: State<'_, App>, query: String) -> Api<Vec<reel_app::Hit>> {
+    Ok(app.studio.library().search(&query, 200)?)
+}
+
+#[tauri::command]
+fn recording(app: State<'_, App>, id: String) -> Api<serde_json::Value> {
+    let (entry, meta) = app.studio.library().show(&id)?;
+    let feedback = reel_app::feedback(app.studio.library(), &entry.id)?;
+    Ok(serde_json::json!({"entry": entry, "meta": meta, "feedback": feedback}))
+}
+
+#[tauri::command]
+fn rename(app: State<'_, App>, id: String, title: String) -> Api<reel_app::Meta> {
+    Ok(app.studio.library().rename(&id, &title)?)
+}
+
+#[tauri::command]
+fn describe(app: State<'_, App>, id: String, text: String) -> Api<reel_app::Meta> {
+    Ok(app.studio.library().describe(&id, &text)?)
+}
+
+#[tauri::command]
+fn delete(app: State<'_, App>, id: String) -> Api<String> {
+    Ok(app.studio.library().delete(&id)?)
+}
+
+#[tauri::command]
+fn restore(app: State<'_, App>, name: String) -> Api<String> {
+    Ok(app.studio.library().restore(&name)?)
+}
+
+#[tauri::command]
+fn share_link(app: State<'_, App>, id: String, password: Option<String>, expires: Option<String>, default_speed: Option<f64>) -> Api<String> {
+    let expires_in = expires.filter(|e| !e.is_empty()).map(|e| reel_app::parse_duration(&e)).transpose()?;
+    let o = reel_app::ShareOptions { password: password.filter(|p| !p.is_empty()), expires_in, no_download: false, default_speed };
+    let base = app.server.get().cloned().unwrap_or_else(|| Ok(reel_app::default_base_url()))?;
+    Ok(reel_app::share(app.studio.library(), &id, &o, &base)?.1)
 }
 
 fn main() {
-    start_server();
+    let lib = match reel_app::open_library(None) {
+        Ok(l) => Arc::new(l),
+        Err(e) => {
+            eprintln!("error: the library could not open: {e}");
+            std::process::exit(1);
+        }
+    };
+    let (studio, secret) = match (Studio::new(lib.clone()), reel_app::new_secret()) {
+        (Ok(s), Ok(k)) => (s, k),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: the studio could not start: {e}");
+            std::process::exit(1);
+        }
+    };
+    let server = Arc::new(OnceLock::new());
+    {
+        let (server, secret, root) = (server.clone(), secret.clone(), lib.root().to_path_buf());
+        std::thread::spawn(move || {
+            let r = reel_app::open_library(Some(&root)).and_then(|lib| {
+                reel_app::serve_app(&lib, secret, |a| {
+                    let _ = server.set(Ok(format!("http://{a}")));
+                })
+            });
+            if let Err(e) = r {
+                eprintln!("error: the media server could not start: {e}");
+                let _ = server.set(Err(e));
+            }
+        });
+    }
     let result = tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![devices, interrupted, server_address])
+        .manage(App { studio, secret, server })
+        .invoke_handler(tauri::generate_handler![
+            app_info,
+            devices,
+            interrupted,
+            recover_all,
+            configure,
+            preview,
+            start_recording,
+            recording_status,
+            pause_recording,
+            stage_command,
+            stop_recording,
+            discard_recording,
+            library_list,
+            library_search,
+            recording,
+            rename,
+            describe,
+            delete,
+            restore,
+            share_link
+        ])
         .run(tauri::generate_context!());
     if let Err(e) = result {
         eprintln!("error: the desktop app could not start: {e}");

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+pub mod studio;
+
 pub use reel_capture::{CameraInfo, CameraSpec, MicInfo, MicSpec};
 pub use reel_media::{ClockMode, Fps, Size};
 pub use reel_recorder::{session, Control, RecordError, RecordOptions, Recording, Recovered, State, Summary};
@@ -207,6 +209,16 @@ pub fn shares(lib: &Library) -> Result<Vec<Share>, ApiError> {
 /// Runs the share server on `bind` until Ctrl-C.
 pub fn serve(lib: &Library, bind: std::net::SocketAddr, base_url: Option<&str>, on_ready: impl FnOnce(std::net::SocketAddr)) -> Result<(), ApiError> {
     Ok(reel_share::server::run(bind, base_url, lib.root(), on_ready)?)
+}
+
+/// The desktop app's server: share links plus its own media routes under `/app/{secret}/`.
+pub fn serve_app(lib: &Library, secret: String, on_ready: impl FnOnce(std::net::SocketAddr)) -> Result<(), ApiError> {
+    Ok(reel_share::server::run_with_app(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), None, lib.root(), Some(secret), on_ready)?)
+}
+
+/// A random secret for the app's media routes.
+pub fn new_secret() -> Result<String, ApiError> {
+    Ok(reel_share::store::new_token()?)
 }
 
 /// Parses `7d`, `12h`, `30m`.

@@ -12,7 +12,10 @@
 //! place; a changed video is a new file renamed over the old one, and a mapping keeps the old
 //! inode alive.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -29,10 +32,37 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
+/// Mappings of recently served files, keyed by path and checked against the file's identity
+/// (device, inode, size, mtime) on every request: mapping and unmapping per range request cost
+/// more than serving it (munmap flushes every thread's TLB). A replaced file has a new inode,
+/// so it is mapped afresh.
+static MAPS: Mutex<Option<HashMap<PathBuf, ((u64, u64, u64, i64, i64), Bytes)>>> = Mutex::new(None);
+const MAX_MAPS: usize = 64;
+
+fn mapped(path: &Path, meta: &std::fs::Metadata) -> Option<Bytes> {
+    let id = (meta.dev(), meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec());
+    let mut maps = MAPS.lock().unwrap_or_else(|p| p.into_inner());
+    let maps = maps.get_or_insert_with(HashMap::new);
+    if let Some((known, bytes)) = maps.get(path) {
+        if *known == id {
+            return Some(bytes.clone());
+        }
+    }
+    let file = std::fs::File::open(path).ok()?;
+    // SAFETY: the mapping is read-only and the library never truncates or rewrites a media
+    // file in place (see the module docs), so the mapped pages stay valid while in use.
+    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    let bytes = Bytes::from_owner(map);
+    if maps.len() >= MAX_MAPS {
+        maps.clear();
+    }
+    maps.insert(path.to_path_buf(), (id, bytes.clone()));
+    Some(bytes)
+}
+
 /// Answers a GET (or HEAD) for `path` with ranges and validators; `None` when it is not there.
 pub fn respond(path: &Path, headers: &HeaderMap) -> Option<Response> {
-    let file = std::fs::File::open(path).ok()?;
-    let meta = file.metadata().ok().filter(|m| m.is_file())?;
+    let meta = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
     let len = meta.len();
     let mtime = meta.modified().ok();
     let mtime_ns = mtime.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
@@ -82,10 +112,37 @@ pub fn respond(path: &Path, headers: &HeaderMap) -> Option<Response> {
     let body = if len == 0 {
         Bytes::new()
     } else {
-        // SAFETY: the mapping is read-only and the library never truncates or rewrites a media
-        // file in place (see the module docs), so the mapped pages stay valid while in use.
-        let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-        Bytes::from_owner(map).slice(span.start as usize..span.end as usize)
+        // A file replaced between the stat and the map is a different length: not sliced.
+        let all = mapped(path, &meta).filter(|b| b.len() as u64 == len)?;
+        all.slice(span.start as usize..span.end as usize)
     };
     Some((status, h, Body::from(body)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(r: Response) -> (StatusCode, Vec<u8>) {
+        let st = r.status();
+        (st, axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap_or_default().to_vec())
+    }
+
+    #[tokio::test]
+    async fn a_replaced_file_is_served_fresh_not_from_a_stale_map() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("video.mp4");
+        std::fs::write(&p, b"first version").unwrap();
+        let mut h = HeaderMap::new();
+        assert_eq!(body(respond(&p, &h).unwrap()).await, (StatusCode::OK, b"first version".to_vec()));
+        // As the library replaces a video: a new file renamed over the old one.
+        let tmp = d.path().join("new.mp4");
+        std::fs::write(&tmp, b"the second, longer version").unwrap();
+        std::fs::rename(&tmp, &p).unwrap();
+        h.insert(header::RANGE, HeaderValue::from_static("bytes=4-9"));
+        assert_eq!(body(respond(&p, &h).unwrap()).await, (StatusCode::PARTIAL_CONTENT, b"second".to_vec()));
+        h.insert(header::RANGE, HeaderValue::from_static("bytes=100-"));
+        assert_eq!(respond(&p, &h).unwrap().status(), StatusCode::RANGE_NOT_SATISFIABLE);
+        assert!(respond(&d.path().join("missing.mp4"), &h).is_none());
+    }
 }

@@ -57,6 +57,8 @@ struct Inner {
     sessions: Mutex<HashMap<String, HashSet<String>>>,
     attempts: Mutex<HashMap<String, Vec<Instant>>>,
     writes: Mutex<HashMap<String, Vec<Instant>>>,
+    /// The desktop app's own media routes (`/app/{secret}/…`), off unless set.
+    app_secret: Option<String>,
 }
 
 #[derive(Clone)]
@@ -67,7 +69,7 @@ impl AppState {
         let library = Library::open(library_root).map_err(|e| ShareError::Store(e.to_string()))?;
         let store = ShareStore::open(library_root)?;
         let base_url = base_url.trim_end_matches('/').to_string();
-        Ok(AppState(Arc::new(Inner { base_url, library, store, sessions: Mutex::default(), attempts: Mutex::default(), writes: Mutex::default() })))
+        Ok(AppState(Arc::new(Inner { base_url, library, store, sessions: Mutex::default(), attempts: Mutex::default(), writes: Mutex::default(), app_secret: None })))
     }
 }
 
@@ -343,6 +345,19 @@ async fn captions_vtt(State(st): State<AppState>, UrlPath(token): UrlPath<String
     file(&st.0, &token, req, "captions.vtt", false).await
 }
 
+/// A file of a library recording for the desktop app (no share link needed; the secret is).
+async fn app_file(State(st): State<AppState>, UrlPath((secret, id, name)): UrlPath<(String, String, String)>, headers: HeaderMap) -> Response {
+    let Some(expected) = st.0.app_secret.as_deref() else { return not_found() };
+    // Compared in full whatever the input, so timing tells nothing about the secret.
+    let same = secret.len() == expected.len() && secret.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    let plain_id = !id.is_empty() && !id.starts_with('.') && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !same || !plain_id || !matches!(name.as_str(), "video.mp4" | "poster.jpg" | "preview.gif" | "captions.vtt") {
+        return not_found();
+    }
+    let path = st.0.library.root().join("recordings").join(&id).join(&name);
+    crate::media::respond(&path, &headers).unwrap_or_else(not_found)
+}
+
 async fn asset(UrlPath(name): UrlPath<String>) -> Response {
     match name.as_str() {
         "player.js" => ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], PLAYER_JS).into_response(),
@@ -367,6 +382,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v/{token}/reactions", post(reaction_post))
         .route("/v/{token}/views", post(view_post))
         .route("/assets/{name}", get(asset))
+        .route("/app/{secret}/rec/{id}/{name}", get(app_file))
         .fallback(|| async { not_found() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
@@ -379,12 +395,24 @@ pub fn router(state: AppState) -> Router {
 /// Runs the server until Ctrl-C. `on_ready` gets the bound address (port 0 picks one).
 /// `base_url` is how viewers reach it (`None`: `http://` + the bound address).
 pub fn run(bind: SocketAddr, base_url: Option<&str>, library_root: &std::path::Path, on_ready: impl FnOnce(SocketAddr)) -> Result<(), ShareError> {
+    run_with_app(bind, base_url, library_root, None, on_ready)
+}
+
+/// `run`, plus the desktop app's media routes under `/app/{app_secret}/rec/{id}/{file}`: the
+/// app's library view and player load posters and video from here (WebKitGTK plays media only
+/// over http). The secret is random per app start and known only to the app's window.
+pub fn run_with_app(bind: SocketAddr, base_url: Option<&str>, library_root: &std::path::Path, app_secret: Option<String>, on_ready: impl FnOnce(SocketAddr)) -> Result<(), ShareError> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| ShareError::Internal(e.to_string()))?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| ShareError::Bind(bind.to_string(), e.to_string()))?;
         let addr = listener.local_addr().map_err(|e| ShareError::Internal(e.to_string()))?;
         let base = base_url.map(str::to_string).unwrap_or_else(|| format!("http://{addr}"));
-        let state = AppState::new(library_root, &base)?;
+        let mut state = AppState::new(library_root, &base)?;
+        if let Some(secret) = app_secret {
+            if let Some(inner) = Arc::get_mut(&mut state.0) {
+                inner.app_secret = Some(secret);
+            }
+        }
         on_ready(addr);
         axum::serve(listener, router(state))
             .with_graceful_shutdown(async {

@@ -87,6 +87,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Share> {
 }
 
 const COLS: &str = "token, recording_id, created, expires, password_hash, no_download, default_speed, revoked";
+/// `SELECT {COLS} … WHERE token = ?1` as a constant, so it can be a cached statement.
+const VALID_SQL: &str = "SELECT token, recording_id, created, expires, password_hash, no_download, default_speed, revoked FROM shares WHERE token = ?1";
 
 impl ShareStore {
     pub fn open(library_root: &Path) -> Result<ShareStore, ShareError> {
@@ -137,12 +139,11 @@ impl ShareStore {
         if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return None;
         }
-        let s = self
-            .lock()
-            .query_row(&format!("SELECT {COLS} FROM shares WHERE token = ?1"), params![token], row)
-            .optional()
-            .ok()
-            .flatten()?;
+        // Asked on every media range: the statement is prepared once per connection, and the
+        // row read fresh each time so revocation and expiry act at once.
+        let db = self.lock();
+        let s = db.prepare_cached(VALID_SQL).ok()?.query_row(params![token], row).optional().ok().flatten()?;
+        drop(db);
         let live = !s.revoked && s.expires.is_none_or(|e| e > now());
         live.then_some(s)
     }
@@ -199,6 +200,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let st = ShareStore::open(d.path()).unwrap();
         let a = st.create("rec1", &ShareOptions::default()).unwrap();
+        assert!(VALID_SQL.starts_with(&format!("SELECT {COLS} FROM")), "VALID_SQL reads the columns row() expects");
         assert_eq!(a.token.len(), 32);
         assert_ne!(a.token, st.create("rec1", &ShareOptions::default()).unwrap().token);
         assert!(st.valid(&a.token).is_some());

@@ -1,0 +1,280 @@
+//! The desktop app's studio: what the recorder view shows and does, behind one API the Tauri
+//! commands call in a line or two each.
+//!
+//! ```text
+//!  UI settings (camera, mic, size, scene, deck) ──> Studio::configure ──> checked + deck loaded once
+//!  recorder view visible ──> Studio::preview_jpeg: one composed frame, exactly as recorded
+//!  record ──> Studio::start (library job) ── status/pause/resume/slide ──> Studio::stop ──> Entry
+//! ```
+//! One recording at a time; the app asks for frames only while the recorder is on screen, so an
+//! idle window costs nothing.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reel_capture::{CameraSpec, MicSpec};
+use reel_compose::{Deck, Scene};
+use reel_library::{Entry, Library};
+use reel_media::{ClockMode, Fps, Size};
+use reel_recorder::{RecordOptions, Recording, StageCommand, StageSpec, State};
+
+use crate::{ApiError, LibraryRecording};
+
+/// What the recorder view sets.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct StudioConfig {
+    /// `synthetic` (the demo camera), `none`, a device index or name.
+    pub camera: String,
+    /// `default`, `tone`, `none` or a device name.
+    pub mic: String,
+    /// `720p`, `1080p`, `WxH`.
+    pub size: String,
+    pub fps: u32,
+    pub scene: Scene,
+    /// A folder of images or a PDF; `None`: no slides.
+    pub deck: Option<PathBuf>,
+    pub title: Option<String>,
+}
+
+impl Default for StudioConfig {
+    fn default() -> Self {
+        StudioConfig { camera: "synthetic".into(), mic: "default".into(), size: "720p".into(), fps: 30, scene: Scene::default(), deck: None, title: None }
+    }
+}
+
+/// The live state the recorder view shows.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Status {
+    pub state: State,
+    pub elapsed_s: f64,
+    pub level_rms: f32,
+    pub level_peak: f32,
+    pub frames_dropped: u64,
+    pub slide: usize,
+    pub slides: usize,
+}
+
+struct Active {
+    rec: Recording,
+    job: LibraryRecording,
+    slide: usize,
+    slides: usize,
+}
+
+struct Loaded {
+    config: StudioConfig,
+    size: Size,
+    camera: CameraSpec,
+    stage: StageSpec,
+}
+
+pub struct Studio {
+    library: Arc<Library>,
+    loaded: Mutex<Loaded>,
+    active: Mutex<Option<Active>>,
+}
+
+fn bad(message: String) -> ApiError {
+    ApiError { code: "bad_input".into(), message }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Studio {
+    pub fn new(library: Arc<Library>) -> Result<Studio, ApiError> {
+        let config = StudioConfig::default();
+        let loaded = Self::load(&config)?;
+        Ok(Studio { library, loaded: Mutex::new(loaded), active: Mutex::new(None) })
+    }
+
+    pub fn library(&self) -> &Library {
+        &self.library
+    }
+
+    fn load(c: &StudioConfig) -> Result<Loaded, ApiError> {
+        let size: Size = c.size.parse().map_err(|e| bad(format!("size '{}': {e}", c.size)))?;
+        Fps::new(c.fps).map_err(|e| bad(e.to_string()))?;
+        let camera: CameraSpec = c.camera.parse().map_err(|e| bad(format!("camera '{}': {e}", c.camera)))?;
+        let _: MicSpec = c.mic.parse().map_err(|e| bad(format!("microphone '{}': {e}", c.mic)))?;
+        let stage = match &c.deck {
+            Some(p) => StageSpec::Slides(Arc::new(Deck::load(p, size, c.scene.background)?)),
+            None => StageSpec::None,
+        };
+        Ok(Loaded { config: c.clone(), size, camera, stage })
+    }
+
+    /// Checks and applies the recorder's settings; a slide deck is loaded (fitted) here, once.
+    pub fn configure(&self, c: StudioConfig) -> Result<usize, ApiError> {
+        let same_deck = {
+            let l = lock(&self.loaded);
+            l.config.deck == c.deck && l.config.size == c.size && l.config.scene.background == c.scene.background
+        };
+        let loaded = if same_deck {
+            let stage = lock(&self.loaded).stage.clone();
+            let mut l = Self::load(&StudioConfig { deck: None, ..c.clone() })?;
+            l.stage = stage;
+            l.config = c;
+            l
+        } else {
+            Self::load(&c)?
+        };
+        let slides = match &loaded.stage {
+            StageSpec::Slides(d) => d.len(),
+            _ => 0,
+        };
+        *lock(&self.loaded) = loaded;
+        Ok(slides)
+    }
+
+    /// One composed frame as JPEG, scaled to `width` (the preview need not be full size).
+    pub fn preview_jpeg(&self, slide: usize, at_s: f64, width: u32) -> Result<Vec<u8>, ApiError> {
+        let (camera, size, scene, stage) = {
+            let l = lock(&self.loaded);
+            (l.camera.clone(), l.size, l.config.scene.clone(), l.stage.clone())
+        };
+        let slides = match &stage {
+            StageSpec::Slides(d) => d.len(),
+            _ => 1,
+        };
+        let o = crate::PreviewOptions { camera, size, scene, stage, slide: slide.min(slides.saturating_sub(1)), at: Duration::from_secs_f64(at_s.max(0.0)) };
+        let f = crate::preview_frame(&o)?;
+        let img = image::RgbaImage::from_raw(f.width, f.height, f.data.to_vec()).ok_or_else(|| ApiError { code: "internal".into(), message: "frame size mismatch".into() })?;
+        let w = width.clamp(160, f.width);
+        let h = (f.height as u64 * w as u64 / f.width as u64) as u32;
+        let small = image::imageops::resize(&img, w, h.max(1), image::imageops::FilterType::Triangle);
+        let rgb = image::DynamicImage::ImageRgba8(small).into_rgb8();
+        let mut out = Vec::new();
+        rgb.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg).map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })?;
+        Ok(out)
+    }
+
+    /// Starts recording into the library with the current settings.
+    pub fn start(&self) -> Result<(), ApiError> {
+        let mut active = lock(&self.active);
+        if active.is_some() {
+            return Err(ApiError { code: "busy".into(), message: "a recording is already running; stop it first".into() });
+        }
+        let (c, size, camera, stage) = {
+            let l = lock(&self.loaded);
+            (l.config.clone(), l.size, l.camera.clone(), l.stage.clone())
+        };
+        let slides = match &stage {
+            StageSpec::Slides(d) => d.len(),
+            _ => 0,
+        };
+        let job = LibraryRecording::begin(&self.library, c.title.as_deref())?;
+        let opts = RecordOptions {
+            camera,
+            mic: c.mic.parse().map_err(|e| bad(format!("microphone '{}': {e}", c.mic)))?,
+            size,
+            fps: Fps::new(c.fps).map_err(|e| bad(e.to_string()))?,
+            output: job.video_path(),
+            max_duration: None,
+            title: c.title.clone(),
+            clock: ClockMode::Realtime,
+            preset: None,
+            scene: c.scene.clone(),
+            stage,
+        };
+        let rec = match crate::prepare_recording(opts) {
+            Ok(r) => r,
+            Err(e) => {
+                job.abandon();
+                return Err(e);
+            }
+        };
+        rec.start();
+        *active = Some(Active { rec, job, slide: 0, slides });
+        Ok(())
+    }
+
+    pub fn status(&self) -> Option<Status> {
+        let a = lock(&self.active);
+        let a = a.as_ref()?;
+        let (rms, peak) = a.rec.level();
+        Some(Status {
+            state: a.rec.state(),
+            elapsed_s: a.rec.elapsed().as_secs_f64(),
+            level_rms: rms,
+            level_peak: peak,
+            frames_dropped: a.rec.health().frames_dropped,
+            slide: a.slide,
+            slides: a.slides,
+        })
+    }
+
+    pub fn pause(&self, pause: bool) -> Result<(), ApiError> {
+        let a = lock(&self.active);
+        let a = a.as_ref().ok_or_else(|| bad("nothing is recording".into()))?;
+        if pause {
+            a.rec.pause()
+        } else {
+            a.rec.resume()
+        }
+        Ok(())
+    }
+
+    /// A live change: `n`, `p`, a slide number, `l LAYOUT`, `c on|off` (as on the CLI's stdin).
+    pub fn command(&self, line: &str) -> Result<(), ApiError> {
+        let c = StageCommand::parse_line(line).ok_or_else(|| bad(format!("unknown command '{line}'")))?.map_err(bad)?;
+        let mut a = lock(&self.active);
+        let a = a.as_mut().ok_or_else(|| bad("nothing is recording".into()))?;
+        a.rec.control().command(c.clone()).map_err(bad)?;
+        a.slide = match c {
+            StageCommand::Next => (a.slide + 1).min(a.slides.saturating_sub(1)),
+            StageCommand::Prev => a.slide.saturating_sub(1),
+            StageCommand::Goto(n) => n.saturating_sub(1).min(a.slides.saturating_sub(1)),
+            _ => a.slide,
+        };
+        Ok(())
+    }
+
+    /// Stops: drains, finalizes, and adds the recording to the library.
+    pub fn stop(&self) -> Result<Entry, ApiError> {
+        let a = lock(&self.active).take().ok_or_else(|| bad("nothing is recording".into()))?;
+        a.rec.finish()?;
+        a.job.finish(&self.library)
+    }
+
+    /// Throws the running recording away (restart).
+    pub fn discard(&self) -> Result<(), ApiError> {
+        if let Some(a) = lock(&self.active).take() {
+            let _ = a.rec.finish();
+            a.job.abandon();
+        }
+        Ok(())
+    }
+}
+
+/// The demo deck (three slides drawn with the bundled font), made once under `dir`, so the
+/// app shows slides out of the box.
+pub fn demo_deck(dir: &Path) -> Result<PathBuf, ApiError> {
+    let deck = dir.join("demo-deck");
+    if deck.join("3.png").exists() {
+        return Ok(deck);
+    }
+    let io = |e: String| ApiError { code: "io".into(), message: format!("cannot write the demo deck in {}: {e}", deck.display()) };
+    std::fs::create_dir_all(&deck).map_err(|e| io(e.to_string()))?;
+    let slides = [
+        ("Welcome to Reel", "Record your camera over slides, share a link", [37u8, 99, 235]),
+        ("Roadmap", "Press → for the next slide while recording", [22, 163, 74]),
+        ("Thank you", "Stop, and the link is ready", [219, 39, 119]),
+    ];
+    for (i, (title, line, color)) in slides.iter().enumerate() {
+        let (w, h) = (1280u32, 720u32);
+        // Text is drawn on a clear overlay, then blended onto the slide's colour.
+        let mut o = reel_compose::text::Overlay { w, h, rgba: vec![0; (w * h * 4) as usize] };
+        let tw = reel_compose::text::measure(title, 84.0, true);
+        reel_compose::text::draw_text(&mut o, title, (w as f32 - tw) / 2.0, 250.0, 84.0, true, [255, 255, 255]);
+        let lw = reel_compose::text::measure(line, 36.0, false);
+        reel_compose::text::draw_text(&mut o, line, (w as f32 - lw) / 2.0, 380.0, 36.0, false, [235, 240, 255]);
+        let mut canvas: Vec<u8> = std::iter::repeat_n([color[0], color[1], color[2], 255], (w * h) as usize).flatten().collect();
+        reel_compose::text::blend(&mut canvas, Size { width: w, height: h }, &o, 0, 0);
+        let img = image::RgbaImage::from_raw(w, h, canvas).ok_or_else(|| io("slide size".into()))?;
+        img.save(deck.join(format!("{}.png", i + 1))).map_err(|e| io(e.to_string()))?;
+    }
+    Ok(deck)
+}
