@@ -126,11 +126,13 @@ pub struct Compositor {
     lower: Option<((String, String), text::Overlay)>,
     /// The background picture, already at the canvas size.
     backdrop: Option<Arc<Vec<u8>>>,
+    /// The camera frame flipped, for presenters resized straight into the canvas.
+    flipped: Vec<u8>,
 }
 
 impl Compositor {
     pub fn new(size: Size) -> Self {
-        Self { size, pool: Vec::new(), resizer: fr::Resizer::new(), presenter: None, stage: None, mask: None, title: None, lower: None, backdrop: None }
+        Self { size, pool: Vec::new(), resizer: fr::Resizer::new(), presenter: None, stage: None, mask: None, title: None, lower: None, backdrop: None, flipped: Vec::new() }
     }
 
     /// Uses a picture (RGBA at the canvas size, see [`Compositor::load_backdrop`]) as the
@@ -311,6 +313,9 @@ impl Compositor {
     /// through an alpha mask when given.
     fn draw_presenter(&mut self, canvas: &mut [u8], p: &VideoFrame, r: Rect, fill_crop: bool, mirror: bool, mask: Option<&[u8]>) {
         let size = self.size;
+        if mask.is_none() && r.x == 0 && r.w == size.width && self.draw_presenter_direct(canvas, p, r, fill_crop, mirror) {
+            return;
+        }
         let img = match &mut self.presenter {
             Some(i) if i.width() == r.w && i.height() == r.h => i,
             slot => slot.insert(fr::images::Image::new(r.w, r.h, fr::PixelType::U8x4)),
@@ -333,6 +338,45 @@ impl Compositor {
         } else {
             blit(canvas, size, img.buffer(), r, mask);
         }
+    }
+}
+
+impl Compositor {
+    /// A full-width presenter (camera, pip) with no mask: its rows are contiguous in the canvas,
+    /// so it is resized straight into it, and mirrored by flipping the smaller camera frame
+    /// first. That saves a full pass over the canvas (the copy out of a scratch image).
+    /// Returns false when it could not (the caller then takes the general path).
+    fn draw_presenter_direct(&mut self, canvas: &mut [u8], p: &VideoFrame, r: Rect, fill_crop: bool, mirror: bool) -> bool {
+        let cw = self.size.width as usize;
+        let src_bytes: &[u8] = if mirror {
+            let w = p.width as usize;
+            self.flipped.resize(p.data.len(), 0);
+            for (drow, srow) in self.flipped.chunks_exact_mut(w * 4).zip(p.data.chunks_exact(w * 4)) {
+                let (d_px, _) = drow.as_chunks_mut::<4>();
+                let (s_px, _) = srow.as_chunks::<4>();
+                for (d, s) in d_px.iter_mut().zip(s_px.iter().rev()) {
+                    *d = *s;
+                }
+            }
+            &self.flipped
+        } else {
+            &p.data
+        };
+        let Ok(src) = fr::images::ImageRef::new(p.width, p.height, src_bytes, fr::PixelType::U8x4) else { return false };
+        let start = r.y as usize * cw * 4;
+        let end = (r.y + r.h) as usize * cw * 4;
+        let Some(dst_bytes) = canvas.get_mut(start..end) else { return false };
+        let Ok(mut dst) = fr::images::Image::from_slice_u8(r.w, r.h, dst_bytes, fr::PixelType::U8x4) else { return false };
+        let enlarging = r.w >= p.width / 2 && r.h >= p.height / 2;
+        let alg = if enlarging { fr::ResizeAlg::Interpolation(fr::FilterType::Bilinear) } else { fr::ResizeAlg::Convolution(fr::FilterType::Bilinear) };
+        let mut opts = fr::ResizeOptions::new().resize_alg(alg);
+        if fill_crop {
+            let (x, y, w, h) = crop_to_fill(p.size(), r.w, r.h);
+            // The crop is of the flipped frame: mirror its position too.
+            let x = if mirror { p.width as f64 - x - w } else { x };
+            opts = opts.crop(x, y, w, h);
+        }
+        self.resizer.resize(&src, &mut dst, &opts).is_ok()
     }
 }
 

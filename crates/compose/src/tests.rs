@@ -172,3 +172,38 @@ fn background_picture_covers_the_letterbox() {
     assert_eq!(px(&f, 160, 90), [0, 250, 0]);
     assert!(Compositor::load_backdrop(Path::new("/no/such.png"), size).is_err());
 }
+
+#[test]
+fn full_frame_camera_and_pip_mirror_when_resized_straight_into_the_canvas() {
+    // A 4:3 camera, cropped to fill in pip and letterboxed in camera: left quarter green,
+    // the rest blue, so a mirrored crop shows which side it came from.
+    let (cw, ch) = (160u32, 120u32);
+    let mut cam = vec![0u8; (cw * ch * 4) as usize];
+    for (i, p) in cam.chunks_exact_mut(4).enumerate() {
+        p.copy_from_slice(if (i as u32 % cw) < cw / 4 { &[0, 250, 0, 255] } else { &[0, 0, 250, 255] });
+    }
+    let cam = VideoFrame::new(Duration::ZERO, cw, ch, cam).unwrap();
+    let mut c = Compositor::new(Size::new(W, H).unwrap());
+    let mut s = scene(Layout::Pip);
+    let plain = c.compose(&s, None, Some(&cam), Duration::ZERO);
+    assert_eq!(px(&plain, 2, 90), [0, 250, 0], "unmirrored: green on the left");
+    assert_eq!(px(&plain, W - 3, 90), [0, 0, 250]);
+    s.bubble.mirror = true;
+    let m = c.compose(&s, None, Some(&cam), Duration::ZERO);
+    assert_eq!(px(&m, 2, 90), [0, 0, 250], "mirrored: blue on the left");
+    assert_eq!(px(&m, W - 3, 90), [0, 250, 0], "mirrored: green on the right");
+    // Camera layout at the same aspect as the canvas: full width, straight into the canvas.
+    let wide = VideoFrame::new(Duration::ZERO, 64, 36, {
+        let mut v = vec![0u8; 64 * 36 * 4];
+        for (i, p) in v.chunks_exact_mut(4).enumerate() {
+            p.copy_from_slice(if i % 64 < 16 { &[0, 250, 0, 255] } else { &[0, 0, 250, 255] });
+        }
+        v
+    })
+    .unwrap();
+    let mut s = scene(Layout::Camera);
+    s.bubble.mirror = true;
+    let m = c.compose(&s, None, Some(&wide), Duration::ZERO);
+    assert_eq!(px(&m, 2, 90), [0, 0, 250]);
+    assert_eq!(px(&m, W - 3, 90), [0, 250, 0]);
+}
