@@ -25,9 +25,8 @@ run_pkgs=(ffmpeg gstreamer1.0-libav gstreamer1.0-plugins-good gstreamer1.0-plugi
 # screenshots.
 # A real Chromium (with chromedriver) for the share page tests (Debian's packages; Ubuntu ships
 # Chromium as a snap, which containers cannot run).
-test_pkgs=(pulseaudio pulseaudio-utils sox libsox-fmt-all imagemagick x11-xserver-utils chromium chromium-driver)
-# For the desktop-app tests to come: WebKitGTK's WebDriver. Best effort for now.
-optional_test_pkgs=(webkit2gtk-driver)
+# WebKitGTK's own WebDriver drives the real desktop app under Xvfb.
+test_pkgs=(pulseaudio pulseaudio-utils sox libsox-fmt-all imagemagick x11-xserver-utils chromium chromium-driver webkit2gtk-driver)
 
 pkgs=("${build_pkgs[@]}" "${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
@@ -43,13 +42,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   echo "setup: all ${#pkgs[@]} packages present" >&2
-fi
-
-if [ "$mode" = test ]; then
-  for p in "${optional_test_pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
-    $SUDO apt-get install -y -qq --no-install-recommends "$p" >/dev/null 2>&1 || echo "setup: optional package $p is not available here; skipping" >&2
-  done
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust with rustup (https://rustup.rs)" >&2; exit 1; }

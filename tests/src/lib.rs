@@ -209,6 +209,32 @@ impl Browser {
         Browser { driver, base, session, agent, _profile: profile }
     }
 
+    /// The Reel desktop app itself, driven through WebKitGTK's own WebDriver (Debian's
+    /// webkit2gtk-driver) on `display`, with `env` given to the app.
+    pub fn start_app(app: &Path, display: &str, env: &[(&str, &Path)]) -> Browser {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            l.local_addr().expect("addr").port()
+        };
+        let mut cmd = Command::new("WebKitWebDriver");
+        cmd.arg(format!("--port={port}")).env("DISPLAY", display).env("TAURI_WEBVIEW_AUTOMATION", "true").stdout(Stdio::null()).stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let driver = cmd.spawn().expect("WebKitWebDriver is missing: install webkit2gtk-driver (scripts/setup.sh test)");
+        let base = format!("http://127.0.0.1:{port}");
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let up = wait_for(Duration::from_secs(20), || agent.get(&format!("{base}/status")).call().is_ok());
+        assert!(up, "WebKitWebDriver did not start");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "webkitgtk:browserOptions": {"binary": app.display().to_string(), "args": []}
+        }}});
+        let v = send_json(&agent, &format!("{base}/session"), &caps);
+        let session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no app session: {v}")).to_string();
+        Browser { driver, base, session, agent, _profile: profile }
+    }
+
     fn post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
         let url = format!("{}/session/{}/{path}", self.base, self.session);
         let v = send_json(&self.agent, &url, &body);

@@ -1,0 +1,117 @@
+//! The real desktop app under Xvfb, driven over WebDriver (WebKitGTK's own driver): the demo
+//! camera preview shows, the demo deck and the bubble layout draw where they should, a 3 s
+//! recording lands in the library with its poster, plays at 2x in the app, and its share link
+//! plays in Chromium. Screenshots of each view are kept when REEL_SCREENSHOTS names a folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use reel_tests::*;
+
+fn num(v: serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+/// The RGB of the preview image at a fraction of its size, read through a canvas.
+fn preview_px(b: &Browser, fx: f64, fy: f64) -> [u8; 3] {
+    let v = b.js(&format!(
+        "const i = document.querySelector('#preview'); const c = document.createElement('canvas'); \
+         c.width = i.naturalWidth; c.height = i.naturalHeight; const x = c.getContext('2d'); x.drawImage(i, 0, 0); \
+         const d = x.getImageData(Math.floor(c.width * {fx}), Math.floor(c.height * {fy}), 1, 1).data; return [d[0], d[1], d[2]];"
+    ));
+    let a = v.as_array().cloned().unwrap_or_default();
+    [0, 1, 2].map(|i| a.get(i).and_then(|x| x.as_u64()).unwrap_or(0) as u8)
+}
+
+fn near(a: [u8; 3], b: [u8; 3], tol: i32) -> bool {
+    a.iter().zip(b).all(|(x, y)| (*x as i32 - y as i32).abs() <= tol)
+}
+
+fn shot(b: &Browser, dir: &Path, name: &str) {
+    let p = dir.join(name);
+    b.screenshot(&p);
+    let (w, h, px) = read_png(&p);
+    assert!(w >= 600 && h >= 400, "{name}: {w}x{h}");
+    let distinct: std::collections::HashSet<&[u8]> = px.chunks(4).step_by(97).collect();
+    assert!(distinct.len() > 20, "{name} is not blank ({} colours)", distinct.len());
+    if let Some(keep) = std::env::var_os("REEL_SCREENSHOTS").map(PathBuf::from) {
+        let _ = std::fs::create_dir_all(&keep);
+        let _ = std::fs::copy(&p, keep.join(name));
+    }
+}
+
+#[test]
+fn record_find_watch_and_share_in_the_desktop_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = reel_bin().with_file_name("reel-desktop");
+    assert!(app.exists(), "{} is missing: build it with `cargo build -p reel-desktop` (the test command does)", app.display());
+    let display = ":94";
+    let mut xvfb = Command::new("Xvfb").args([display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("Xvfb is missing: install xvfb");
+    assert!(wait_for(Duration::from_secs(10), || Path::new("/tmp/.X11-unix/X94").exists()), "Xvfb did not start");
+    let lib = dir.path().join("lib");
+    let state = dir.path().join("state");
+    let b = Browser::start_app(&app, display, &[("REEL_LIBRARY", &lib), ("REEL_STATE_DIR", &state), ("HOME", dir.path())]);
+
+    // The demo camera's preview shows, exactly as it will be recorded.
+    assert!(wait_for(Duration::from_secs(30), || num(b.js("return document.querySelector('#preview').naturalWidth")) > 0.0), "a preview frame");
+    assert_eq!(b.js("return document.querySelector('#camera').value"), "synthetic", "the demo camera when there is no camera");
+    shot(&b, dir.path(), "app-recorder.png");
+
+    // The demo deck in the bubble layout: the slide's colour around, the camera in the bubble
+    // at the bottom right.
+    b.js("document.querySelector('#demo-deck').click(); return 0");
+    assert!(wait_for(Duration::from_secs(20), || b.js("return document.querySelector('#slide-pos').textContent") == "slide 1 of 3"), "the demo deck loads");
+    b.js("document.querySelector('[data-layout=bubble]').click(); return 0");
+    let slide_blue = [37, 99, 235];
+    assert!(wait_for(Duration::from_secs(10), || near(preview_px(&b, 0.08, 0.08), slide_blue, 12)), "slide colour around: {:?}", preview_px(&b, 0.08, 0.08));
+    let bubble = preview_px(&b, 0.86, 0.78);
+    assert!(!near(bubble, slide_blue, 30), "the presenter bubble is at the bottom right: {bubble:?}");
+    shot(&b, dir.path(), "app-recorder-deck.png");
+
+    // Record 3 s (after the 3-2-1 countdown), stop: the player opens on the new recording.
+    b.js("document.querySelector('#title').value = 'Desktop test'; document.querySelector('#title').dispatchEvent(new Event('change')); return 0");
+    // No microphone hardware here: the test tone stands in (a real mic is tested in record.rs).
+    b.js("const m = document.querySelector('#mic'); m.value = 'tone'; m.dispatchEvent(new Event('change')); return 0");
+    b.js("document.querySelector('#record').click(); return 0");
+    let rec = wait_for(Duration::from_secs(15), || b.js("return !document.querySelector('#rec-badge').hidden") == true);
+    assert!(rec, "recording: {}", b.js("return document.querySelector('#error').textContent"));
+    std::thread::sleep(Duration::from_secs(3));
+    b.js("document.querySelector('#stop').click(); return 0");
+    assert!(wait_for(Duration::from_secs(30), || b.js("return !document.querySelector('#view-watch').hidden") == true), "the player opens after stop");
+    assert_eq!(b.js("return document.querySelector('#watch-title').value"), "Desktop test");
+
+    // Play at 2x: time advances, no media error.
+    assert!(wait_for(Duration::from_secs(20), || num(b.js("return document.querySelector('#watch video').readyState")) >= 1.0), "the video loads from the loopback server");
+    b.js("const v = document.querySelector('#watch video'); v.muted = true; [...document.querySelectorAll('#watch .controls button')].find(b => b.textContent === '2x').click(); v.play(); return 0");
+    assert_eq!(num(b.js("return document.querySelector('#watch video').playbackRate")), 2.0);
+    assert!(wait_for(Duration::from_secs(15), || num(b.js("return document.querySelector('#watch video').currentTime")) > 0.5), "it plays");
+    assert_eq!(b.js("return document.querySelector('#watch video').error"), serde_json::Value::Null, "no media error");
+    shot(&b, dir.path(), "app-player.png");
+
+    // The library shows it with its poster.
+    b.js("document.querySelector('#watch video').pause(); document.querySelector('[data-view=library]').click(); return 0");
+    assert!(wait_for(Duration::from_secs(10), || b.js("return document.querySelectorAll('#grid li[data-id]').length") == 1), "one recording in the library");
+    assert!(wait_for(Duration::from_secs(10), || num(b.js("return document.querySelector('#grid img').naturalWidth")) > 0.0), "its poster loads");
+    b.js("document.querySelector('#search').value = 'desk'; document.querySelector('#search').dispatchEvent(new Event('input')); return 0");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(b.js("return document.querySelectorAll('#grid li[data-id]').length"), 1, "search as you type finds it");
+    shot(&b, dir.path(), "app-library.png");
+
+    // Share: the link plays in Chromium.
+    b.js("document.querySelector('#grid li[data-id]').click(); return 0");
+    assert!(wait_for(Duration::from_secs(10), || b.js("return !document.querySelector('#view-watch').hidden") == true));
+    b.js("document.querySelector('#share').click(); document.querySelector('#share-make').click(); return 0");
+    assert!(wait_for(Duration::from_secs(10), || b.js("return document.querySelector('#share-url').value").as_str().is_some_and(|u| u.contains("/v/"))), "a link");
+    let url = b.js("return document.querySelector('#share-url').value").as_str().unwrap_or_default().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let c = Browser::start();
+    c.goto(&url);
+    assert_eq!(c.js("return document.title"), "Desktop test");
+    c.js("const v = document.querySelector('video'); v.muted = true; v.play(); return 0");
+    assert!(wait_for(Duration::from_secs(15), || num(c.js("return document.querySelector('video').currentTime")) > 0.3), "the shared link plays in Chromium");
+    drop(c);
+    drop(b);
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+}
