@@ -211,6 +211,9 @@ async function openRecording(id) {
     current = r.entry.id;
     show("watch");
     $("watch-title").value = r.entry.title;
+    $("watch-desc").value = r.meta?.description ?? "";
+    $("edit-a").value = "0";
+    $("edit-b").value = (r.entry.duration_s ?? 0).toFixed(1);
     const meta = r.meta ?? { chapters: [], duration_s: r.entry.duration_s };
     const video = el("video", { controls: true, preload: "metadata", src: mediaUrl(current, "video.mp4"), poster: mediaUrl(current, "poster.jpg") });
     video.setAttribute("playsinline", "");
@@ -234,6 +237,65 @@ async function openRecording(id) {
   } catch (e) { showError(e); }
 }
 $("back").addEventListener("click", () => show("library"));
+
+// ---- edit, export, publish: long jobs with a progress bar ----
+async function runJob(label, command, args) {
+  const bar = $("job");
+  bar.hidden = false; bar.value = 0;
+  $("job-text").textContent = `${label}…`;
+  const ch = window.__TAURI__?.core?.Channel ? new window.__TAURI__.core.Channel() : null;
+  if (ch) ch.onmessage = (x) => { bar.value = x; };
+  try {
+    const r = await call(command, { ...args, progress: ch });
+    bar.value = 1;
+    return r;
+  } finally {
+    setTimeout(() => { bar.hidden = true; }, 1500);
+  }
+}
+const video = () => document.querySelector("#watch video");
+$("edit-a-here").addEventListener("click", () => { $("edit-a").value = (video()?.currentTime ?? 0).toFixed(1); });
+$("edit-b-here").addEventListener("click", () => { $("edit-b").value = (video()?.currentTime ?? 0).toFixed(1); });
+for (const [id, command, label] of [["trim", "trim", "Trimming"], ["cut", "cut", "Cutting"]]) {
+  $(id).addEventListener("click", async () => {
+    const a = Number($("edit-a").value), b = Number($("edit-b").value);
+    const args = command === "trim" ? { id: current, start: a, end: b } : { id: current, from: a, to: b };
+    try { await runJob(label, command, args); $("job-text").textContent = "Done. The previous version is in the trash."; await openRecording(current); } catch (e) { $("job-text").textContent = ""; showError(e); }
+  });
+}
+$("export").addEventListener("click", async () => {
+  try {
+    const out = await runJob("Exporting", "export", { id: current, speed: Number($("export-speed").value), output: null });
+    $("job-text").textContent = `Exported to ${out}`;
+  } catch (e) { $("job-text").textContent = ""; showError(e); }
+});
+$("publish-target").value = localStorage.getItem("reel.s3.target") ?? "";
+$("publish-endpoint").value = localStorage.getItem("reel.s3.endpoint") ?? "";
+$("publish").addEventListener("click", async () => {
+  const target = $("publish-target").value.trim(), endpoint = $("publish-endpoint").value.trim();
+  localStorage.setItem("reel.s3.target", target);
+  localStorage.setItem("reel.s3.endpoint", endpoint);
+  try {
+    const url = await runJob("Publishing", "publish", { id: current, target, endpoint: endpoint || null });
+    $("job-text").textContent = "";
+    $("share-url").value = url;
+    $("share-dialog").showModal();
+  } catch (e) { $("job-text").textContent = ""; showError(e); }
+});
+$("watch-desc").addEventListener("change", async (e) => { try { await call("describe", { id: current, text: e.target.value }); } catch (err) { showError(err); } });
+
+// ---- trash ----
+$("show-trash").addEventListener("click", async () => {
+  const box = $("trash");
+  box.hidden = !box.hidden;
+  if (box.hidden) return;
+  const items = await call("trash_list").catch((e) => { showError(e); return []; });
+  box.replaceChildren(...(items.length ? items.map((t) => {
+    const b = el("button", { type: "button", textContent: "Restore" });
+    b.addEventListener("click", async () => { try { await call("restore", { name: t.name }); b.disabled = true; b.textContent = "Restored"; loadLibrary(); } catch (e) { showError(e); } });
+    return el("li", {}, el("span", { textContent: t.title }), el("span", { className: "muted", textContent: t.name }), b);
+  }) : [el("li", { className: "muted", textContent: "The trash is empty." })]));
+});
 $("watch-title").addEventListener("change", async (e) => { try { await call("rename", { id: current, title: e.target.value }); } catch (err) { showError(err); } });
 $("delete").addEventListener("click", async () => {
   if (!confirm("Move this recording to the trash? You can restore it until the trash is emptied.")) return;
@@ -254,6 +316,7 @@ async function start() {
     const info = await call("app_info");
     document.body.dataset.server = info.server;
     document.body.dataset.secret = info.secret;
+    $("library-path").textContent = `Library: ${info.library}`;
     $("demo-deck").addEventListener("click", () => { $("deck").value = info.demo_deck ?? ""; $("deck").dispatchEvent(new Event("change")); });
     const d = await call("devices");
     $("camera").replaceChildren(...d.cameras.map((c) => el("option", { value: String(c.index), textContent: c.name })),

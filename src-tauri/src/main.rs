@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 
 use reel_app::studio::{Status, Studio, StudioConfig};
 use reel_app::ApiError;
-use tauri::ipc::Response;
+use tauri::ipc::{Channel, Response};
 use tauri::State;
 
 struct App {
@@ -142,6 +142,74 @@ fn share_link(app: State<'_, App>, id: String, password: Option<String>, expires
     Ok(reel_app::share(app.studio.library(), &id, &o, &base)?.1)
 }
 
+#[derive(serde::Serialize)]
+struct TrashItem {
+    name: String,
+    title: String,
+}
+
+#[tauri::command]
+fn trash_list(app: State<'_, App>) -> Vec<TrashItem> {
+    app.studio.library().trash().into_iter().map(|(name, m)| TrashItem { title: m.map(|m| m.title).unwrap_or_else(|| name.clone()), name }).collect()
+}
+
+/// Runs a long library job on a blocking thread, reporting progress (0..1) on `progress`.
+async fn job<T: Send + 'static>(app: &App, progress: Channel<f64>, f: impl FnOnce(&reel_app::Library, &mut dyn FnMut(f64) -> bool) -> Api<T> + Send + 'static) -> Api<T> {
+    let lib = app.studio.library_arc();
+    tauri::async_runtime::spawn_blocking(move || {
+        let mut last = -1.0;
+        f(&lib, &mut |x| {
+            if x - last >= 0.01 || x >= 1.0 {
+                last = x;
+                let _ = progress.send(x);
+            }
+            true
+        })
+    })
+    .await
+    .map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })?
+}
+
+#[tauri::command]
+async fn trim(app: State<'_, App>, id: String, start: f64, end: f64, progress: Channel<f64>) -> Api<reel_app::Meta> {
+    job(&app, progress, move |lib, p| Ok(lib.trim(&id, start, end, p)?)).await
+}
+
+#[tauri::command]
+async fn cut(app: State<'_, App>, id: String, from: f64, to: f64, progress: Channel<f64>) -> Api<reel_app::Meta> {
+    job(&app, progress, move |lib, p| Ok(lib.cut(&id, from, to, p)?)).await
+}
+
+/// Exports with the speed baked in to `output` (default: ~/Videos/TITLE (SPEEDx).mp4).
+#[tauri::command]
+async fn export(app: State<'_, App>, id: String, speed: f64, output: Option<String>, progress: Channel<f64>) -> Api<String> {
+    let (entry, _) = app.studio.library().show(&id)?;
+    let out = match output.filter(|o| !o.trim().is_empty()) {
+        Some(o) => std::path::PathBuf::from(o),
+        None => {
+            let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
+            let dir = home.join("Videos");
+            let _ = std::fs::create_dir_all(&dir);
+            let safe: String = entry.title.chars().map(|c| if c.is_alphanumeric() || c == ' ' || c == '-' { c } else { '_' }).collect();
+            dir.join(format!("{} ({speed}x).mp4", safe.trim()))
+        }
+    };
+    let shown = out.display().to_string();
+    job(&app, progress, move |lib, p| Ok(lib.export(&id, &out, speed, None, p).map(|_| ())?)).await?;
+    Ok(shown)
+}
+
+/// Publishes to S3-compatible storage (credentials from the AWS_* environment or
+/// ~/.aws/credentials) and returns the link.
+#[tauri::command]
+async fn publish(app: State<'_, App>, id: String, target: String, endpoint: Option<String>, progress: Channel<f64>) -> Api<String> {
+    job(&app, progress, move |lib, p| {
+        let storage = reel_app::connect_storage(&target, endpoint.as_deref().filter(|e| !e.is_empty()), None)?;
+        Ok(reel_app::publish(lib, &id, &storage, &Default::default(), p)?.url)
+    })
+    .await
+}
+
 fn main() {
     let lib = match reel_app::open_library(None) {
         Ok(l) => Arc::new(l),
@@ -194,7 +262,12 @@ fn main() {
             describe,
             delete,
             restore,
-            share_link
+            share_link,
+            trash_list,
+            trim,
+            cut,
+            export,
+            publish
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

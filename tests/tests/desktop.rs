@@ -101,6 +101,18 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     // Share: the link plays in Chromium.
     b.js("document.querySelector('#grid li[data-id]').click(); return 0");
     assert!(wait_for(Duration::from_secs(10), || b.js("return !document.querySelector('#view-watch').hidden") == true));
+    // Trim in the editor (with a progress bar), then export at 1.5x.
+    let text = |b: &Browser| b.js("return document.querySelector('#job-text').textContent").as_str().unwrap_or_default().to_string();
+    b.js("document.querySelector('#edit-a').value = '0.5'; document.querySelector('#edit-b').value = '2.5'; document.querySelector('#trim').click(); return 0");
+    assert!(wait_for(Duration::from_secs(60), || text(&b).starts_with("Done")), "trimmed: {} {}", text(&b), b.js("return document.querySelector('#error').textContent"));
+    assert!(wait_for(Duration::from_secs(10), || (num(b.js("return Number(document.querySelector('#edit-b').value)")) - 2.0).abs() < 0.25), "now about 2 s long");
+    b.js("document.querySelector('#export').click(); return 0");
+    assert!(wait_for(Duration::from_secs(60), || text(&b).starts_with("Exported to")), "exported: {}", b.js("return document.querySelector('#error').textContent"));
+    let exported = dir.path().join("Videos/Desktop test (1.5x).mp4");
+    assert!(exported.exists(), "{}", text(&b));
+    let d = f64_of(&ffprobe(&exported)["format"]["duration"]);
+    assert!((d - 2.0 / 1.5).abs() < 0.2, "1.5x export of 2 s lasts {d} s");
+    shot(&b, dir.path(), "app-editor.png");
     b.js("document.querySelector('#share').click(); document.querySelector('#share-make').click(); return 0");
     assert!(wait_for(Duration::from_secs(10), || b.js("return document.querySelector('#share-url').value").as_str().is_some_and(|u| u.contains("/v/"))), "a link");
     let url = b.js("return document.querySelector('#share-url').value").as_str().unwrap_or_default().to_string();

@@ -94,6 +94,11 @@ impl Studio {
         &self.library
     }
 
+    /// The library, for long jobs on their own thread (trim, export, publish).
+    pub fn library_arc(&self) -> Arc<Library> {
+        self.library.clone()
+    }
+
     fn load(c: &StudioConfig) -> Result<Loaded, ApiError> {
         let size: Size = c.size.parse().map_err(|e| bad(format!("size '{}': {e}", c.size)))?;
         Fps::new(c.fps).map_err(|e| bad(e.to_string()))?;
