@@ -51,9 +51,17 @@ fn interrupted() -> Vec<reel_app::session::Session> {
     reel_app::interrupted_recordings()
 }
 
+/// Finishes every interrupted recording; those meant for the library join it at once.
 #[tauri::command]
-fn recover_all() -> Vec<Result<reel_app::Recovered, ApiError>> {
-    reel_app::recover_all()
+async fn recover_all(app: State<'_, App>) -> Api<Vec<Result<reel_app::Recovered, ApiError>>> {
+    let lib = app.studio.library_arc();
+    tauri::async_runtime::spawn_blocking(move || {
+        let r = reel_app::recover_all();
+        lib.refresh();
+        r
+    })
+    .await
+    .map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })
 }
 
 #[tauri::command]
@@ -61,10 +69,20 @@ fn configure(app: State<'_, App>, config: StudioConfig) -> Api<usize> {
     app.studio.configure(config)
 }
 
+/// When the process started, for the cold-start figure (`scripts/bench-desktop.sh`).
+static STARTED: OnceLock<std::time::Instant> = OnceLock::new();
+
 /// One composed frame as JPEG bytes (an ArrayBuffer in the UI).
 #[tauri::command]
 fn preview(app: State<'_, App>, slide: usize, at: f64, width: u32) -> Api<Response> {
-    app.studio.preview_jpeg(slide, at, width).map(Response::new)
+    let r = app.studio.preview_jpeg(slide, at, width).map(Response::new);
+    static FIRST: std::sync::Once = std::sync::Once::new();
+    FIRST.call_once(|| {
+        if let Some(t) = STARTED.get() {
+            eprintln!("reel-desktop: first preview frame {:.0} ms after start", t.elapsed().as_secs_f64() * 1000.0);
+        }
+    });
+    r
 }
 
 #[tauri::command]
@@ -211,6 +229,7 @@ async fn publish(app: State<'_, App>, id: String, target: String, endpoint: Opti
 }
 
 fn main() {
+    let _ = STARTED.set(std::time::Instant::now());
     let lib = match reel_app::open_library(None) {
         Ok(l) => Arc::new(l),
         Err(e) => {

@@ -51,12 +51,25 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     assert!(wait_for(Duration::from_secs(10), || Path::new("/tmp/.X11-unix/X94").exists()), "Xvfb did not start");
     let lib = dir.path().join("lib");
     let state = dir.path().join("state");
+    // A recording killed mid-way (as by a crash) before the app starts: the app offers it.
+    let mut killed = reel(dir.path())
+        .env("REEL_LIBRARY", &lib)
+        .args(["record", "--camera", "synthetic", "--mic", "tone", "--size", "320x180", "--duration", "30", "--title", "Crashed take"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    unsafe { libc::kill(killed.id() as i32, libc::SIGKILL) };
+    let _ = killed.wait();
     let b = Browser::start_app(&app, display, &[("REEL_LIBRARY", &lib), ("REEL_STATE_DIR", &state), ("HOME", dir.path())]);
 
     // The demo camera's preview shows, exactly as it will be recorded.
     assert!(wait_for(Duration::from_secs(30), || num(b.js("return document.querySelector('#preview').naturalWidth")) > 0.0), "a preview frame");
     assert_eq!(b.js("return document.querySelector('#camera').value"), "synthetic", "the demo camera when there is no camera");
     shot(&b, dir.path(), "app-recorder.png");
+    assert!(wait_for(Duration::from_secs(10), || b.js("return !document.querySelector('#recover').hidden") == true), "the interrupted recording is offered");
+    b.js("document.querySelector('#recover-all').click(); return 0");
+    assert!(wait_for(Duration::from_secs(30), || b.js("return document.querySelector('#recover-text').textContent").as_str().is_some_and(|t| t.starts_with("Recovered 1 of 1"))), "recovered: {}", b.js("return document.querySelector('#recover-text').textContent"));
 
     // The demo deck in the bubble layout: the slide's colour around, the camera in the bubble
     // at the bottom right.
@@ -91,8 +104,10 @@ fn record_find_watch_and_share_in_the_desktop_app() {
 
     // The library shows it with its poster.
     b.js("document.querySelector('#watch video').pause(); document.querySelector('[data-view=library]').click(); return 0");
-    assert!(wait_for(Duration::from_secs(10), || b.js("return document.querySelectorAll('#grid li[data-id]').length") == 1), "one recording in the library");
-    assert!(wait_for(Duration::from_secs(10), || num(b.js("return document.querySelector('#grid img').naturalWidth")) > 0.0), "its poster loads");
+    assert!(wait_for(Duration::from_secs(10), || b.js("return document.querySelectorAll('#grid li[data-id]').length") == 2), "the new and the recovered recording in the library");
+    assert!(wait_for(Duration::from_secs(10), || b.js("return [...document.querySelectorAll('#grid img')].every(i => i.naturalWidth > 0)") == true), "posters load");
+    let titles = b.js("return [...document.querySelectorAll('#grid .title')].map(t => t.textContent).sort().join('|')");
+    assert_eq!(titles, "Crashed take|Desktop test");
     b.js("document.querySelector('#search').value = 'desk'; document.querySelector('#search').dispatchEvent(new Event('input')); return 0");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(b.js("return document.querySelectorAll('#grid li[data-id]').length"), 1, "search as you type finds it");

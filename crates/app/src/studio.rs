@@ -146,13 +146,14 @@ impl Studio {
         };
         let o = crate::PreviewOptions { camera, size, scene, stage, slide: slide.min(slides.saturating_sub(1)), at: Duration::from_secs_f64(at_s.max(0.0)) };
         let f = crate::preview_frame(&o)?;
-        let img = image::RgbaImage::from_raw(f.width, f.height, f.data.to_vec()).ok_or_else(|| ApiError { code: "internal".into(), message: "frame size mismatch".into() })?;
-        let w = width.clamp(160, f.width);
-        let h = (f.height as u64 * w as u64 / f.width as u64) as u32;
-        let small = image::imageops::resize(&img, w, h.max(1), image::imageops::FilterType::Triangle);
-        let rgb = image::DynamicImage::ImageRgba8(small).into_rgb8();
-        let mut out = Vec::new();
-        rgb.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg).map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })?;
+        let internal = |e: String| ApiError { code: "internal".into(), message: e };
+        // Scaled with the compositor's own SIMD resizer (same aspect, so no bars).
+        let w = width.clamp(160, f.width) & !1;
+        let h = ((f.height as u64 * w as u64 / f.width as u64) as u32).max(2) & !1;
+        let small = if w == f.width { f.data.to_vec() } else { reel_compose::deck::fit_onto(&f.data, f.width, f.height, Size { width: w, height: h }, [0, 0, 0, 255])? };
+        let rgb: Vec<u8> = small.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        let mut out = Vec::with_capacity(rgb.len() / 8);
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80).encode(&rgb, w, h, image::ExtendedColorType::Rgb8).map_err(|e| internal(e.to_string()))?;
         Ok(out)
     }
 

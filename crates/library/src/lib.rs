@@ -259,6 +259,12 @@ impl Library {
             .unwrap_or_default()
     }
 
+    /// Adopts recordings that `reel recover` (or the app) finished since the library opened,
+    /// and clears leftovers of dead jobs: what opening the library does, on demand.
+    pub fn refresh(&self) {
+        self.clean_tmp();
+    }
+
     /// Removes what interrupted jobs left in tmp/, and adopts recordings finished by recovery.
     fn clean_tmp(&self) {
         let Ok(rd) = std::fs::read_dir(self.root.join("tmp")) else { return };
