@@ -1,16 +1,21 @@
-// The one module through which the UI talks to Rust: Tauri's invoke in the app, fetch over
-// HTTP when the same UI is served by a Reel server in a plain browser. Errors are {code, message}.
+// The one module through which the UI talks to Rust: Tauri's invoke in the app, or the same
+// calls over HTTP when the app's server serves this UI to a plain browser
+// (`/app/SECRET/ui/index.html` → `/app/SECRET/api/COMMAND`). Errors are {code, message}.
 export async function call(command, args = {}) {
   if (window.__TAURI__?.core?.invoke) {
     return window.__TAURI__.core.invoke(command, args);
   }
-  const res = await fetch(`/api/${command}`, {
+  const res = await fetch(new URL(`../api/${command}`, location.href), {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify(args),
+    body: JSON.stringify(args, (k, v) => (k === "progress" ? undefined : v)),
   });
   const body = await res.json().catch(() => ({ code: "bad_response", message: `HTTP ${res.status}` }));
   if (!res.ok) throw body;
+  // Binary results (preview frames) come as base64 over HTTP, as bytes from Tauri.
+  if (body && typeof body.jpeg_base64 === "string") {
+    return Uint8Array.from(atob(body.jpeg_base64), (c) => c.charCodeAt(0)).buffer;
+  }
   return body;
 }
 

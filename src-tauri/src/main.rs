@@ -17,7 +17,7 @@ use tauri::ipc::{Channel, Response};
 use tauri::State;
 
 struct App {
-    studio: Studio,
+    studio: Arc<Studio>,
     secret: String,
     /// The in-process server's address, once it listens.
     server: Arc<OnceLock<Result<String, ApiError>>>,
@@ -25,20 +25,10 @@ struct App {
 
 type Api<T> = Result<T, ApiError>;
 
-#[derive(serde::Serialize)]
-struct Info {
-    server: String,
-    secret: String,
-    library: String,
-    demo_deck: Option<String>,
-}
-
 #[tauri::command]
-fn app_info(app: State<'_, App>) -> Api<Info> {
+fn app_info(app: State<'_, App>) -> Api<reel_app::studio::AppInfo> {
     let server = app.server.get().cloned().unwrap_or_else(|| Err(ApiError { code: "busy".into(), message: "the media server is still starting".into() }))?;
-    let lib = app.studio.library().root().to_path_buf();
-    let demo_deck = reel_app::studio::demo_deck(&lib).ok().map(|p| p.display().to_string());
-    Ok(Info { server, secret: app.secret.clone(), library: lib.display().to_string(), demo_deck })
+    Ok(app.studio.info(&server, &app.secret))
 }
 
 #[tauri::command]
@@ -127,9 +117,7 @@ fn library_search(app: State<'_, App>, query: String) -> Api<Vec<reel_app::Hit>>
 
 #[tauri::command]
 fn recording(app: State<'_, App>, id: String) -> Api<serde_json::Value> {
-    let (entry, meta) = app.studio.library().show(&id)?;
-    let feedback = reel_app::feedback(app.studio.library(), &entry.id)?;
-    Ok(serde_json::json!({"entry": entry, "meta": meta, "feedback": feedback}))
+    app.studio.recording(&id)
 }
 
 #[tauri::command]
@@ -154,21 +142,13 @@ fn restore(app: State<'_, App>, name: String) -> Api<String> {
 
 #[tauri::command]
 fn share_link(app: State<'_, App>, id: String, password: Option<String>, expires: Option<String>, default_speed: Option<f64>) -> Api<String> {
-    let expires_in = expires.filter(|e| !e.is_empty()).map(|e| reel_app::parse_duration(&e)).transpose()?;
-    let o = reel_app::ShareOptions { password: password.filter(|p| !p.is_empty()), expires_in, no_download: false, default_speed };
     let base = app.server.get().cloned().unwrap_or_else(|| Ok(reel_app::default_base_url()))?;
-    Ok(reel_app::share(app.studio.library(), &id, &o, &base)?.1)
-}
-
-#[derive(serde::Serialize)]
-struct TrashItem {
-    name: String,
-    title: String,
+    app.studio.share_link(&id, password, expires, default_speed, &base)
 }
 
 #[tauri::command]
-fn trash_list(app: State<'_, App>) -> Vec<TrashItem> {
-    app.studio.library().trash().into_iter().map(|(name, m)| TrashItem { title: m.map(|m| m.title).unwrap_or_else(|| name.clone()), name }).collect()
+fn trash_list(app: State<'_, App>) -> Vec<reel_app::studio::TrashItem> {
+    app.studio.trash_list()
 }
 
 /// Runs a long library job on a blocking thread, reporting progress (0..1) on `progress`.
@@ -238,7 +218,7 @@ fn main() {
         }
     };
     let (studio, secret) = match (Studio::new(lib.clone()), reel_app::new_secret()) {
-        (Ok(s), Ok(k)) => (s, k),
+        (Ok(s), Ok(k)) => (Arc::new(s), k),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("error: the studio could not start: {e}");
             std::process::exit(1);
@@ -246,10 +226,10 @@ fn main() {
     };
     let server = Arc::new(OnceLock::new());
     {
-        let (server, secret, root) = (server.clone(), secret.clone(), lib.root().to_path_buf());
+        let (server, secret, root, studio) = (server.clone(), secret.clone(), lib.root().to_path_buf(), studio.clone());
         std::thread::spawn(move || {
             let r = reel_app::open_library(Some(&root)).and_then(|lib| {
-                reel_app::serve_app(&lib, secret, |a| {
+                reel_app::serve_app(&lib, secret, Some(studio), |a| {
                     let _ = server.set(Ok(format!("http://{a}")));
                 })
             });

@@ -137,6 +137,33 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     assert_eq!(c.js("return document.title"), "Desktop test");
     c.js("const v = document.querySelector('video'); v.muted = true; v.play(); return 0");
     assert!(wait_for(Duration::from_secs(15), || num(c.js("return document.querySelector('video').currentTime")) > 0.3), "the shared link plays in Chromium");
+
+    // The same UI in Chromium over the app's HTTP API: its logic works without Tauri.
+    let server = b.js("return document.body.dataset.server").as_str().unwrap_or_default().to_string();
+    let secret = b.js("return document.body.dataset.secret").as_str().unwrap_or_default().to_string();
+    c.goto(&format!("{server}/app/{secret}/ui/index.html"));
+    assert!(wait_for(Duration::from_secs(20), || num(c.js("return document.querySelector('#preview').naturalWidth")) > 0.0), "preview over HTTP: {}", c.js("return document.querySelector('#error').textContent"));
+    c.js("document.querySelector('[data-view=library]').click(); return 0");
+    assert!(wait_for(Duration::from_secs(10), || c.js("return document.querySelectorAll('#grid li[data-id]').length") == 2), "the library over HTTP");
+    c.js("document.querySelector('#sort').value = 'title'; document.querySelector('#sort').dispatchEvent(new Event('change')); return 0");
+    assert_eq!(c.js("return [...document.querySelectorAll('#grid .title')].map(t => t.textContent).join('|')"), "Crashed take|Desktop test", "sorted by title");
+    c.js("document.querySelector('#search').value = 'crash'; document.querySelector('#search').dispatchEvent(new Event('input')); return 0");
+    assert!(wait_for(Duration::from_secs(5), || c.js("return [...document.querySelectorAll('#grid .title')].map(t => t.textContent).join('|')") == "Crashed take"), "search as you type over HTTP");
+    c.js("document.querySelector('#grid li[data-id]').click(); return 0");
+    assert!(wait_for(Duration::from_secs(10), || c.js("return document.querySelector('#watch-title').value") == "Crashed take"));
+    c.js("const t = document.querySelector('#watch-title'); t.value = 'Recovered take'; t.dispatchEvent(new Event('change')); return 0");
+    c.js("window.confirm = () => true; document.querySelector('#delete').click(); return 0");
+    assert!(wait_for(Duration::from_secs(10), || c.js("return !document.querySelector('#view-library').hidden") == true));
+    c.js("document.querySelector('#search').value = ''; document.querySelector('#search').dispatchEvent(new Event('input')); return 0");
+    assert!(wait_for(Duration::from_secs(10), || c.js("return [...document.querySelectorAll('#grid .title')].map(t => t.textContent).join('|')") == "Desktop test"), "deleted: one left");
+    c.js("document.querySelector('#show-trash').click(); return 0");
+    assert!(wait_for(Duration::from_secs(5), || c.js("return document.querySelector('#trash').textContent").as_str().is_some_and(|t| t.contains("Recovered take"))), "renamed, then in the trash");
+    c.js("[...document.querySelectorAll('#trash button')].find(b => b.textContent === 'Restore').click(); return 0");
+    assert!(wait_for(Duration::from_secs(10), || c.js("return document.querySelectorAll('#grid li[data-id]').length") == 2), "restored");
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let post = |s: &str| agent.post(&format!("{server}/app/{s}/api/library_list")).header("content-type", "application/json").send("{}").map(|r| r.status().as_u16()).unwrap_or(0);
+    assert_eq!(post(&secret), 200);
+    assert_eq!(post(&"A".repeat(secret.len())), 404, "the app's API needs the secret");
     drop(c);
     drop(b);
     let _ = xvfb.kill();

@@ -284,3 +284,86 @@ pub fn demo_deck(dir: &Path) -> Result<PathBuf, ApiError> {
     }
     Ok(deck)
 }
+
+/// What the app's window needs to reach its server.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AppInfo {
+    pub server: String,
+    pub secret: String,
+    pub library: String,
+    pub demo_deck: Option<String>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TrashItem {
+    pub name: String,
+    pub title: String,
+}
+
+impl Studio {
+    pub fn info(&self, server: &str, secret: &str) -> AppInfo {
+        let lib = self.library.root().to_path_buf();
+        AppInfo { server: server.into(), secret: secret.into(), library: lib.display().to_string(), demo_deck: demo_deck(&lib).ok().map(|p| p.display().to_string()) }
+    }
+
+    /// A recording as the player shows it: entry, metadata, and what viewers left.
+    pub fn recording(&self, id: &str) -> Result<serde_json::Value, ApiError> {
+        let (entry, meta) = self.library.show(id)?;
+        let feedback = crate::feedback(&self.library, &entry.id)?;
+        Ok(serde_json::json!({"entry": entry, "meta": meta, "feedback": feedback}))
+    }
+
+    pub fn trash_list(&self) -> Vec<TrashItem> {
+        self.library.trash().into_iter().map(|(name, m)| TrashItem { title: m.map(|m| m.title).unwrap_or_else(|| name.clone()), name }).collect()
+    }
+
+    /// A share link on this app's server.
+    pub fn share_link(&self, id: &str, password: Option<String>, expires: Option<String>, default_speed: Option<f64>, base: &str) -> Result<String, ApiError> {
+        let expires_in = expires.filter(|e| !e.is_empty()).map(|e| crate::parse_duration(&e)).transpose()?;
+        let o = crate::ShareOptions { password: password.filter(|p| !p.is_empty()), expires_in, no_download: false, default_speed };
+        Ok(crate::share(&self.library, id, &o, base)?.1)
+    }
+}
+
+fn arg<T: serde::de::DeserializeOwned>(args: &serde_json::Value, name: &str) -> Result<T, ApiError> {
+    serde_json::from_value(args.get(name).cloned().unwrap_or(serde_json::Value::Null)).map_err(|e| bad(format!("argument '{name}': {e}")))
+}
+
+fn json<T: serde::Serialize>(v: T) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(v).map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })
+}
+
+/// The app's calls by name with JSON arguments (camelCase, as the UI sends them): what the
+/// HTTP API serves so the same UI runs in a plain browser. The Tauri commands are these calls,
+/// typed. Long jobs with progress (trim, cut, export, publish) are app-only.
+pub fn dispatch(studio: &Studio, server: &str, secret: &str, command: &str, a: serde_json::Value) -> Result<serde_json::Value, ApiError> {
+    use base64::Engine;
+    let lib = studio.library();
+    match command {
+        "app_info" => json(studio.info(server, secret)),
+        "devices" => json(crate::devices()),
+        "interrupted" => json(crate::interrupted_recordings()),
+        "configure" => json(studio.configure(arg(&a, "config")?)?),
+        // Over HTTP the JPEG travels as base64 (the app gets raw bytes).
+        "preview" => {
+            let jpeg = studio.preview_jpeg(arg(&a, "slide")?, arg(&a, "at")?, arg(&a, "width")?)?;
+            json(serde_json::json!({"jpeg_base64": base64::engine::general_purpose::STANDARD.encode(jpeg)}))
+        }
+        "start_recording" => json(studio.start()?),
+        "recording_status" => json(studio.status()),
+        "pause_recording" => json(studio.pause(arg(&a, "pause")?)?),
+        "stage_command" => json(studio.command(&arg::<String>(&a, "line")?)?),
+        "stop_recording" => json(studio.stop()?),
+        "discard_recording" => json(studio.discard()?),
+        "library_list" => json(lib.list()?),
+        "library_search" => json(lib.search(&arg::<String>(&a, "query")?, 200)?),
+        "recording" => studio.recording(&arg::<String>(&a, "id")?),
+        "rename" => json(lib.rename(&arg::<String>(&a, "id")?, &arg::<String>(&a, "title")?)?),
+        "describe" => json(lib.describe(&arg::<String>(&a, "id")?, &arg::<String>(&a, "text")?)?),
+        "delete" => json(lib.delete(&arg::<String>(&a, "id")?)?),
+        "restore" => json(lib.restore(&arg::<String>(&a, "name")?)?),
+        "trash_list" => json(studio.trash_list()),
+        "share_link" => json(studio.share_link(&arg::<String>(&a, "id")?, arg(&a, "password")?, arg(&a, "expires")?, arg(&a, "defaultSpeed")?, server)?),
+        other => Err(ApiError { code: "not_found".into(), message: format!("'{other}' is not an app call over HTTP") }),
+    }
+}
