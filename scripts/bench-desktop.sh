@@ -19,7 +19,11 @@ for _ in $(seq 50); do curl -s "http://127.0.0.1:$port/status" >/dev/null && bre
 sid=$(curl -s -X POST -H 'content-type: application/json' "http://127.0.0.1:$port/session" \
   -d "{\"capabilities\":{\"alwaysMatch\":{\"webkitgtk:browserOptions\":{\"binary\":\"$app\",\"args\":[]}}}}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"]["sessionId"])')
 js() { curl -s -X POST -H 'content-type: application/json' "http://127.0.0.1:$port/session/$sid/execute/sync" -d "{\"script\":\"$1\",\"args\":[]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])'; }
-pids() { pgrep -f "$app"; pgrep -f WebKitWebProcess; pgrep -f WebKitNetworkProcess; }
+# The app and its WebKit processes: every descendant of this run's driver, nothing else.
+pids() { local all=" $dpid " changed=1; while [ $changed = 1 ]; do changed=0; for s in /proc/[0-9]*/stat; do
+  read -r pid _ _ ppid _ < "$s" 2>/dev/null || continue
+  case "$all" in *" $ppid "*) case "$all" in *" $pid "*) ;; *) all="$all$pid "; changed=1;; esac;; esac; done; done
+  echo $all | tr ' ' '\n' | grep -v "^$dpid$"; }
 ticks() { local t=0; for p in $(pids); do set -- $(cut -d' ' -f14,15 /proc/$p/stat 2>/dev/null || echo "0 0"); t=$((t + $1 + $2)); done; echo $t; }
 rss_mb() { local k=0; for p in $(pids); do k=$((k + $(awk '/VmRSS/{print $2}' /proc/$p/status 2>/dev/null || echo 0))); done; echo $((k / 1024)); }
 cpu_pct() { local a b hz; hz=$(getconf CLK_TCK); a=$(ticks); sleep "$1"; b=$(ticks); python3 -c "print(f'{($b-$a)/$hz/$1*100:.1f}')"; }

@@ -20,16 +20,54 @@ export function showError(e) {
 let view = "record";
 function show(name) {
   view = name;
-  for (const v of ["record", "library", "watch"]) $(`view-${v}`).hidden = v !== name;
+  for (const v of ["record", "library", "watch", "settings"]) $(`view-${v}`).hidden = v !== name;
   for (const b of document.querySelectorAll("nav button")) b.setAttribute("aria-pressed", String(b.dataset.view === name || (name === "watch" && b.dataset.view === "library")));
   if (name === "record") previewLoop();
   if (name === "library") loadLibrary();
+  if (name === "settings") loadSettings();
+}
+
+// ---- settings ----
+let settings = null;
+async function loadSettings() {
+  try {
+    settings = await call("settings_get");
+    const f = $("settings");
+    for (const [k, v] of Object.entries(settings)) if (f.elements[k]) f.elements[k].value = v ?? "";
+    $("serving").textContent = document.body.dataset.server ?? "";
+  } catch (e) { showError(e); }
+}
+$("settings").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const f = $("settings");
+  const next = {
+    ...settings,
+    library: f.elements.library.value.trim() || null, size: f.elements.size.value, fps: Number(f.elements.fps.value),
+    quality: f.elements.quality.value, default_speed: Number(f.elements.default_speed.value), server_bind: f.elements.server_bind.value.trim() || "127.0.0.1:0",
+    s3_target: f.elements.s3_target.value.trim(), s3_endpoint: f.elements.s3_endpoint.value.trim(),
+  };
+  try {
+    await call("settings_set", { settings: next });
+    settings = next;
+    applySettings();
+    $("settings-status").textContent = "Saved.";
+  } catch (err) { $("settings-status").textContent = ""; showError(err); }
+});
+/// Settings that act at once: recording size, fps and quality; the share speed; the S3 target.
+function applySettings() {
+  if (!settings) return;
+  config.size = settings.size; $("size").value = settings.size;
+  config.fps = settings.fps;
+  config.quality = settings.quality;
+  $("share-speed").value = String(settings.default_speed);
+  if (settings.s3_target) $("publish-target").value = settings.s3_target;
+  if (settings.s3_endpoint) $("publish-endpoint").value = settings.s3_endpoint;
 }
 for (const b of document.querySelectorAll("nav button")) b.addEventListener("click", () => show(b.dataset.view));
 
 // ---- recorder ----
 const config = {
-  camera: "synthetic", mic: "default", size: "720p", fps: 30, title: null, deck: null,
+  camera: "synthetic", mic: "default", size: "720p", fps: 30, title: null, deck: null, quality: null,
   scene: { layout: "camera", bubble: { size: "m", shape: "circle", corner: "bottom-right", mirror: true }, background: [24, 26, 32, 255] },
 };
 let slides = 0, slide = 0, recording = false, paused = false, startedAt = 0;
@@ -332,6 +370,8 @@ async function start() {
       el("option", { value: "tone", textContent: "Test tone" }), el("option", { value: "none", textContent: "No microphone" }));
     if (!d.mics.length) $("mic").value = "tone";
     config.mic = $("mic").value;
+    settings = await call("settings_get").catch(() => null);
+    applySettings();
     const lost = await call("interrupted");
     if (lost.length) {
       $("recover-text").textContent = `${lost.length} recording(s) were interrupted (a crash or power loss) and can be saved.`;

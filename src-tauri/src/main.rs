@@ -208,9 +208,22 @@ async fn publish(app: State<'_, App>, id: String, target: String, endpoint: Opti
     .await
 }
 
+#[tauri::command]
+fn settings_get() -> reel_app::settings::Settings {
+    reel_app::settings::Settings::load(&reel_app::settings::path())
+}
+
+/// Saves the settings; the library folder and server address apply at the next start.
+#[tauri::command]
+fn settings_set(settings: reel_app::settings::Settings) -> Api<()> {
+    settings.save(&reel_app::settings::path())
+}
+
 fn main() {
     let _ = STARTED.set(std::time::Instant::now());
-    let lib = match reel_app::open_library(None) {
+    let settings = reel_app::settings::Settings::load(&reel_app::settings::path());
+    let bind: std::net::SocketAddr = settings.server_bind.parse().unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let lib = match reel_app::open_library(settings.library.as_deref()) {
         Ok(l) => Arc::new(l),
         Err(e) => {
             eprintln!("error: the library could not open: {e}");
@@ -229,7 +242,7 @@ fn main() {
         let (server, secret, root, studio) = (server.clone(), secret.clone(), lib.root().to_path_buf(), studio.clone());
         std::thread::spawn(move || {
             let r = reel_app::open_library(Some(&root)).and_then(|lib| {
-                reel_app::serve_app(&lib, secret, Some(studio), |a| {
+                reel_app::serve_app(&lib, bind, secret, Some(studio), |a| {
                     let _ = server.set(Ok(format!("http://{a}")));
                 })
             });
@@ -266,7 +279,9 @@ fn main() {
             trim,
             cut,
             export,
-            publish
+            publish,
+            settings_get,
+            settings_set
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -98,7 +98,8 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     assert!(wait_for(Duration::from_secs(20), || num(b.js("return document.querySelector('#watch video').readyState")) >= 1.0), "the video loads from the loopback server");
     b.js("const v = document.querySelector('#watch video'); v.muted = true; [...document.querySelectorAll('#watch .controls button')].find(b => b.textContent === '2x').click(); v.play(); return 0");
     assert_eq!(num(b.js("return document.querySelector('#watch video').playbackRate")), 2.0);
-    assert!(wait_for(Duration::from_secs(15), || num(b.js("return document.querySelector('#watch video').currentTime")) > 0.5), "it plays");
+    let plays = wait_for(Duration::from_secs(20), || num(b.js("return document.querySelector('#watch video').currentTime")) > 0.5);
+    assert!(plays, "it plays: {}", b.js("const v = document.querySelector('#watch video'); return JSON.stringify({t: v.currentTime, rs: v.readyState, paused: v.paused, err: v.error && v.error.code, src: v.src})"));
     assert_eq!(b.js("return document.querySelector('#watch video').error"), serde_json::Value::Null, "no media error");
     shot(&b, dir.path(), "app-player.png");
 
@@ -112,6 +113,19 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(b.js("return document.querySelectorAll('#grid li[data-id]').length"), 1, "search as you type finds it");
     shot(&b, dir.path(), "app-library.png");
+
+    // Settings are checked and kept: nonsense is refused with the reason, a good value is saved.
+    b.js("document.querySelector('[data-view=settings]').click(); return 0");
+    assert!(wait_for(Duration::from_secs(5), || num(b.js("return Number(document.querySelector('#settings').elements.fps.value)")) == 30.0));
+    b.js("const f = document.querySelector('#settings'); f.elements.fps.value = '0'; f.dispatchEvent(new Event('submit', {cancelable: true})); return 0");
+    assert!(wait_for(Duration::from_secs(5), || b.js("return document.querySelector('#error').textContent").as_str().is_some_and(|t| t.contains("frames per second"))), "refused with the reason");
+    b.js("const f = document.querySelector('#settings'); f.elements.fps.value = '25'; f.elements.quality.value = 'high'; f.requestSubmit(); return 0");
+    assert!(wait_for(Duration::from_secs(5), || b.js("return document.querySelector('#settings-status').textContent") == "Saved."));
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join(".config/reel/settings.json")).expect("settings saved")).unwrap();
+    assert_eq!((saved["fps"].as_u64(), saved["quality"].as_str()), (Some(25), Some("high")));
+    shot(&b, dir.path(), "app-settings.png");
+    b.js("document.querySelector('[data-view=library]').click(); return 0");
+    assert!(wait_for(Duration::from_secs(10), || b.js("return document.querySelectorAll('#grid li[data-id]').length") == 1), "the search is kept");
 
     // Share: the link plays in Chromium.
     b.js("document.querySelector('#grid li[data-id]').click(); return 0");

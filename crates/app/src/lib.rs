@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+pub mod settings;
 pub mod studio;
 
 pub use reel_capture::{CameraInfo, CameraSpec, MicInfo, MicSpec};
@@ -213,7 +214,7 @@ pub fn serve(lib: &Library, bind: std::net::SocketAddr, base_url: Option<&str>, 
 
 /// The desktop app's server: share links plus its own media routes under `/app/{secret}/`.
 /// With a studio, the app's API and UI are served over HTTP too (`/app/{secret}/ui/index.html`).
-pub fn serve_app(lib: &Library, secret: String, studio: Option<std::sync::Arc<studio::Studio>>, on_ready: impl FnOnce(std::net::SocketAddr)) -> Result<(), ApiError> {
+pub fn serve_app(lib: &Library, bind: std::net::SocketAddr, secret: String, studio: Option<std::sync::Arc<studio::Studio>>, on_ready: impl FnOnce(std::net::SocketAddr)) -> Result<(), ApiError> {
     let server = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
     let api = studio.map(|st| {
         let (server, secret) = (server.clone(), secret.clone());
@@ -222,7 +223,7 @@ pub fn serve_app(lib: &Library, secret: String, studio: Option<std::sync::Arc<st
             studio::dispatch(&st, &base, &secret, cmd, args).map_err(|e| (e.code, e.message))
         }) as reel_share::server::AppApi
     });
-    Ok(reel_share::server::run_with_app(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), None, lib.root(), Some(secret), api, |a| {
+    Ok(reel_share::server::run_with_app(bind, None, lib.root(), Some(secret), api, |a| {
         let _ = server.set(format!("http://{a}"));
         on_ready(a)
     })?)

@@ -35,11 +35,14 @@ pub struct StudioConfig {
     /// A folder of images or a PDF; `None`: no slides.
     pub deck: Option<PathBuf>,
     pub title: Option<String>,
+    /// `standard` or `high` (see settings).
+    #[serde(default)]
+    pub quality: Option<String>,
 }
 
 impl Default for StudioConfig {
     fn default() -> Self {
-        StudioConfig { camera: "synthetic".into(), mic: "default".into(), size: "720p".into(), fps: 30, scene: Scene::default(), deck: None, title: None }
+        StudioConfig { camera: "synthetic".into(), mic: "default".into(), size: "720p".into(), fps: 30, scene: Scene::default(), deck: None, title: None, quality: None }
     }
 }
 
@@ -181,7 +184,7 @@ impl Studio {
             max_duration: None,
             title: c.title.clone(),
             clock: ClockMode::Realtime,
-            preset: None,
+            preset: crate::settings::Settings { quality: c.quality.clone().unwrap_or_default(), ..Default::default() }.preset(size),
             scene: c.scene.clone(),
             stage,
         };
@@ -363,6 +366,8 @@ pub fn dispatch(studio: &Studio, server: &str, secret: &str, command: &str, a: s
         "delete" => json(lib.delete(&arg::<String>(&a, "id")?)?),
         "restore" => json(lib.restore(&arg::<String>(&a, "name")?)?),
         "trash_list" => json(studio.trash_list()),
+        "settings_get" => json(crate::settings::Settings::load(&crate::settings::path())),
+        "settings_set" => json(arg::<crate::settings::Settings>(&a, "settings")?.save(&crate::settings::path())?),
         "share_link" => json(studio.share_link(&arg::<String>(&a, "id")?, arg(&a, "password")?, arg(&a, "expires")?, arg(&a, "defaultSpeed")?, server)?),
         other => Err(ApiError { code: "not_found".into(), message: format!("'{other}' is not an app call over HTTP") }),
     }

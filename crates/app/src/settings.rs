@@ -1,0 +1,130 @@
+//! The desktop app's settings, in `settings.json` in the platform config folder (or
+//! `$REEL_CONFIG`). Checked when saved; the library folder and server address apply at the
+//! next start (the running server and open library are not swapped under the user's feet).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::ApiError;
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// `None`: `$REEL_LIBRARY`, else the platform data folder.
+    pub library: Option<PathBuf>,
+    pub size: String,
+    pub fps: u32,
+    /// `standard` (the live preset for the size) or `high` (same speed, a lower CRF: larger files).
+    pub quality: String,
+    /// The speed share links start at.
+    pub default_speed: f64,
+    /// Where the share server listens: loopback by default; a LAN address shares on the LAN.
+    pub server_bind: String,
+    pub s3_target: String,
+    pub s3_endpoint: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            library: None,
+            size: "720p".into(),
+            fps: 30,
+            quality: "standard".into(),
+            default_speed: 1.0,
+            server_bind: "127.0.0.1:0".into(),
+            s3_target: String::new(),
+            s3_endpoint: String::new(),
+        }
+    }
+}
+
+fn bad(m: String) -> ApiError {
+    ApiError { code: "bad_input".into(), message: m }
+}
+
+pub fn path() -> PathBuf {
+    if let Some(p) = std::env::var_os("REEL_CONFIG") {
+        return PathBuf::from(p);
+    }
+    directories::ProjectDirs::from("", "", "reel").map(|d| d.config_dir().join("settings.json")).unwrap_or_else(|| PathBuf::from("reel-settings.json"))
+}
+
+impl Settings {
+    /// The saved settings; defaults when there are none or they cannot be read.
+    pub fn load(path: &Path) -> Settings {
+        std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+
+    pub fn check(&self) -> Result<(), ApiError> {
+        self.size.parse::<reel_media::Size>().map_err(|e| bad(format!("size '{}': {e}", self.size)))?;
+        if !(1..=60).contains(&self.fps) {
+            return Err(bad(format!("{} frames per second: use 1 to 60", self.fps)));
+        }
+        if !matches!(self.quality.as_str(), "standard" | "high") {
+            return Err(bad(format!("quality '{}': use standard or high", self.quality)));
+        }
+        if !(0.5..=3.0).contains(&self.default_speed) {
+            return Err(bad(format!("default speed {}: use 0.5 to 3", self.default_speed)));
+        }
+        self.server_bind.parse::<SocketAddr>().map_err(|_| bad(format!("server address '{}' is not like 127.0.0.1:8787", self.server_bind)))?;
+        if !self.s3_target.is_empty() {
+            self.s3_target.parse::<reel_publish::Target>()?;
+        }
+        if let Some(l) = &self.library {
+            if l.as_os_str().is_empty() || l.is_relative() {
+                return Err(bad(format!("library folder '{}' must be an absolute path", l.display())));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks and saves (atomically).
+    pub fn save(&self, path: &Path) -> Result<(), ApiError> {
+        self.check()?;
+        let io = |e: std::io::Error| ApiError { code: "io".into(), message: format!("cannot save settings to {}: {e}", path.display()) };
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).map_err(io)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| bad(e.to_string()))?;
+        std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path)).map_err(io)
+    }
+
+    /// The encoder preset for recordings: the live preset for the size, a lower CRF for `high`.
+    pub fn preset(&self, size: reel_media::Size) -> Option<reel_codec::Preset> {
+        (self.quality == "high").then(|| {
+            let p = reel_codec::Preset::live(size);
+            reel_codec::Preset { crf: p.crf.saturating_sub(4), ..p }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_and_refuse_nonsense() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("conf/settings.json");
+        assert_eq!(Settings::load(&p), Settings::default(), "none saved: defaults");
+        let s = Settings { fps: 25, quality: "high".into(), s3_target: "s3://team/videos".into(), ..Default::default() };
+        s.save(&p).unwrap();
+        assert_eq!(Settings::load(&p), s);
+        for (bad, why) in [
+            (Settings { fps: 0, ..Default::default() }, "frames per second"),
+            (Settings { size: "huge".into(), ..Default::default() }, "size"),
+            (Settings { default_speed: 9.0, ..Default::default() }, "default speed"),
+            (Settings { server_bind: "everywhere".into(), ..Default::default() }, "server address"),
+            (Settings { s3_target: "ftp://x".into(), ..Default::default() }, "s3://"),
+            (Settings { library: Some("relative/lib".into()), ..Default::default() }, "absolute"),
+        ] {
+            let e = bad.save(&p).unwrap_err().message;
+            assert!(e.contains(why), "{e}");
+        }
+        assert_eq!(Settings::load(&p), s, "a refused save changes nothing");
+        std::fs::write(&p, b"{ not json").unwrap();
+        assert_eq!(Settings::load(&p), Settings::default(), "unreadable: defaults, no crash");
+    }
+}
