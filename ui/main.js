@@ -67,7 +67,7 @@ for (const b of document.querySelectorAll("nav button")) b.addEventListener("cli
 
 // ---- recorder ----
 const config = {
-  camera: "synthetic", mic: "default", size: "720p", fps: 30, title: null, deck: null, quality: null,
+  camera: "synthetic", mic: "default", size: "720p", fps: 30, title: null, deck: null, quality: null, screen: null,
   scene: { layout: "camera", bubble: { size: "m", shape: "circle", corner: "bottom-right", mirror: true }, background: [24, 26, 32, 255] },
 };
 let slides = 0, slide = 0, recording = false, paused = false, startedAt = 0;
@@ -188,8 +188,8 @@ for (const [id, set] of [
 ]) $(id).addEventListener("change", (e) => { set(e.target.value); apply(); });
 $("mirror").addEventListener("change", (e) => { config.scene.bubble.mirror = e.target.checked; apply(); });
 $("title").addEventListener("change", apply);
-$("deck").addEventListener("change", (e) => { config.deck = e.target.value.trim() || null; if (config.deck && config.scene.layout === "camera") config.scene.layout = "bubble"; apply(); });
-$("no-deck").addEventListener("click", () => { config.deck = null; $("deck").value = ""; if (config.scene.layout === "slides") config.scene.layout = "camera"; apply(); });
+$("deck").addEventListener("change", (e) => { config.deck = e.target.value.trim() || null; config.screen = null; if (config.deck && config.scene.layout === "camera") config.scene.layout = "bubble"; apply(); });
+$("no-deck").addEventListener("click", () => { config.deck = null; config.screen = null; $("deck").value = ""; if (["slides", "screen"].includes(config.scene.layout)) config.scene.layout = "camera"; apply(); });
 
 document.addEventListener("keydown", (e) => {
   if (view !== "record" || e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
@@ -197,7 +197,7 @@ document.addEventListener("keydown", (e) => {
   else if (e.key === " " && recording) { e.preventDefault(); $("pause").click(); }
   else if (e.key === "ArrowRight") stage("n");
   else if (e.key === "ArrowLeft") stage("p");
-  else if ("12345".includes(e.key) && e.key !== "") stage(`l ${["bubble", "side", "pip", "camera", "slides"][Number(e.key) - 1]}`);
+  else if ("123456".includes(e.key) && e.key !== "") stage(`l ${["bubble", "side", "pip", "camera", "slides", "screen"][Number(e.key) - 1]}`);
 });
 
 // Drag and drop of a folder or PDF (Tauri gives the paths).
@@ -277,6 +277,7 @@ async function openRecording(id) {
     $("watch").replaceChildren(box, el("nav", { ariaLabel: "Chapters" }, chapters),
       el("section", { className: "feedback" }, el("h2", { textContent: `Comments · ${r.feedback.views} views` }), comments, el("p", { className: "muted", textContent: reactions })));
     enhance(box);
+    loadStrip(current);
   } catch (e) { showError(e); }
 }
 $("back").addEventListener("click", () => show("library"));
@@ -297,8 +298,33 @@ async function runJob(label, command, args) {
   }
 }
 const video = () => document.querySelector("#watch video");
-$("edit-a-here").addEventListener("click", () => { $("edit-a").value = (video()?.currentTime ?? 0).toFixed(1); });
-$("edit-b-here").addEventListener("click", () => { $("edit-b").value = (video()?.currentTime ?? 0).toFixed(1); });
+// The filmstrip: the selected range and the playhead drawn over it; a click seeks there.
+function drawStrip() {
+  const d = Number(document.querySelector("#watch .player")?.dataset.duration) || 0;
+  if (!d) return;
+  const a = Math.max(0, Number($("edit-a").value)), b = Math.min(d, Number($("edit-b").value));
+  Object.assign($("strip-sel").style, { left: `${(a / d) * 100}%`, width: `${Math.max(0, (b - a) / d) * 100}%` });
+  $("strip-head").style.left = `${((video()?.currentTime ?? 0) / d) * 100}%`;
+}
+async function loadStrip(id) {
+  $("strip-box").hidden = true;
+  try {
+    await call("filmstrip", { id });
+    if (id !== current) return;
+    $("strip").src = `${mediaUrl(id, "strip.jpg")}?v=${Date.now()}`;
+    $("strip-box").hidden = false;
+    drawStrip();
+    video()?.addEventListener("timeupdate", drawStrip);
+  } catch (e) { showError(e); }
+}
+$("strip").addEventListener("click", (e) => {
+  const d = Number(document.querySelector("#watch .player")?.dataset.duration) || 0;
+  const r = e.target.getBoundingClientRect();
+  if (video() && d) { video().currentTime = ((e.clientX - r.left) / r.width) * d; drawStrip(); }
+});
+for (const id of ["edit-a", "edit-b"]) $(id).addEventListener("input", drawStrip);
+$("edit-a-here").addEventListener("click", () => { $("edit-a").value = (video()?.currentTime ?? 0).toFixed(1); drawStrip(); });
+$("edit-b-here").addEventListener("click", () => { $("edit-b").value = (video()?.currentTime ?? 0).toFixed(1); drawStrip(); });
 for (const [id, command, label] of [["trim", "trim", "Trimming"], ["cut", "cut", "Cutting"]]) {
   $(id).addEventListener("click", async () => {
     const a = Number($("edit-a").value), b = Number($("edit-b").value);
@@ -360,6 +386,8 @@ async function start() {
     document.body.dataset.server = info.server;
     document.body.dataset.secret = info.secret;
     $("library-path").textContent = `Library: ${info.library}`;
+    $("use-screen").hidden = !info.display;
+    $("use-screen").addEventListener("click", () => { config.screen = info.display; config.deck = null; $("deck").value = ""; if (config.scene.layout === "camera") config.scene.layout = "bubble"; apply(); });
     $("demo-deck").addEventListener("click", () => { $("deck").value = info.demo_deck ?? ""; $("deck").dispatchEvent(new Event("change")); });
     const d = await call("devices");
     $("camera").replaceChildren(...d.cameras.map((c) => el("option", { value: String(c.index), textContent: c.name })),
@@ -390,6 +418,7 @@ $("recover-all").addEventListener("click", async () => {
     const failed = r.filter((x) => x.Err).map((x) => x.Err.message);
     $("recover-text").textContent = `Recovered ${ok} of ${r.length}. ${failed.join(" ")}`;
     $("recover-all").hidden = true;
+    if (!failed.length) setTimeout(() => { $("recover").hidden = true; }, 6000);
     if (view === "library") loadLibrary();
   } catch (e) { showError(e); }
 });

@@ -208,6 +208,16 @@ async fn publish(app: State<'_, App>, id: String, target: String, endpoint: Opti
     .await
 }
 
+/// Makes the editor's filmstrip (served as `strip.jpg` by the app's server).
+#[tauri::command]
+async fn filmstrip(app: State<'_, App>, id: String) -> Api<()> {
+    let lib = app.studio.library_arc();
+    tauri::async_runtime::spawn_blocking(move || lib.filmstrip(&id).map(|_| ()))
+        .await
+        .map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })?
+        .map_err(ApiError::from)
+}
+
 #[tauri::command]
 fn settings_get() -> reel_app::settings::Settings {
     reel_app::settings::Settings::load(&reel_app::settings::path())
@@ -281,7 +291,8 @@ fn main() {
             export,
             publish,
             settings_get,
-            settings_set
+            settings_set,
+            filmstrip
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

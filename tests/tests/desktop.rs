@@ -82,6 +82,15 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     assert!(!near(bubble, slide_blue, 30), "the presenter bubble is at the bottom right: {bubble:?}");
     shot(&b, dir.path(), "app-recorder-deck.png");
 
+    // The screen as the stage (this Xvfb display, which shows the app itself), then back.
+    b.js("document.querySelector('#use-screen').click(); return 0");
+    assert!(wait_for(Duration::from_secs(10), || b.js("return document.querySelector('#slide-pos').textContent") == ""), "slides off");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(b.js("return document.querySelector('#error').hidden"), true, "the screen previews: {}", b.js("return document.querySelector('#error').textContent"));
+    shot(&b, dir.path(), "app-recorder-screen.png");
+    b.js("document.querySelector('#demo-deck').click(); return 0");
+    assert!(wait_for(Duration::from_secs(20), || b.js("return document.querySelector('#slide-pos').textContent") == "slide 1 of 3"), "back to the demo deck");
+
     // Record 3 s (after the 3-2-1 countdown), stop: the player opens on the new recording.
     b.js("document.querySelector('#title').value = 'Desktop test'; document.querySelector('#title').dispatchEvent(new Event('change')); return 0");
     // No microphone hardware here: the test tone stands in (a real mic is tested in record.rs).
@@ -130,6 +139,8 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     // Share: the link plays in Chromium.
     b.js("document.querySelector('#grid li[data-id]').click(); return 0");
     assert!(wait_for(Duration::from_secs(10), || b.js("return !document.querySelector('#view-watch').hidden") == true));
+    // The editor's filmstrip: ten frames across the recording.
+    assert!(wait_for(Duration::from_secs(30), || num(b.js("return document.querySelector('#strip').naturalWidth")) >= 1000.0), "the filmstrip loads: {}", b.js("return document.querySelector('#error').textContent"));
     // Trim in the editor (with a progress bar), then export at 1.5x.
     let text = |b: &Browser| b.js("return document.querySelector('#job-text').textContent").as_str().unwrap_or_default().to_string();
     b.js("document.querySelector('#edit-a').value = '0.5'; document.querySelector('#edit-b').value = '2.5'; document.querySelector('#trim').click(); return 0");

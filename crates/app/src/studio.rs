@@ -38,11 +38,14 @@ pub struct StudioConfig {
     /// `standard` or `high` (see settings).
     #[serde(default)]
     pub quality: Option<String>,
+    /// An X11 display (`:0`, or `:0+X,Y`) as the stage instead of slides.
+    #[serde(default)]
+    pub screen: Option<String>,
 }
 
 impl Default for StudioConfig {
     fn default() -> Self {
-        StudioConfig { camera: "synthetic".into(), mic: "default".into(), size: "720p".into(), fps: 30, scene: Scene::default(), deck: None, title: None, quality: None }
+        StudioConfig { camera: "synthetic".into(), mic: "default".into(), size: "720p".into(), fps: 30, scene: Scene::default(), deck: None, title: None, quality: None, screen: None }
     }
 }
 
@@ -107,9 +110,10 @@ impl Studio {
         Fps::new(c.fps).map_err(|e| bad(e.to_string()))?;
         let camera: CameraSpec = c.camera.parse().map_err(|e| bad(format!("camera '{}': {e}", c.camera)))?;
         let _: MicSpec = c.mic.parse().map_err(|e| bad(format!("microphone '{}': {e}", c.mic)))?;
-        let stage = match &c.deck {
-            Some(p) => StageSpec::Slides(Arc::new(Deck::load(p, size, c.scene.background)?)),
-            None => StageSpec::None,
+        let stage = match (&c.screen, &c.deck) {
+            (Some(d), _) if !d.trim().is_empty() => StageSpec::Screen { display: d.trim().to_string(), region: None },
+            (_, Some(p)) => StageSpec::Slides(Arc::new(Deck::load(p, size, c.scene.background)?)),
+            _ => StageSpec::None,
         };
         Ok(Loaded { config: c.clone(), size, camera, stage })
     }
@@ -118,11 +122,11 @@ impl Studio {
     pub fn configure(&self, c: StudioConfig) -> Result<usize, ApiError> {
         let same_deck = {
             let l = lock(&self.loaded);
-            l.config.deck == c.deck && l.config.size == c.size && l.config.scene.background == c.scene.background
+            l.config.deck == c.deck && l.config.screen == c.screen && l.config.size == c.size && l.config.scene.background == c.scene.background
         };
         let loaded = if same_deck {
             let stage = lock(&self.loaded).stage.clone();
-            let mut l = Self::load(&StudioConfig { deck: None, ..c.clone() })?;
+            let mut l = Self::load(&StudioConfig { deck: None, screen: None, ..c.clone() })?;
             l.stage = stage;
             l.config = c;
             l
@@ -295,6 +299,8 @@ pub struct AppInfo {
     pub secret: String,
     pub library: String,
     pub demo_deck: Option<String>,
+    /// The X display the app runs on, offered as the screen to record.
+    pub display: Option<String>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -306,7 +312,7 @@ pub struct TrashItem {
 impl Studio {
     pub fn info(&self, server: &str, secret: &str) -> AppInfo {
         let lib = self.library.root().to_path_buf();
-        AppInfo { server: server.into(), secret: secret.into(), library: lib.display().to_string(), demo_deck: demo_deck(&lib).ok().map(|p| p.display().to_string()) }
+        AppInfo { server: server.into(), secret: secret.into(), library: lib.display().to_string(), demo_deck: demo_deck(&lib).ok().map(|p| p.display().to_string()), display: std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()) }
     }
 
     /// A recording as the player shows it: entry, metadata, and what viewers left.
@@ -366,6 +372,7 @@ pub fn dispatch(studio: &Studio, server: &str, secret: &str, command: &str, a: s
         "delete" => json(lib.delete(&arg::<String>(&a, "id")?)?),
         "restore" => json(lib.restore(&arg::<String>(&a, "name")?)?),
         "trash_list" => json(studio.trash_list()),
+        "filmstrip" => json(lib.filmstrip(&arg::<String>(&a, "id")?).map(|_| ())?),
         "settings_get" => json(crate::settings::Settings::load(&crate::settings::path())),
         "settings_set" => json(arg::<crate::settings::Settings>(&a, "settings")?.save(&crate::settings::path())?),
         "share_link" => json(studio.share_link(&arg::<String>(&a, "id")?, arg(&a, "password")?, arg(&a, "expires")?, arg(&a, "defaultSpeed")?, server)?),

@@ -414,6 +414,21 @@ impl Library {
         self.update_meta(&id, |m| m.description = text.chars().take(20_000).collect())
     }
 
+    /// The editor's filmstrip (`strip.jpg`, 10 frames across the video), made once per version
+    /// of the video. Returns its path.
+    pub fn filmstrip(&self, id: &str) -> Result<PathBuf, LibraryError> {
+        let id = self.resolve(id)?;
+        let dir = self.rec_dir(&id);
+        let (video, strip) = (dir.join("video.mp4"), dir.join("strip.jpg"));
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        if modified(&strip).is_some_and(|s| modified(&video).is_some_and(|v| s >= v)) {
+            return Ok(strip);
+        }
+        let info = edit::probe(&video)?;
+        thumbs::filmstrip(&video, info.duration_s, 10, &strip, info.width, info.height)?;
+        Ok(strip)
+    }
+
     /// The title in a recording folder's metadata, if readable.
     pub fn read_title(dir: &Path) -> Option<String> {
         read_meta(dir).ok().map(|m| m.title)

@@ -79,3 +79,35 @@ fn render_gif(video: &Path, seconds: f64, fps: f64, size: Size) -> Result<Vec<u8
     }
     Ok(buf)
 }
+
+/// Writes `strip.jpg`: `n` frames spread evenly over the video, side by side, each 160 px wide
+/// (the editor's timeline). One decoding pass at the small size.
+pub fn filmstrip(video: &Path, duration_s: f64, n: u32, out: &Path, width: u32, height: u32) -> Result<(), LibraryError> {
+    let n = n.clamp(1, 40);
+    let size = even_size(width, height, 160);
+    let mut strip = RgbaImage::new(size.width * n, size.height);
+    let mut next = 0u32;
+    let mut last = None;
+    for f in VideoFileReader::open(video, Some(size))? {
+        let f = f?;
+        // Frame i shows the middle of the i-th of n equal parts.
+        while next < n && f.ts.as_secs_f64() >= duration_s * (next as f64 + 0.5) / n as f64 {
+            let img = RgbaImage::from_raw(f.width, f.height, f.data.to_vec()).ok_or_else(|| LibraryError::Media("frame size".into()))?;
+            image::imageops::replace(&mut strip, &img, (next * size.width) as i64, 0);
+            next += 1;
+        }
+        last = Some(f);
+    }
+    // A short video may end before the last slot: repeat its last frame.
+    if let Some(f) = last {
+        let img = RgbaImage::from_raw(f.width, f.height, f.data.to_vec()).ok_or_else(|| LibraryError::Media("frame size".into()))?;
+        while next < n {
+            image::imageops::replace(&mut strip, &img, (next * size.width) as i64, 0);
+            next += 1;
+        }
+    }
+    let rgb = image::DynamicImage::ImageRgba8(strip).into_rgb8();
+    let tmp = out.with_extension("jpg.tmp");
+    rgb.save_with_format(&tmp, image::ImageFormat::Jpeg).map_err(|e| LibraryError::Media(e.to_string()))?;
+    std::fs::rename(&tmp, out).map_err(|e| LibraryError::io(out, e))
+}

@@ -410,7 +410,7 @@ async fn app_api(State(st): State<AppState>, UrlPath((secret, command)): UrlPath
 async fn app_file(State(st): State<AppState>, UrlPath((secret, id, name)): UrlPath<(String, String, String)>, headers: HeaderMap) -> Response {
     let same = app_secret_ok(&st.0, &secret);
     let plain_id = !id.is_empty() && !id.starts_with('.') && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !same || !plain_id || !matches!(name.as_str(), "video.mp4" | "poster.jpg" | "preview.gif" | "captions.vtt") {
+    if !same || !plain_id || !matches!(name.as_str(), "video.mp4" | "poster.jpg" | "preview.gif" | "captions.vtt" | "strip.jpg") {
         return not_found();
     }
     let path = st.0.library.root().join("recordings").join(&id).join(&name);
