@@ -50,6 +50,7 @@ $("settings").addEventListener("submit", async (e) => {
     await call("settings_set", { settings: next });
     settings = next;
     applySettings();
+    await apply();
     $("settings-status").textContent = "Saved.";
   } catch (err) { $("settings-status").textContent = ""; showError(err); }
 });
@@ -114,7 +115,10 @@ async function previewLoop() {
 }
 document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible" && view === "record") previewLoop(); });
 
+let starting = false;
 async function startRecording() {
+  if (starting || recording) return;
+  starting = true;
   $("record").disabled = true;
   const cd = $("countdown");
   cd.hidden = false;
@@ -129,6 +133,7 @@ async function startRecording() {
     statusLoop();
   } catch (e) { showError(e); }
   $("record").disabled = false;
+  starting = false;
 }
 
 // Status (timer, level) is read only while recording.
@@ -193,7 +198,7 @@ $("no-deck").addEventListener("click", () => { config.deck = null; config.screen
 
 document.addEventListener("keydown", (e) => {
   if (view !== "record" || e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
-  if (e.key === "r" || e.key === "R") { recording ? stopRecording() : startRecording(); }
+  if (e.key === "r" || e.key === "R") { if (recording) stopRecording(); else if (!starting) startRecording(); }
   else if (e.key === " " && recording) { e.preventDefault(); $("pause").click(); }
   else if (e.key === "ArrowRight") stage("n");
   else if (e.key === "ArrowLeft") stage("p");
@@ -382,7 +387,11 @@ $("share-copy").addEventListener("click", async () => { await navigator.clipboar
 // ---- start ----
 async function start() {
   try {
-    const info = await call("app_info");
+    // The media server starts beside the window: wait for it a little rather than fail.
+    let info = null;
+    for (let i = 0; !info; i++) {
+      try { info = await call("app_info"); } catch (e) { if (e?.code !== "busy" || i > 100) throw e; await new Promise((r) => setTimeout(r, 100)); }
+    }
     document.body.dataset.server = info.server;
     document.body.dataset.secret = info.secret;
     $("library-path").textContent = `Library: ${info.library}`;

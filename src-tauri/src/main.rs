@@ -54,9 +54,16 @@ async fn recover_all(app: State<'_, App>) -> Api<Vec<Result<reel_app::Recovered,
     .map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })
 }
 
+/// Off the main thread: loading a deck can take a moment.
 #[tauri::command]
-fn configure(app: State<'_, App>, config: StudioConfig) -> Api<usize> {
-    app.studio.configure(config)
+async fn configure(app: State<'_, App>, config: StudioConfig) -> Api<usize> {
+    let studio = app.studio.clone();
+    blocking(move || studio.configure(config)).await
+}
+
+/// Runs `f` on a blocking thread (async commands must not hold the runtime).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Api<T> + Send + 'static) -> Api<T> {
+    tauri::async_runtime::spawn_blocking(f).await.map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })?
 }
 
 /// When the process started, for the cold-start figure (`scripts/bench-desktop.sh`).
@@ -64,8 +71,9 @@ static STARTED: OnceLock<std::time::Instant> = OnceLock::new();
 
 /// One composed frame as JPEG bytes (an ArrayBuffer in the UI).
 #[tauri::command]
-fn preview(app: State<'_, App>, slide: usize, at: f64, width: u32) -> Api<Response> {
-    let r = app.studio.preview_jpeg(slide, at, width).map(Response::new);
+async fn preview(app: State<'_, App>, slide: usize, at: f64, width: u32) -> Api<Response> {
+    let studio = app.studio.clone();
+    let r = blocking(move || studio.preview_jpeg(slide, at, width)).await.map(Response::new);
     static FIRST: std::sync::Once = std::sync::Once::new();
     FIRST.call_once(|| {
         if let Some(t) = STARTED.get() {
@@ -253,6 +261,8 @@ fn main() {
         std::thread::spawn(move || {
             let r = reel_app::open_library(Some(&root)).and_then(|lib| {
                 reel_app::serve_app(&lib, bind, secret, Some(studio), |a| {
+                    // Bound to every address: the window still reaches it over loopback.
+                    let a = if a.ip().is_unspecified() { std::net::SocketAddr::from(([127, 0, 0, 1], a.port())) } else { a };
                     let _ = server.set(Ok(format!("http://{a}")));
                 })
             });

@@ -67,7 +67,12 @@ impl Settings {
         if !(0.5..=3.0).contains(&self.default_speed) {
             return Err(bad(format!("default speed {}: use 0.5 to 3", self.default_speed)));
         }
-        self.server_bind.parse::<SocketAddr>().map_err(|_| bad(format!("server address '{}' is not like 127.0.0.1:8787", self.server_bind)))?;
+        let bind = self.server_bind.parse::<SocketAddr>().map_err(|_| bad(format!("server address '{}' is not like 127.0.0.1:8787", self.server_bind)))?;
+        // The app's window reaches its media over loopback, so the server must listen there:
+        // on loopback only, or on every address (0.0.0.0: loopback and the LAN).
+        if !(bind.ip().is_loopback() || bind.ip().is_unspecified()) {
+            return Err(bad(format!("server address '{}': use 127.0.0.1:PORT (this machine) or 0.0.0.0:PORT (also the LAN)", self.server_bind)));
+        }
         if !self.s3_target.is_empty() {
             self.s3_target.parse::<reel_publish::Target>()?;
         }
@@ -117,6 +122,7 @@ mod tests {
             (Settings { size: "huge".into(), ..Default::default() }, "size"),
             (Settings { default_speed: 9.0, ..Default::default() }, "default speed"),
             (Settings { server_bind: "everywhere".into(), ..Default::default() }, "server address"),
+            (Settings { server_bind: "192.168.1.5:8787".into(), ..Default::default() }, "0.0.0.0:PORT"),
             (Settings { s3_target: "ftp://x".into(), ..Default::default() }, "s3://"),
             (Settings { library: Some("relative/lib".into()), ..Default::default() }, "absolute"),
         ] {

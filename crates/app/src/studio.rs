@@ -151,11 +151,12 @@ impl Studio {
             StageSpec::Slides(d) => d.len(),
             _ => 1,
         };
-        let o = crate::PreviewOptions { camera, size, scene, stage, slide: slide.min(slides.saturating_sub(1)), at: Duration::from_secs_f64(at_s.max(0.0)) };
+        let at = if at_s.is_finite() { at_s.clamp(0.0, 86_400.0) } else { 0.0 };
+        let o = crate::PreviewOptions { camera, size, scene, stage, slide: slide.min(slides.saturating_sub(1)), at: Duration::from_secs_f64(at) };
         let f = crate::preview_frame(&o)?;
         let internal = |e: String| ApiError { code: "internal".into(), message: e };
         // Scaled with the compositor's own SIMD resizer (same aspect, so no bars).
-        let w = width.clamp(160, f.width) & !1;
+        let w = width.min(f.width).max(2) & !1;
         let h = ((f.height as u64 * w as u64 / f.width as u64) as u32).max(2) & !1;
         let small = if w == f.width { f.data.to_vec() } else { reel_compose::deck::fit_onto(&f.data, f.width, f.height, Size { width: w, height: h }, [0, 0, 0, 255])? };
         let rgb: Vec<u8> = small.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();

@@ -107,7 +107,10 @@ pub fn filmstrip(video: &Path, duration_s: f64, n: u32, out: &Path, width: u32, 
         }
     }
     let rgb = image::DynamicImage::ImageRgba8(strip).into_rgb8();
-    let tmp = out.with_extension("jpg.tmp");
+    // Two jobs on one recording (a reopen right after a trim) must not share a temp file.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = out.with_extension(format!("jpg.{}-{n}.tmp", std::process::id()));
     rgb.save_with_format(&tmp, image::ImageFormat::Jpeg).map_err(|e| LibraryError::Media(e.to_string()))?;
     std::fs::rename(&tmp, out).map_err(|e| LibraryError::io(out, e))
 }

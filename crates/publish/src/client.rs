@@ -150,6 +150,10 @@ impl Client {
         let has = |s: &str| text.contains(s);
         // object_store reports list errors as Generic with the server's XML inside; the S3
         // error codes in it are stable across implementations.
+        // Kept in the message (the server's XML is cut off below): the upload restarts on it.
+        if has("NoSuchUpload") {
+            return PublishError::Network(format!("the storage no longer knows this upload (NoSuchUpload) while {what}"));
+        }
         if has("NoSuchBucket") {
             return PublishError::NoBucket(format!("the bucket '{}' does not exist at {}; create it, or check the name and --endpoint", t.bucket, self.endpoint));
         }

@@ -27,6 +27,11 @@ pub type Progress<'a> = &'a mut dyn FnMut(f64) -> bool;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct State {
+    /// Where the upload lives: an upload id means nothing on another bucket or server.
+    #[serde(default)]
+    bucket: String,
+    #[serde(default)]
+    endpoint: String,
     key: String,
     upload_id: String,
     size: u64,
@@ -53,6 +58,11 @@ impl Client {
     /// Uploads `path` to `rel`. `state` is where resumable progress is kept; `max_rate` limits
     /// bytes per second (a shared connection stays usable).
     pub fn upload_file(&self, rel: &str, path: &Path, content_type: &str, state: &Path, max_rate: Option<u64>, progress: Progress<'_>) -> Result<Uploaded, PublishError> {
+        self.upload_file_once(rel, path, content_type, state, max_rate, progress, true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn upload_file_once(&self, rel: &str, path: &Path, content_type: &str, state: &Path, max_rate: Option<u64>, progress: Progress<'_>, may_restart: bool) -> Result<Uploaded, PublishError> {
         let meta = std::fs::metadata(path).map_err(|e| PublishError::Io(format!("cannot read {}: {e}", path.display())))?;
         let size = meta.len();
         if size <= PART_SIZE {
@@ -67,7 +77,7 @@ impl Client {
         let key = self.key(rel);
         let old: Option<State> = std::fs::read(state).ok().and_then(|b| serde_json::from_slice(&b).ok());
         let mut st = match old {
-            Some(s) if s.key == key.as_ref() && s.size == size && s.modified_ns == modified_ns(&meta) && s.part_size == PART_SIZE => s,
+            Some(s) if s.bucket == self.target.bucket && s.endpoint == self.endpoint && s.key == key.as_ref() && s.size == size && s.modified_ns == modified_ns(&meta) && s.part_size == PART_SIZE => s,
             stale => {
                 if let Some(s) = stale {
                     // Another file or key: that upload will never complete.
@@ -77,7 +87,7 @@ impl Client {
                 a.insert(Attribute::ContentType, content_type.to_string().into());
                 let opts = PutMultipartOptions { attributes: a, ..Default::default() };
                 let upload_id = self.rt.block_on(self.store.create_multipart_opts(&key, opts)).map_err(|e| self.explain(&format!("starting the upload of {rel}"), e))?;
-                let s = State { key: key.to_string(), upload_id, size, modified_ns: modified_ns(&meta), part_size: PART_SIZE, parts: BTreeMap::new() };
+                let s = State { bucket: self.target.bucket.clone(), endpoint: self.endpoint.clone(), key: key.to_string(), upload_id, size, modified_ns: modified_ns(&meta), part_size: PART_SIZE, parts: BTreeMap::new() };
                 write_json_atomic(state, &s)?;
                 s
             }
@@ -129,10 +139,10 @@ impl Client {
                 let _ = std::fs::remove_file(state);
                 return Err(PublishError::Cancelled);
             }
-            Err(e) if e.to_string().contains("NoSuchUpload") => {
-                // The server forgot the upload (aborted or expired): start over once.
+            Err(e) if may_restart && e.to_string().contains("NoSuchUpload") => {
+                // The server forgot the upload (aborted or expired): start over, once.
                 let _ = std::fs::remove_file(state);
-                return self.upload_file(rel, path, content_type, state, max_rate, progress);
+                return self.upload_file_once(rel, path, content_type, state, max_rate, progress, false);
             }
             Err(e) => {
                 return Err(match e {

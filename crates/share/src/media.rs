@@ -39,7 +39,8 @@ fn content_type(path: &Path) -> &'static str {
 static MAPS: Mutex<Option<HashMap<PathBuf, ((u64, u64, u64, i64, i64), Bytes)>>> = Mutex::new(None);
 const MAX_MAPS: usize = 64;
 
-fn mapped(path: &Path, meta: &std::fs::Metadata) -> Option<Bytes> {
+/// The mapping of `file` (opened at `path`, described by `meta` from that same open file).
+fn mapped(path: &Path, file: &std::fs::File, meta: &std::fs::Metadata) -> Option<Bytes> {
     let id = (meta.dev(), meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec());
     let mut maps = MAPS.lock().unwrap_or_else(|p| p.into_inner());
     let maps = maps.get_or_insert_with(HashMap::new);
@@ -48,10 +49,9 @@ fn mapped(path: &Path, meta: &std::fs::Metadata) -> Option<Bytes> {
             return Some(bytes.clone());
         }
     }
-    let file = std::fs::File::open(path).ok()?;
     // SAFETY: the mapping is read-only and the library never truncates or rewrites a media
     // file in place (see the module docs), so the mapped pages stay valid while in use.
-    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
     let bytes = Bytes::from_owner(map);
     if maps.len() >= MAX_MAPS {
         maps.clear();
@@ -62,7 +62,10 @@ fn mapped(path: &Path, meta: &std::fs::Metadata) -> Option<Bytes> {
 
 /// Answers a GET (or HEAD) for `path` with ranges and validators; `None` when it is not there.
 pub fn respond(path: &Path, headers: &HeaderMap) -> Option<Response> {
-    let meta = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
+    // One open file gives the validators and the bytes: a file replaced meanwhile cannot mix
+    // new bytes with old validators.
+    let file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok().filter(|m| m.is_file())?;
     let len = meta.len();
     let mtime = meta.modified().ok();
     let mtime_ns = mtime.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
@@ -113,7 +116,7 @@ pub fn respond(path: &Path, headers: &HeaderMap) -> Option<Response> {
         Bytes::new()
     } else {
         // A file replaced between the stat and the map is a different length: not sliced.
-        let all = mapped(path, &meta).filter(|b| b.len() as u64 == len)?;
+        let all = mapped(path, &file, &meta).filter(|b| b.len() as u64 == len)?;
         all.slice(span.start as usize..span.end as usize)
     };
     Some((status, h, Body::from(body)).into_response())

@@ -346,6 +346,9 @@ async fn view_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, 
         Ok(v) => v,
         Err(r) => return r,
     };
+    if over_limit(&st.0.writes, &format!("{}/views", share.token), MAX_WRITES) {
+        return json_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many views on this link in the last minute; wait a moment.");
+    }
     match st.0.store.view(&share, &v.viewer) {
         Ok(n) => json_response(StatusCode::OK, &serde_json::json!({"views": n})),
         Err(e) => share_error(e),
@@ -384,13 +387,10 @@ async fn app_ui(State(st): State<AppState>, UrlPath((secret, name)): UrlPath<(St
 /// The desktop app's API over HTTP: JSON in, JSON out, errors as `{code, message}`.
 async fn app_api(State(st): State<AppState>, UrlPath((secret, command)): UrlPath<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(api) = st.0.app_api.clone().filter(|_| app_secret_ok(&st.0, &secret)) else { return not_found() };
-    let args: serde_json::Value = if body.is_empty() {
-        serde_json::json!({})
-    } else {
-        match parse_json(&headers, &body) {
-            Ok(v) => v,
-            Err(r) => return r,
-        }
+    // JSON only, even for calls without arguments: a cross-site form cannot send it.
+    let args: serde_json::Value = match parse_json(&headers, if body.is_empty() { b"{}" } else { &body }) {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     match tokio::task::spawn_blocking(move || api(&command, args)).await {
         Ok(Ok(v)) => json_response(StatusCode::OK, &v),
