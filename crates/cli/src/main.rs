@@ -65,7 +65,7 @@ enum Cmd {
     Unpublish {
         id: String,
         /// Only this publication (default: all of the recording's).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         publication: Option<String>,
     },
     #[command(flatten)]

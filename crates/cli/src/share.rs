@@ -37,7 +37,11 @@ pub enum ShareCmd {
         json: bool,
     },
     /// Revoke a link (its token) or every link of a recording (its id).
-    Unshare { id_or_token: String },
+    Unshare {
+        /// Tokens made before they were kept hyphen-free may start with `-`: taken as is.
+        #[arg(allow_hyphen_values = true)]
+        id_or_token: String,
+    },
     /// List share links.
     Shares {
         #[arg(long)]

@@ -57,11 +57,17 @@ impl PublishError {
 }
 
 /// 128 random bits, URL-safe: a publication's folder in the bucket.
+/// Never starting with `-`, which a command line would read as an option.
 pub(crate) fn random_id() -> Result<String, PublishError> {
     use base64::Engine;
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| PublishError::Io(format!("no randomness: {e}")))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+    loop {
+        let mut b = [0u8; 16];
+        getrandom::fill(&mut b).map_err(|e| PublishError::Io(format!("no randomness: {e}")))?;
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        if !id.starts_with('-') {
+            return Ok(id);
+        }
+    }
 }
 
 /// Writes JSON by rename, so a crash leaves the old file or the new one, never half of one.

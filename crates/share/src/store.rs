@@ -47,11 +47,17 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// 192 random bits, URL-safe.
+/// 192 random bits, URL-safe. Never starting with `-`: a token is pasted into commands
+/// (`reel unshare TOKEN`), where a leading hyphen reads as an option (drawn again: 1 in 64).
 pub fn new_token() -> Result<String, ShareError> {
-    let mut b = [0u8; 24];
-    getrandom::fill(&mut b).map_err(|e| ShareError::Internal(format!("no randomness: {e}")))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+    loop {
+        let mut b = [0u8; 24];
+        getrandom::fill(&mut b).map_err(|e| ShareError::Internal(format!("no randomness: {e}")))?;
+        let t = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        if !t.starts_with('-') {
+            return Ok(t);
+        }
+    }
 }
 
 /// Parses `7d`, `12h`, `30m`, `90s` or a plain number of seconds.
@@ -194,6 +200,15 @@ impl ShareStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regression_tokens_never_start_with_a_hyphen() {
+        // `reel unshare -dX…` was parsed as an option (a CI run hit it: 1 token in 64).
+        for _ in 0..5000 {
+            let t = new_token().unwrap();
+            assert!(!t.starts_with('-') && t.len() == 32, "{t}");
+        }
+    }
 
     #[test]
     fn tokens_passwords_expiry_revocation() {
