@@ -310,49 +310,49 @@ struct NewView {
     viewer: String,
 }
 
-async fn comment_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some((share, _, meta)) = resolve(&st.0, &token, &headers) else { return not_found() };
-    let c: NewComment = match parse_json(&headers, &body) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if over_limit(&st.0.writes, &share.token, MAX_WRITES) {
-        return json_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many comments and reactions on this link in the last minute; wait a moment.");
-    }
-    match st.0.store.comment(&share, c.at, meta.duration_s, &c.name, &c.body) {
-        Ok(c) => json_response(StatusCode::CREATED, &c),
-        Err(e) => share_error(e),
-    }
-}
-
-async fn reaction_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some((share, _, meta)) = resolve(&st.0, &token, &headers) else { return not_found() };
-    let r: NewReaction = match parse_json(&headers, &body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    if over_limit(&st.0.writes, &share.token, MAX_WRITES) {
-        return json_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many comments and reactions on this link in the last minute; wait a moment.");
-    }
-    match st.0.store.react(&share, r.at, meta.duration_s, &r.emoji) {
-        Ok(r) => json_response(StatusCode::CREATED, &r),
-        Err(e) => share_error(e),
-    }
-}
-
-async fn view_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some((share, _, _)) = resolve(&st.0, &token, &headers) else { return not_found() };
-    let v: NewView = match parse_json(&headers, &body) {
+/// What every viewer write does first: a valid, unlocked link; a JSON body of the right shape;
+/// the per-link rate limit (`bucket` keeps views apart from comments and reactions). Then `f`
+/// gets the share, the video's duration and the body.
+fn viewer_write<T: serde::de::DeserializeOwned, R: serde::Serialize>(
+    st: &Inner,
+    token: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    bucket: &str,
+    status: StatusCode,
+    f: impl FnOnce(&Share, f64, T) -> Result<R, ShareError>,
+) -> Response {
+    let Some((share, _, meta)) = resolve(st, token, headers) else { return not_found() };
+    let input: T = match parse_json(headers, body) {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if over_limit(&st.0.writes, &format!("{}/views", share.token), MAX_WRITES) {
-        return json_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many views on this link in the last minute; wait a moment.");
+    if over_limit(&st.writes, &format!("{}/{bucket}", share.token), MAX_WRITES) {
+        return json_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", &format!("Too many {bucket} on this link in the last minute; wait a moment."));
     }
-    match st.0.store.view(&share, &v.viewer) {
-        Ok(n) => json_response(StatusCode::OK, &serde_json::json!({"views": n})),
+    match f(&share, meta.duration_s, input) {
+        Ok(r) => json_response(status, &r),
         Err(e) => share_error(e),
     }
+}
+
+async fn comment_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let store = &st.0.store;
+    viewer_write(&st.0, &token, &headers, &body, "comments and reactions", StatusCode::CREATED, |share, duration, c: NewComment| {
+        store.comment(share, c.at, duration, &c.name, &c.body)
+    })
+}
+
+async fn reaction_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let store = &st.0.store;
+    viewer_write(&st.0, &token, &headers, &body, "comments and reactions", StatusCode::CREATED, |share, duration, r: NewReaction| {
+        store.react(share, r.at, duration, &r.emoji)
+    })
+}
+
+async fn view_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let store = &st.0.store;
+    viewer_write(&st.0, &token, &headers, &body, "views", StatusCode::OK, |share, _, v: NewView| store.view(share, &v.viewer).map(|n| serde_json::json!({"views": n})))
 }
 
 async fn chapters_vtt(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
