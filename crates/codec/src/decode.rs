@@ -98,6 +98,18 @@ impl VideoFileReader {
 
     fn convert(&mut self, f: &frame::Video) -> Result<VideoFrame, CodecError> {
         let (w, h) = self.size.map(|s| (s.width, s.height)).unwrap_or((f.width(), f.height()));
+        let pts = f.timestamp().or(f.pts()).unwrap_or(self.start_pts);
+        let secs = (pts - self.start_pts).max(0) as f64 * self.tb.numerator() as f64 / self.tb.denominator() as f64;
+        let ts = Duration::from_secs_f64(secs);
+        // The common case (H.264 4:2:0 at the size wanted) takes the SIMD converter; swscale
+        // handles scaling and every other format.
+        let yuv420 = matches!(f.format(), format::Pixel::YUV420P | format::Pixel::YUVJ420P);
+        if yuv420 && (w, h) == (f.width(), f.height()) {
+            let full = f.format() == format::Pixel::YUVJ420P || f.color_range() == ff::color::Range::JPEG;
+            let mut data = Vec::new();
+            crate::yuv::yuv420_to_rgba(f, f.color_space() == ff::color::Space::BT709, full, &mut data)?;
+            return Ok(VideoFrame { ts, width: w, height: h, data: Arc::new(data) });
+        }
         if self.scaler.is_none() {
             let mut s = software::scaling::Context::get(f.format(), f.width(), f.height(), format::Pixel::RGBA, w, h, software::scaling::Flags::BILINEAR)
                 .ctx(|| format!("creating a scaler for {}", self.path.display()))?;
@@ -118,9 +130,7 @@ impl VideoFileReader {
         for y in 0..h as usize {
             data.extend_from_slice(&out.data(0)[y * stride..y * stride + row]);
         }
-        let pts = f.timestamp().or(f.pts()).unwrap_or(self.start_pts);
-        let secs = (pts - self.start_pts).max(0) as f64 * self.tb.numerator() as f64 / self.tb.denominator() as f64;
-        Ok(VideoFrame { ts: Duration::from_secs_f64(secs), width: w, height: h, data: Arc::new(data) })
+        Ok(VideoFrame { ts, width: w, height: h, data: Arc::new(data) })
     }
 }
 

@@ -22,6 +22,7 @@ pub mod edit;
 pub mod preset;
 pub mod remux;
 pub mod writer;
+mod yuv;
 
 use std::path::PathBuf;
 use std::sync::Once;

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use ffmpeg_next as ff;
 use ff::{codec, encoder, format, frame, software, ChannelLayout, Dictionary, Packet, Rational};
-use reel_media::{Fps, Size, VideoFrame, AUDIO_RATE};
+use reel_media::{Fps, Picture, Size, VideoFrame, AUDIO_RATE};
 
-use crate::{init, CodecError, Ctx, Preset};
+use crate::{init, yuv, CodecError, Ctx, Preset};
 
 #[derive(Clone, Debug)]
 pub struct WriterSettings {
@@ -28,11 +28,19 @@ pub struct EncodedPacket(Packet);
 /// RGBA → YUV 4:2:0 → H.264.
 pub struct VideoEncoder {
     enc: encoder::video::Encoder,
-    scaler: Option<Scaler>,
     yuv: frame::Video,
-    rgba: frame::Video,
     size: Size,
     time_base: Rational,
+    /// Same-size conversions (the base when it is the output size, and the patch).
+    planes: yuv::Planes,
+    /// For a base of another size: swscale enlarges while it converts.
+    scaled: Option<ScaledInput>,
+}
+
+struct ScaledInput {
+    from: Size,
+    sws: Scaler,
+    rgba: frame::Video,
 }
 
 /// swscale's context is plain data owned by one thread at a time; ffmpeg-next only lacks the
@@ -42,37 +50,66 @@ struct Scaler(software::scaling::Context);
 unsafe impl Send for Scaler {}
 
 impl VideoEncoder {
-    /// Encodes one RGBA frame of exactly the output size into constant-frame-rate slot `slot`.
+    /// Encodes one RGBA frame into constant-frame-rate slot `slot`. A frame of another size is
+    /// scaled to fill the output (keeping its aspect is the caller's business).
     pub fn encode(&mut self, f: &VideoFrame, slot: i64) -> Result<Vec<EncodedPacket>, CodecError> {
-        if f.width != self.size.width || f.height != self.size.height {
-            return Err(CodecError::Invalid {
-                path: PathBuf::new(),
-                reason: format!("frame is {}x{}, the encoder expects {}", f.width, f.height, self.size),
-            });
-        }
-        let (w, h) = (self.size.width, self.size.height);
-        let scaler = match &mut self.scaler {
-            Some(s) => s,
-            None => {
-                let mut ctx = software::scaling::Context::get(format::Pixel::RGBA, w, h, format::Pixel::YUV420P, w, h, software::scaling::Flags::BILINEAR)
-                    .ctx(|| "creating the colour converter".into())?;
-                crate::set_colorspace(&mut ctx, true, true);
-                self.scaler.insert(Scaler(ctx))
+        self.convert_base(f)?;
+        self.send(slot)
+    }
+
+    /// As [`VideoEncoder::encode`], for a composed [`Picture`]: its base scaled to fill, then its
+    /// patch over it.
+    pub fn encode_picture(&mut self, p: &Picture, slot: i64) -> Result<Vec<EncodedPacket>, CodecError> {
+        self.convert_base(&p.base)?;
+        if let Some(patch) = &p.patch {
+            let f = &patch.frame;
+            let fits = patch.x + f.width <= self.size.width && patch.y + f.height <= self.size.height;
+            let even = (patch.x | patch.y | f.width | f.height) % 2 == 0;
+            if !fits || !even {
+                return Err(CodecError::Invalid {
+                    path: PathBuf::new(),
+                    reason: format!("a {}x{} patch at {},{} does not fit evenly on {}", f.width, f.height, patch.x, patch.y, self.size),
+                });
             }
-        };
-        // Copy rows into the RGBA frame (its stride may be padded).
-        let stride = self.rgba.stride(0);
-        let row = w as usize * 4;
-        let dst = self.rgba.data_mut(0);
-        for y in 0..h as usize {
-            dst[y * stride..y * stride + row].copy_from_slice(&f.data[y * row..(y + 1) * row]);
+            self.planes.from_rgba(&f.data, f.width, f.height)?;
+            self.planes.place(&mut self.yuv, patch.x, patch.y);
         }
+        self.send(slot)
+    }
+
+    fn convert_base(&mut self, f: &VideoFrame) -> Result<(), CodecError> {
         // The encoder may still hold a reference to the previous picture.
         // SAFETY: `yuv` is a valid, allocated frame owned by us.
         unsafe {
             ff::ffi::av_frame_make_writable(self.yuv.as_mut_ptr());
         }
-        scaler.0.run(&self.rgba, &mut self.yuv).ctx(|| "converting a frame to YUV".into())?;
+        if f.size() == self.size {
+            self.planes.from_rgba(&f.data, f.width, f.height)?;
+            self.planes.place(&mut self.yuv, 0, 0);
+            return Ok(());
+        }
+        let from = f.size();
+        let s = match &mut self.scaled {
+            Some(s) if s.from == from => s,
+            slot => {
+                let (w, h) = (self.size.width, self.size.height);
+                let mut ctx = software::scaling::Context::get(format::Pixel::RGBA, from.width, from.height, format::Pixel::YUV420P, w, h, software::scaling::Flags::BILINEAR)
+                    .ctx(|| format!("creating a scaler from {from} to {}", self.size))?;
+                crate::set_colorspace(&mut ctx, true, true);
+                slot.insert(ScaledInput { from, sws: Scaler(ctx), rgba: frame::Video::new(format::Pixel::RGBA, from.width, from.height) })
+            }
+        };
+        // Copy rows into the RGBA frame (its stride may be padded).
+        let stride = s.rgba.stride(0);
+        let row = from.width as usize * 4;
+        let dst = s.rgba.data_mut(0);
+        for (y, src) in f.data.chunks_exact(row).enumerate() {
+            dst[y * stride..y * stride + row].copy_from_slice(src);
+        }
+        s.sws.0.run(&s.rgba, &mut self.yuv).ctx(|| "converting a frame to YUV".into())
+    }
+
+    fn send(&mut self, slot: i64) -> Result<Vec<EncodedPacket>, CodecError> {
         self.yuv.set_pts(Some(slot));
         self.enc.send_frame(&self.yuv).ctx(|| "encoding a video frame".into())?;
         Ok(self.drain())
@@ -138,9 +175,8 @@ fn open_x264(size: Size, fps: Fps, preset: Preset, global: bool) -> Result<(enco
 }
 
 fn video_encoder(enc: encoder::video::Encoder, size: Size, tb: Rational) -> VideoEncoder {
-    let rgba = frame::Video::new(format::Pixel::RGBA, size.width, size.height);
     let yuv = frame::Video::new(format::Pixel::YUV420P, size.width, size.height);
-    VideoEncoder { enc, scaler: None, yuv, rgba, size, time_base: tb }
+    VideoEncoder { enc, yuv, size, time_base: tb, planes: Default::default(), scaled: None }
 }
 
 impl VideoEncoder {
@@ -450,6 +486,44 @@ mod tests {
         let pk = v.encode(&f, 0).unwrap();
         w.write_video(pk).unwrap();
         w.finish(v.flush().unwrap()).unwrap();
+    }
+
+    /// A small base is enlarged to fill and the patch lands where it was put, in its colours.
+    #[test]
+    fn picture_base_scaled_and_patch_placed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pic.mp4");
+        let size = Size::new(192, 108).unwrap();
+        let s = WriterSettings { audio: false, ..settings(size, Preset::offline()) };
+        let (mut w, mut v) = Mp4Writer::create(&p, &s).unwrap();
+        let solid = |w: u32, h: u32, c: [u8; 4]| VideoFrame::new(Duration::ZERO, w, h, c.repeat((w * h) as usize)).unwrap();
+        let pic = Picture { base: solid(128, 72, [200, 30, 30, 255]), patch: Some(reel_media::Patch { x: 100, y: 50, frame: solid(40, 30, [20, 40, 220, 255]) }) };
+        for slot in 0..3 {
+            let pk = v.encode_picture(&pic, slot).unwrap();
+            w.write_video(pk).unwrap();
+        }
+        w.write_video(v.flush().unwrap()).unwrap();
+        w.finish(vec![]).unwrap();
+        let f = crate::decode::VideoFileReader::open(&p, None).unwrap().next().unwrap().unwrap();
+        assert_eq!((f.width, f.height), (192, 108), "the base fills the output");
+        let px = |x: u32, y: u32| -> [i32; 3] {
+            let i = ((y * f.width + x) * 4) as usize;
+            [f.data[i] as i32, f.data[i + 1] as i32, f.data[i + 2] as i32]
+        };
+        let near = |a: [i32; 3], b: [i32; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 12);
+        for (x, y) in [(2, 2), (190, 2), (2, 105), (98, 48), (190, 105)] {
+            assert!(near(px(x, y), [200, 30, 30]), "base at {x},{y}: {:?}", px(x, y));
+        }
+        for (x, y) in [(101, 51), (138, 78), (120, 65)] {
+            assert!(near(px(x, y), [20, 40, 220]), "patch at {x},{y}: {:?}", px(x, y));
+        }
+        // A patch that does not fit, or sits on odd coordinates, is refused with a reason.
+        let (_, mut v) = Mp4Writer::create(&dir.path().join("bad.mp4"), &s).unwrap();
+        for (x, y) in [(180, 0), (1, 0)] {
+            let bad = Picture { patch: Some(reel_media::Patch { x, y, frame: solid(40, 30, [0, 0, 0, 255]) }), ..pic.clone() };
+            let e = v.encode_picture(&bad, 0).err().expect("refused").to_string();
+            assert!(e.contains("does not fit evenly"), "{e}");
+        }
     }
 
     #[test]

@@ -57,6 +57,34 @@ impl fmt::Debug for VideoFrame {
     }
 }
 
+/// What the compositor hands the encoder: a base picture that is scaled to fill the output (it
+/// may be smaller, e.g. a 720p camera under a 1080p output), and at most one opaque patch drawn
+/// over it at output coordinates (the picture-in-picture window).
+///
+/// Why not one canvas of the output size: the encoder converts every frame to YUV anyway, and
+/// its scaler can enlarge while it converts. Enlarging into an RGBA canvas first would write and
+/// read 8 MB more per 1080p frame for the same result.
+#[derive(Clone, Debug)]
+pub struct Picture {
+    pub base: VideoFrame,
+    pub patch: Option<Patch>,
+}
+
+/// An opaque RGBA rectangle placed at (`x`, `y`) on the output. Position and size are even, so
+/// that each 2x2 block of 4:2:0 chroma belongs either to the patch or to the base.
+#[derive(Clone, Debug)]
+pub struct Patch {
+    pub x: u32,
+    pub y: u32,
+    pub frame: VideoFrame,
+}
+
+impl From<VideoFrame> for Picture {
+    fn from(base: VideoFrame) -> Self {
+        Picture { base, patch: None }
+    }
+}
+
 /// A run of interleaved `f32` samples in [-1, 1].
 #[derive(Clone, Debug)]
 pub struct AudioChunk {
