@@ -125,6 +125,50 @@ fn layout_switch_mid_recording_moves_the_presenter() {
     assert!(!close(right, [240, 240, 240]) && right.iter().all(|&c| c < 60), "camera off: background on the right, got {right:?}");
 }
 
+/// A camera smaller than the output goes to the encoder at its own size (its scaler enlarges it
+/// while converting) in the camera and pip layouts: the recording must still show it full
+/// frame, mirrored, with the pip window over it in the slide's colour.
+#[test]
+fn small_camera_fills_camera_and_pip_layouts_mirrored() {
+    let dir = tempfile::tempdir().unwrap();
+    let deck = deck(dir.path());
+    // A 320x180 camera: green on its left quarter, blue elsewhere.
+    let cam = dir.path().join("cam.mp4");
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "color=c=0x1414E6:s=320x180:r=30:d=4", "-vf", "drawbox=x=0:y=0:w=80:h=180:color=0x14C814:t=fill", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .arg(&cam)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let script = dir.path().join("s.json");
+    std::fs::write(&script, r#"[{"at": 1.0, "action": "layout", "value": "pip"}]"#).unwrap();
+    let out = dir.path().join("cam-pip.mp4");
+    run_ok(reel(dir.path())
+        .args(["record", "--mic", "none", "--duration", "2", "--size", "640x360", "--layout", "camera", "--camera"])
+        .arg(format!("file:{}", cam.display()))
+        .arg("--slides")
+        .arg(&deck)
+        .arg("--script")
+        .arg(&script)
+        .arg("--output")
+        .arg(&out));
+    let (green, blue, red) = ([20, 200, 20], [20, 20, 230], [230, 20, 20]);
+    let p = ffprobe(&out);
+    assert_eq!(stream(&p, "video").unwrap()["width"].as_u64(), Some(640), "the output size, not the camera's");
+    // Camera, mirrored: the camera's left quarter shows on the right, across the whole height.
+    for y in [10, 180, 350] {
+        assert!(close(colour_at(&out, 0.5, 620, y), green), "mirrored camera: green on the right at y {y}: {:?}", colour_at(&out, 0.5, 620, y));
+        assert!(close(colour_at(&out, 0.5, 20, y), blue), "blue on the left at y {y}");
+    }
+    assert!(close(colour_at(&out, 0.5, 460, 180), blue), "the green quarter ends at three quarters");
+    // Pip: the same camera, with the slide in a framed window at the bottom right.
+    assert!(close(colour_at(&out, 1.5, 20, 20), blue), "pip: the camera full frame");
+    assert!(close(colour_at(&out, 1.5, 620, 20), green), "pip: still mirrored");
+    // Window: 30% of 640 = 192 wide, 108 high, 14 px from the edges → centre at (530, 292).
+    assert!(close(colour_at(&out, 1.5, 530, 292), red), "pip: the slide in the window: {:?}", colour_at(&out, 1.5, 530, 292));
+    assert!(close(colour_at(&out, 1.5, 530, 150), green), "pip: camera above the window");
+}
+
 #[test]
 fn screen_capture_records_what_xvfb_shows() {
     let dir = tempfile::tempdir().unwrap();

@@ -36,7 +36,8 @@ enum Which {
         #[arg(long)]
         json: bool,
     },
-    /// Compose cost per frame for every layout (no encoding).
+    /// Compose cost per frame for every layout, its conversion to YUV (no x264), and the old way
+    /// (a full canvas, then swscale) as a peer in the same run.
     Compose {
         #[arg(long, default_value = "1080p")]
         size: String,
@@ -151,21 +152,41 @@ fn compose(size: Size, frames: u32, json: bool) -> Result<()> {
     let cam = reel_media::VideoFrame::new(Duration::ZERO, 1280, 720, cam)?;
     let stage = reel_media::VideoFrame { ts: Duration::ZERO, width: size.width, height: size.height, data: deck.slides[0].pixels.clone() };
     let mut rows = serde_json::Map::new();
-    for layout in [Layout::Bubble, Layout::Side, Layout::Pip, Layout::Camera, Layout::Slides] {
-        let scene = Scene { layout, ..Scene::default() };
-        let mut c = reel_compose::Compositor::new(size);
-        let mut times = Vec::with_capacity(frames as usize);
-        for i in 0..frames {
-            let t0 = Instant::now();
-            let f = c.compose(&scene, Some(&stage), Some(&cam), Duration::from_millis(i as u64 * 33));
-            times.push(t0.elapsed().as_secs_f64() * 1000.0);
-            drop(f);
-        }
+    // Mean and p99 of `f` over `frames` runs, in ms.
+    let measure = |f: &mut dyn FnMut()| {
+        let mut times: Vec<f64> = (0..frames.max(1))
+            .map(|_| {
+                let t0 = Instant::now();
+                f();
+                t0.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
         times.sort_by(f64::total_cmp);
         let mean = times.iter().sum::<f64>() / times.len() as f64;
-        let p99 = times[((times.len() - 1) as f64 * 0.99) as usize];
+        (mean, times[((times.len() - 1) as f64 * 0.99) as usize])
+    };
+    for layout in [Layout::Bubble, Layout::Side, Layout::Pip, Layout::Camera, Layout::Slides] {
+        let scene = Scene { layout, ..Scene::default() };
+        let ts = Duration::from_millis(33);
+        // What the recorder composes per frame (a picture the encoder's converter takes).
+        let mut c = reel_compose::Compositor::new(size);
+        let (mean, p99) = measure(&mut || drop(c.compose_picture(&scene, Some(&stage), Some(&cam), ts)));
+        // Its conversion to YUV 4:2:0, the rest of the work before x264.
+        let picture = c.compose_picture(&scene, Some(&stage), Some(&cam), ts);
+        let mut yuv = reel_codec::ToYuv::new(size);
+        let (yuv_mean, _) = measure(&mut || yuv.convert(&picture).expect("converting"));
+        // The peer, as it was done before: a full RGBA canvas, then swscale.
+        let mut old = reel_compose::Compositor::new(size);
+        let mut sws = reel_codec::ToYuv::swscale_only(size);
+        let (before, _) = measure(&mut || {
+            let canvas = old.compose(&scene, Some(&stage), Some(&cam), ts);
+            sws.convert(&canvas.into()).expect("converting");
+        });
         rows.insert(format!("{layout}_mean_ms"), mean.into());
         rows.insert(format!("{layout}_p99_ms"), p99.into());
+        rows.insert(format!("{layout}_to_yuv_ms"), yuv_mean.into());
+        rows.insert(format!("{layout}_with_yuv_ms"), (mean + yuv_mean).into());
+        rows.insert(format!("{layout}_canvas_swscale_ms"), before.into());
     }
     rows.insert("size".into(), size.to_string().into());
     print_report(&serde_json::Value::Object(rows), json)

@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::sync::Once;
 
 pub use preset::Preset;
-pub use writer::{EncodedPacket, Mp4Writer, VideoEncoder, WriterSettings};
+pub use writer::{EncodedPacket, Mp4Writer, ToYuv, VideoEncoder, WriterSettings};
 
 /// Initialises ffmpeg once per process and keeps its log quiet (errors only).
 pub fn init() {

@@ -28,13 +28,19 @@ pub struct EncodedPacket(Packet);
 /// RGBA → YUV 4:2:0 → H.264.
 pub struct VideoEncoder {
     enc: encoder::video::Encoder,
+    conv: ToYuv,
+    time_base: Rational,
+}
+
+/// Composed pictures into the encoder's YUV 4:2:0 frame: a base of the output size through
+/// yuvutils-rs, a base of another size through swscale (which scales while it converts), then
+/// the patch over it.
+pub struct ToYuv {
     yuv: frame::Video,
     size: Size,
-    time_base: Rational,
-    /// Same-size conversions (the base when it is the output size, and the patch).
     planes: yuv::Planes,
-    /// For a base of another size: swscale enlarges while it converts.
     scaled: Option<ScaledInput>,
+    swscale_only: bool,
 }
 
 struct ScaledInput {
@@ -49,17 +55,19 @@ struct Scaler(software::scaling::Context);
 // SAFETY: an SwsContext has no thread affinity; it is never shared, only moved.
 unsafe impl Send for Scaler {}
 
-impl VideoEncoder {
-    /// Encodes one RGBA frame into constant-frame-rate slot `slot`. A frame of another size is
-    /// scaled to fill the output (keeping its aspect is the caller's business).
-    pub fn encode(&mut self, f: &VideoFrame, slot: i64) -> Result<Vec<EncodedPacket>, CodecError> {
-        self.convert_base(f)?;
-        self.send(slot)
+impl ToYuv {
+    pub fn new(size: Size) -> Self {
+        ToYuv { yuv: frame::Video::new(format::Pixel::YUV420P, size.width, size.height), size, planes: Default::default(), scaled: None, swscale_only: false }
     }
 
-    /// As [`VideoEncoder::encode`], for a composed [`Picture`]: its base scaled to fill, then its
-    /// patch over it.
-    pub fn encode_picture(&mut self, p: &Picture, slot: i64) -> Result<Vec<EncodedPacket>, CodecError> {
+    /// The same conversion with swscale for every base, as it was done before: a peer for
+    /// `reel bench compose`.
+    pub fn swscale_only(size: Size) -> Self {
+        ToYuv { swscale_only: true, ..Self::new(size) }
+    }
+
+    /// Converts `p` into the frame the encoder sends next.
+    pub fn convert(&mut self, p: &Picture) -> Result<(), CodecError> {
         self.convert_base(&p.base)?;
         if let Some(patch) = &p.patch {
             let f = &patch.frame;
@@ -74,7 +82,7 @@ impl VideoEncoder {
             self.planes.from_rgba(&f.data, f.width, f.height)?;
             self.planes.place(&mut self.yuv, patch.x, patch.y);
         }
-        self.send(slot)
+        Ok(())
     }
 
     fn convert_base(&mut self, f: &VideoFrame) -> Result<(), CodecError> {
@@ -83,7 +91,7 @@ impl VideoEncoder {
         unsafe {
             ff::ffi::av_frame_make_writable(self.yuv.as_mut_ptr());
         }
-        if f.size() == self.size {
+        if f.size() == self.size && !self.swscale_only {
             self.planes.from_rgba(&f.data, f.width, f.height)?;
             self.planes.place(&mut self.yuv, 0, 0);
             return Ok(());
@@ -108,10 +116,21 @@ impl VideoEncoder {
         }
         s.sws.0.run(&s.rgba, &mut self.yuv).ctx(|| "converting a frame to YUV".into())
     }
+}
 
-    fn send(&mut self, slot: i64) -> Result<Vec<EncodedPacket>, CodecError> {
-        self.yuv.set_pts(Some(slot));
-        self.enc.send_frame(&self.yuv).ctx(|| "encoding a video frame".into())?;
+impl VideoEncoder {
+    /// Encodes one RGBA frame into constant-frame-rate slot `slot`. A frame of another size is
+    /// scaled to fill the output (keeping its aspect is the caller's business).
+    pub fn encode(&mut self, f: &VideoFrame, slot: i64) -> Result<Vec<EncodedPacket>, CodecError> {
+        self.encode_picture(&Picture::from(f.clone()), slot)
+    }
+
+    /// As [`VideoEncoder::encode`], for a composed [`Picture`]: its base scaled to fill, then its
+    /// patch over it.
+    pub fn encode_picture(&mut self, p: &Picture, slot: i64) -> Result<Vec<EncodedPacket>, CodecError> {
+        self.conv.convert(p)?;
+        self.conv.yuv.set_pts(Some(slot));
+        self.enc.send_frame(&self.conv.yuv).ctx(|| "encoding a video frame".into())?;
         Ok(self.drain())
     }
 
@@ -175,8 +194,7 @@ fn open_x264(size: Size, fps: Fps, preset: Preset, global: bool) -> Result<(enco
 }
 
 fn video_encoder(enc: encoder::video::Encoder, size: Size, tb: Rational) -> VideoEncoder {
-    let yuv = frame::Video::new(format::Pixel::YUV420P, size.width, size.height);
-    VideoEncoder { enc, yuv, size, time_base: tb, planes: Default::default(), scaled: None }
+    VideoEncoder { enc, conv: ToYuv::new(size), time_base: tb }
 }
 
 impl VideoEncoder {

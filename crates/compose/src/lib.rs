@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fast_image_resize as fr;
-use reel_media::{Size, VideoFrame};
+use reel_media::{Patch, Picture, Size, VideoFrame};
 
 pub use deck::{Deck, Slide};
 pub use scene::{Bubble, BubbleSize, Corner, Layout, LowerThird, Scene, Shape, TitleCard};
@@ -110,8 +110,12 @@ fn bubble_mask(d: u32, shape: Shape) -> Vec<u8> {
     m
 }
 
+/// A stage frame resized, and which frame and rectangle it was made from. The cache holds the
+/// source frame itself: identity by address alone would take a new frame that happened to be
+/// allocated where a freed one was (a screen stage, every frame) for the old one.
 struct Scaled {
-    key: (usize, Rect),
+    source: Arc<Vec<u8>>,
+    rect: Rect,
     img: fr::images::Image<'static>,
 }
 
@@ -128,11 +132,70 @@ pub struct Compositor {
     backdrop: Option<Arc<Vec<u8>>>,
     /// The camera frame flipped, for presenters resized straight into the canvas.
     flipped: Vec<u8>,
+    /// Mirrored camera frames handed to the encoder as they are (see [`Compositor::compose_picture`]).
+    flip_pool: Vec<Arc<Vec<u8>>>,
+    /// The picture-in-picture window (frame and fitted stage), kept while the stage is the same.
+    pip: Option<(PipKey, Arc<Vec<u8>>)>,
+}
+
+/// What the pip window shows: which stage frame (held, as in [`Scaled`]) on which background.
+type PipKey = (Option<Arc<Vec<u8>>>, [u8; 4]);
+
+fn same_frame(a: &Option<Arc<Vec<u8>>>, b: &Option<Arc<Vec<u8>>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// The picture-in-picture window on a canvas of `size`: its white frame and the stage area
+/// inside it. Everything is even, so the window is also a 4:2:0 patch.
+fn pip_window(size: Size) -> (Rect, Rect) {
+    let bw = ((size.width as f32 * 0.3) as u32).max(16) & !1;
+    let bh = ((bw as f32 * 9.0 / 16.0) as u32).max(10) & !1;
+    let m = (size.height as f32 * 0.04) as u32 & !1;
+    let area = Rect { x: size.width.saturating_sub(bw + m), y: size.height.saturating_sub(bh + m), w: bw, h: bh };
+    let (x, y) = (area.x.saturating_sub(2), area.y.saturating_sub(2));
+    let frame = Rect { x, y, w: (bw + 4).min(size.width - x), h: (bh + 4).min(size.height - y) };
+    (frame, area)
+}
+
+/// The overlays shown at `t` seconds: the title card, else the lower third.
+fn overlays_at(scene: &Scene, t: f32) -> (Option<&TitleCard>, Option<&LowerThird>) {
+    let card = scene.title_card.as_ref().filter(|c| t < c.seconds);
+    let after_title = scene.title_card.as_ref().map_or(0.0, |c| c.seconds);
+    let lower = scene.lower_third.as_ref().filter(|l| card.is_none() && t >= after_title && t < after_title + l.seconds);
+    (card, lower)
+}
+
+/// `src` (rows of `w` RGBA pixels) flipped left to right into `dst`.
+fn flip_rows(dst: &mut [u8], src: &[u8], w: usize) {
+    for (drow, srow) in dst.chunks_exact_mut(w * 4).zip(src.chunks_exact(w * 4)) {
+        let (d_px, _) = drow.as_chunks_mut::<4>();
+        let (s_px, _) = srow.as_chunks::<4>();
+        for (d, s) in d_px.iter_mut().zip(s_px.iter().rev()) {
+            *d = *s;
+        }
+    }
+}
+
+/// A buffer of `len` bytes taken out of `pool` that nobody else holds (reused), or a new one.
+/// The caller puts it back (`pool.push`) once it has handed out its clone; neither step
+/// allocates in steady state.
+fn free_buffer(pool: &mut Vec<Arc<Vec<u8>>>, len: usize) -> Arc<Vec<u8>> {
+    let mut b = match pool.iter().position(|b| Arc::strong_count(b) == 1) {
+        Some(i) => pool.swap_remove(i),
+        None => Arc::new(Vec::new()),
+    };
+    // Nobody else holds it, so this neither copies nor allocates unless the size changed.
+    Arc::make_mut(&mut b).resize(len, 0);
+    b
 }
 
 impl Compositor {
     pub fn new(size: Size) -> Self {
-        Self { size, pool: Vec::new(), resizer: fr::Resizer::new(), presenter: None, stage: None, mask: None, title: None, lower: None, backdrop: None, flipped: Vec::new() }
+        Self { size, pool: Vec::new(), resizer: fr::Resizer::new(), presenter: None, stage: None, mask: None, title: None, lower: None, backdrop: None, flipped: Vec::new(), flip_pool: Vec::new(), pip: None }
     }
 
     /// Uses a picture (RGBA at the canvas size, see [`Compositor::load_backdrop`]) as the
@@ -151,20 +214,80 @@ impl Compositor {
         self.size
     }
 
-    /// Index of a pool canvas nobody else holds any more (the encoder keeps a few in flight).
-    fn free_slot(&mut self) -> usize {
-        if let Some(i) = self.pool.iter().position(|b| Arc::strong_count(b) == 1) {
-            return i;
+    /// Composes media time `ts` for the encoder. Where the presenter fills the picture at the
+    /// canvas's aspect with nothing drawn over it (camera, and pip with its window as a patch),
+    /// the presenter goes as it is, at its own size, and the encoder's scaler enlarges it while
+    /// converting to YUV: one pass instead of an upscale into an RGBA canvas and then a
+    /// conversion of the canvas. Everything else is [`Compositor::compose`]'s canvas.
+    pub fn compose_picture(&mut self, scene: &Scene, stage: Option<&VideoFrame>, presenter: Option<&VideoFrame>, ts: Duration) -> Picture {
+        let (card, lower) = overlays_at(scene, ts.as_secs_f32());
+        let size = self.size;
+        let whole = presenter.filter(|p| {
+            let same_aspect = p.width as u64 * size.height as u64 == p.height as u64 * size.width as u64;
+            card.is_none() && lower.is_none() && !scene.camera_off && matches!(scene.layout, Layout::Camera | Layout::Pip) && same_aspect
+        });
+        let Some(p) = whole else {
+            return self.compose(scene, stage, presenter, ts).into();
+        };
+        let base = if scene.bubble.mirror {
+            let mut b = free_buffer(&mut self.flip_pool, p.data.len());
+            flip_rows(Arc::make_mut(&mut b).as_mut_slice(), &p.data, p.width as usize);
+            let frame = VideoFrame { ts, width: p.width, height: p.height, data: b.clone() };
+            self.flip_pool.push(b);
+            frame
+        } else {
+            VideoFrame { ts, ..p.clone() }
+        };
+        let patch = (scene.layout == Layout::Pip).then(|| self.pip_patch(stage, scene.background));
+        Picture { base, patch }
+    }
+
+    /// The pip window as a patch: a white frame around the stage fitted on the background.
+    fn pip_patch(&mut self, stage: Option<&VideoFrame>, bg: [u8; 4]) -> Patch {
+        let (frame, area) = pip_window(self.size);
+        let key = (stage.map(|s| s.data.clone()), bg);
+        let fsize = Size { width: frame.w, height: frame.h };
+        let inner = Rect { x: area.x - frame.x, y: area.y - frame.y, w: area.w.min(frame.w), h: area.h.min(frame.h) };
+        let stale = self.pip.as_ref().is_none_or(|(k, px)| !same_frame(&k.0, &key.0) || k.1 != key.1 || px.len() != fsize.pixels() * 4);
+        if stale {
+            // A screen stage changes every frame: reuse the buffer once the encoder let go of it.
+            let mut px = match self.pip.take() {
+                Some((_, px)) if Arc::strong_count(&px) == 1 => px,
+                _ => Arc::new(Vec::new()),
+            };
+            let buf = Arc::make_mut(&mut px);
+            buf.resize(fsize.pixels() * 4, 0);
+            fill(buf, [255, 255, 255, 255]);
+            fill_rect(buf, fsize, inner, bg);
+            if let Some(s) = stage {
+                let r = fit_in(s.size(), inner);
+                if let Some(img) = self.scaled_stage(s, r) {
+                    blit(buf, fsize, img, r, None);
+                }
+            }
+            self.pip = Some((key, px));
         }
-        self.pool.push(Arc::new(vec![0u8; self.size.pixels() * 4]));
-        self.pool.len() - 1
+        let data = self.pip.as_ref().map(|(_, px)| px.clone()).unwrap_or_default();
+        Patch { x: frame.x, y: frame.y, frame: VideoFrame { ts: Duration::ZERO, width: frame.w, height: frame.h, data } }
+    }
+
+    /// The stage frame resized to `r` (cached while the frame and the rectangle are the same).
+    fn scaled_stage(&mut self, s: &VideoFrame, r: Rect) -> Option<&[u8]> {
+        if self.stage.as_ref().is_none_or(|c| !Arc::ptr_eq(&c.source, &s.data) || c.rect != r) {
+            let mut img = fr::images::Image::new(r.w, r.h, fr::PixelType::U8x4);
+            let src = fr::images::ImageRef::new(s.width, s.height, &s.data, fr::PixelType::U8x4).ok()?;
+            let opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
+            self.resizer.resize(&src, &mut img, &opts).ok()?;
+            self.stage = Some(Scaled { source: s.data.clone(), rect: r, img });
+        }
+        self.stage.as_ref().map(|c| c.img.buffer())
     }
 
     /// Composes the canvas for media time `ts`.
     pub fn compose(&mut self, scene: &Scene, stage: Option<&VideoFrame>, presenter: Option<&VideoFrame>, ts: Duration) -> VideoFrame {
         let size = self.size;
-        let t = ts.as_secs_f32();
-        if let Some(card) = scene.title_card.as_ref().filter(|c| t < c.seconds) {
+        let (card, lower) = overlays_at(scene, ts.as_secs_f32());
+        if let Some(card) = card {
             let stale = self.title.as_ref().is_none_or(|(s, bg, _)| *s != card.title || *bg != scene.background);
             if stale {
                 let o = text::title_card(size, &card.title, scene.background);
@@ -174,8 +297,6 @@ impl Compositor {
                 return VideoFrame { ts, width: size.width, height: size.height, data: px.clone() };
             }
         }
-        let after_title = scene.title_card.as_ref().map_or(0.0, |c| c.seconds);
-        let lower = scene.lower_third.as_ref().filter(|l| t >= after_title && t < after_title + l.seconds);
         let presenter = presenter.filter(|_| !scene.camera_off && scene.layout.shows_presenter());
         let stage = stage.filter(|_| scene.layout != Layout::Camera);
 
@@ -192,10 +313,10 @@ impl Compositor {
             }
         }
 
-        let i = self.free_slot();
-        let mut canvas = std::mem::take(&mut self.pool[i]);
+        // A canvas nobody else holds any more (the encoder keeps a few in flight).
+        let mut canvas = free_buffer(&mut self.pool, size.pixels() * 4);
         {
-            // `free_slot` only returns canvases with no other holder, so this never copies.
+            // `free_buffer` only returns canvases with no other holder, so this never copies.
             let data = Arc::make_mut(&mut canvas);
             let full = Rect { x: 0, y: 0, w: size.width, h: size.height };
             match scene.layout {
@@ -252,14 +373,9 @@ impl Compositor {
                         Some(p) => self.draw_presenter(data, p, full, true, scene.bubble.mirror, None),
                         None => paint_bg(data, self.backdrop.as_deref(), scene.background),
                     }
-                    let bw = ((size.width as f32 * 0.3) as u32).max(16) & !1;
-                    let bh = ((bw as f32 * 9.0 / 16.0) as u32).max(9);
-                    let m = (size.height as f32 * 0.04) as u32;
-                    let area = Rect { x: size.width - bw - m, y: size.height - bh - m, w: bw, h: bh };
-                    // A thin frame so the small stage reads as a window.
-                    fill_rect(data, size, Rect { x: area.x.saturating_sub(2), y: area.y.saturating_sub(2), w: bw + 4, h: bh + 4 }, [255, 255, 255, 255]);
-                    fill_rect(data, size, area, scene.background);
-                    self.draw_stage(data, stage, area, scene.background, false);
+                    // The same window the encoder gets as a patch (see `compose_picture`).
+                    let w = self.pip_patch(stage, scene.background);
+                    blit(data, size, &w.frame.data, Rect { x: w.x, y: w.y, w: w.frame.width, h: w.frame.height }, None);
                 }
             }
             if let Some(l) = lower {
@@ -273,8 +389,8 @@ impl Compositor {
                 }
             }
         }
-        self.pool[i] = canvas;
-        let out = self.pool[i].clone();
+        let out = canvas.clone();
+        self.pool.push(canvas);
         VideoFrame { ts, width: size.width, height: size.height, data: out }
     }
 
@@ -295,17 +411,8 @@ impl Compositor {
             paint_bg(canvas, self.backdrop.as_deref(), bg);
         }
         let r = fit_in(s.size(), area);
-        let key = (Arc::as_ptr(&s.data) as usize, r);
-        if self.stage.as_ref().is_none_or(|c| c.key != key) {
-            let mut img = fr::images::Image::new(r.w, r.h, fr::PixelType::U8x4);
-            if let Ok(src) = fr::images::ImageRef::new(s.width, s.height, &s.data, fr::PixelType::U8x4) {
-                let opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
-                let _ = self.resizer.resize(&src, &mut img, &opts);
-            }
-            self.stage = Some(Scaled { key, img });
-        }
-        if let Some(c) = &self.stage {
-            blit(canvas, size, c.img.buffer(), r, None);
+        if let Some(img) = self.scaled_stage(s, r) {
+            blit(canvas, size, img, r, None);
         }
     }
 
@@ -351,13 +458,7 @@ impl Compositor {
         let src_bytes: &[u8] = if mirror {
             let w = p.width as usize;
             self.flipped.resize(p.data.len(), 0);
-            for (drow, srow) in self.flipped.chunks_exact_mut(w * 4).zip(p.data.chunks_exact(w * 4)) {
-                let (d_px, _) = drow.as_chunks_mut::<4>();
-                let (s_px, _) = srow.as_chunks::<4>();
-                for (d, s) in d_px.iter_mut().zip(s_px.iter().rev()) {
-                    *d = *s;
-                }
-            }
+            flip_rows(&mut self.flipped, &p.data, w);
             &self.flipped
         } else {
             &p.data

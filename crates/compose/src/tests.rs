@@ -207,3 +207,88 @@ fn full_frame_camera_and_pip_mirror_when_resized_straight_into_the_canvas() {
     assert_eq!(px(&m, 2, 90), [0, 0, 250]);
     assert_eq!(px(&m, W - 3, 90), [0, 250, 0]);
 }
+
+#[test]
+fn camera_and_pip_hand_the_presenter_to_the_encoder_at_its_own_size() {
+    let size = Size::new(W, H).unwrap();
+    let mut c = Compositor::new(size);
+    // A 16:9 camera smaller than the canvas: no upscale here, the encoder's scaler does it.
+    let cam = solid(160, 90, GREEN);
+    let p = c.compose_picture(&scene(Layout::Camera), None, Some(&cam), Duration::from_millis(40));
+    assert!(Arc::ptr_eq(&p.base.data, &cam.data) && p.patch.is_none(), "the camera frame itself, nothing over it");
+    assert_eq!(p.base.ts, Duration::from_millis(40));
+
+    // Mirrored: flipped at the camera's size, into a buffer reused once the encoder lets go.
+    let mut halves = vec![0u8; 160 * 90 * 4];
+    for (i, px) in halves.chunks_exact_mut(4).enumerate() {
+        px.copy_from_slice(if i % 160 < 80 { &GREEN } else { &RED });
+    }
+    let halves = VideoFrame::new(Duration::ZERO, 160, 90, halves).unwrap();
+    let mut s = scene(Layout::Camera);
+    s.bubble.mirror = true;
+    let m = c.compose_picture(&s, None, Some(&halves), Duration::ZERO);
+    assert_eq!((m.base.width, m.base.height), (160, 90));
+    assert_eq!(px(&m.base, 10, 45), [250, 0, 0], "mirrored: the right half on the left");
+    assert_eq!(px(&m.base, 150, 45), [0, 250, 0]);
+    let first = Arc::as_ptr(&m.base.data);
+    drop(m);
+    let again = c.compose_picture(&s, None, Some(&halves), Duration::ZERO);
+    assert_eq!(Arc::as_ptr(&again.base.data), first, "the flip buffer is reused, not reallocated");
+    let held = c.compose_picture(&s, None, Some(&halves), Duration::ZERO);
+    assert_ne!(Arc::as_ptr(&held.base.data), first, "a buffer still held is never written");
+
+    // Pip: the same base, and the stage window as a patch where the canvas draws it.
+    let stage = solid(W, H, RED);
+    let p = c.compose_picture(&scene(Layout::Pip), Some(&stage), Some(&cam), Duration::ZERO);
+    assert!(Arc::ptr_eq(&p.base.data, &cam.data));
+    let patch = p.patch.clone().expect("the stage window");
+    let f = &patch.frame;
+    assert!((patch.x | patch.y | f.width | f.height) % 2 == 0, "even, for 4:2:0 chroma");
+    assert!(patch.x + f.width <= W && patch.y + f.height <= H);
+    assert_eq!(px(f, 0, 0), [255, 255, 255], "a white frame around the window");
+    assert_eq!(px(f, f.width / 2, f.height / 2), [250, 0, 0], "the stage inside");
+    let canvas = c.compose(&scene(Layout::Pip), Some(&stage), Some(&cam), Duration::ZERO);
+    for (x, y) in [(0, 0), (f.width / 2, f.height / 2), (f.width - 1, f.height - 1)] {
+        assert_eq!(px(&canvas, patch.x + x, patch.y + y), px(f, x, y), "canvas and patch agree at {x},{y}");
+    }
+    assert_eq!(px(&canvas, patch.x - 1, patch.y + 5), [0, 250, 0], "presenter just outside the window");
+    drop((p, patch, canvas));
+    // A screen stage is a new frame every time: the window is redrawn into the same buffer.
+    let a = c.compose_picture(&scene(Layout::Pip), Some(&solid(W, H, RED)), Some(&cam), Duration::ZERO);
+    let ptr = Arc::as_ptr(&a.patch.as_ref().unwrap().frame.data);
+    drop(a);
+    let b = c.compose_picture(&scene(Layout::Pip), Some(&solid(W, H, GREEN)), Some(&cam), Duration::ZERO);
+    let bp = b.patch.as_ref().unwrap();
+    assert_eq!(Arc::as_ptr(&bp.frame.data), ptr, "window buffer reused");
+    assert_eq!(px(&bp.frame, bp.frame.width / 2, bp.frame.height / 2), [0, 250, 0], "and shows the new stage");
+}
+
+#[test]
+fn pictures_fall_back_to_the_canvas_when_something_is_drawn_over_the_presenter() {
+    let size = Size::new(W, H).unwrap();
+    let mut c = Compositor::new(size);
+    let cam = solid(160, 90, GREEN);
+    let canvas_sized = |p: &Picture| p.base.size() == size && p.patch.is_none();
+    // A lower third over the camera, a 4:3 camera (bars), the bubble: all full canvases.
+    let mut lt = scene(Layout::Camera);
+    lt.lower_third = Some(LowerThird { name: "Ada".into(), role: "Engineer".into(), seconds: 3.0 });
+    assert!(canvas_sized(&c.compose_picture(&lt, None, Some(&cam), Duration::from_secs(1))));
+    assert!(!canvas_sized(&c.compose_picture(&lt, None, Some(&cam), Duration::from_secs(4))), "after the lower third, the camera again");
+    assert!(canvas_sized(&c.compose_picture(&scene(Layout::Camera), None, Some(&solid(160, 120, GREEN)), Duration::ZERO)));
+    assert!(canvas_sized(&c.compose_picture(&scene(Layout::Bubble), Some(&solid(W, H, RED)), Some(&cam), Duration::ZERO)));
+    let mut off = scene(Layout::Pip);
+    off.camera_off = true;
+    assert!(canvas_sized(&c.compose_picture(&off, Some(&solid(W, H, RED)), Some(&cam), Duration::ZERO)));
+}
+
+/// Regression: the scaled stage was cached by the frame's address, so a new screen frame
+/// allocated where the last one was freed showed the old picture.
+#[test]
+fn a_new_stage_frame_at_a_reused_address_is_drawn_anew() {
+    let mut c = Compositor::new(Size::new(W, H).unwrap());
+    let cam = solid(64, 48, GREEN);
+    for colour in [RED, [0, 0, 250, 255], RED] {
+        let f = c.compose(&scene(Layout::Side), Some(&solid(W, H, colour)), Some(&cam), Duration::ZERO);
+        assert_eq!(px(&f, 100, 90), [colour[0], colour[1], colour[2]]);
+    }
+}

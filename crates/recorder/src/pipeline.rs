@@ -190,9 +190,9 @@ impl VideoStage {
             (None, Some(f)) => Some(f),
             (None, None) => None,
         };
-        let canvas = self.compositor.compose(&self.scene, stage, presenter, t);
+        let picture = self.compositor.compose_picture(&self.scene, stage, presenter, t);
         Health::add(&self.health.frames_composed, 1);
-        let packets = self.encoder.encode(&canvas, slot as i64)?;
+        let packets = self.encoder.encode_picture(&picture, slot as i64)?;
         if !packets.is_empty() {
             self.out.send(VideoMsg::Packets(packets)).map_err(|_| RecordError::Pipeline("the muxer stopped".into()))?;
         }
