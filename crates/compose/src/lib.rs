@@ -7,6 +7,11 @@
 //!  camera: presenter only             slides / screen: stage only
 //!  + title card for the first seconds, + lower third (name, role) after it
 //! ```
+//! The recorder asks for a [`Picture`] ([`Compositor::compose_picture`]): where the presenter
+//! fills the frame with nothing over it (camera; pip, whose window is a separate patch), that is
+//! the camera frame at its own size and the encoder's scaler enlarges it while converting to
+//! YUV. Previews and thumbnails ask for the canvas ([`Compositor::compose`]).
+//!
 //! Per-frame work is copying and blending only. Canvases come from a small pool and return to it
 //! once the encoder drops them, so steady-state composing allocates nothing; slides arrive
 //! already fitted (see [`deck`]) and are copied; resizing (SIMD, fast_image_resize) happens only
