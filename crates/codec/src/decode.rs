@@ -105,9 +105,9 @@ impl VideoFileReader {
         // handles scaling and every other format.
         let yuv420 = matches!(f.format(), format::Pixel::YUV420P | format::Pixel::YUVJ420P);
         if yuv420 && (w, h) == (f.width(), f.height()) {
-            let full = f.format() == format::Pixel::YUVJ420P || f.color_range() == ff::color::Range::JPEG;
-            let mut data = Vec::new();
-            crate::yuv::yuv420_to_rgba(f, f.color_space() == ff::color::Space::BT709, full, &mut data)?;
+            // Zeroed by the allocator (fresh pages), not by a pass over 8 MB.
+            let mut data = vec![0u8; w as usize * h as usize * 4];
+            crate::yuv::yuv420_to_rgba(f, f.color_space() == ff::color::Space::BT709, full_range(f), &mut data)?;
             return Ok(VideoFrame { ts, width: w, height: h, data: Arc::new(data) });
         }
         if self.scaler.is_none() {
@@ -116,7 +116,7 @@ impl VideoFileReader {
             let name = f.format().descriptor().map(|d| d.name().to_string()).unwrap_or_default();
             let is_yuv = ["yuv", "nv", "yuyv", "uyvy", "p01"].iter().any(|p| name.starts_with(p));
             if is_yuv {
-                crate::set_colorspace(&mut s, false, f.color_space() == ff::color::Space::BT709);
+                crate::set_colorspace(&mut s, false, f.color_space() == ff::color::Space::BT709, full_range(f));
             }
             self.scaler = Some(ScalerBox(s));
         }
@@ -242,4 +242,9 @@ pub fn decode_audio_mono(path: &Path) -> Result<(Vec<f32>, u32, f64), CodecError
         take(&f, &mut out, &mut start, &mut rate);
     }
     Ok((out, rate, start.unwrap_or(0.0)))
+}
+
+/// Whether a decoded frame uses the full 0–255 range (JPEG-style) rather than video's 16–235.
+fn full_range(f: &frame::Video) -> bool {
+    matches!(f.format(), format::Pixel::YUVJ420P | format::Pixel::YUVJ422P | format::Pixel::YUVJ444P) || f.color_range() == ff::color::Range::JPEG
 }

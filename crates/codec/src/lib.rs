@@ -58,17 +58,18 @@ pub enum CodecError {
 }
 
 /// Tells swscale which matrices to use: `rgb_to_yuv` converts full-range RGB into limited-range
-/// BT.709 YUV (what the encoder tags its stream as); otherwise limited-range YUV of the given
-/// matrix (BT.709 when `bt709`, else BT.601) into full-range RGB. Without this swscale uses
+/// BT.709 YUV (what the encoder tags its stream as); otherwise YUV of the given matrix (BT.709
+/// when `bt709`, else BT.601) and range (`full_range_yuv`, else 16–235) into full-range RGB. Without this swscale uses
 /// BT.601 both ways and colours shift visibly in players that honour the BT.709 tag.
-pub(crate) fn set_colorspace(ctx: &mut ffmpeg_next::software::scaling::Context, rgb_to_yuv: bool, bt709: bool) {
+pub(crate) fn set_colorspace(ctx: &mut ffmpeg_next::software::scaling::Context, rgb_to_yuv: bool, bt709: bool, full_range_yuv: bool) {
     use ffmpeg_next::ffi::{sws_getCoefficients, sws_setColorspaceDetails, SWS_CS_ITU601, SWS_CS_ITU709};
     let cs = if bt709 { SWS_CS_ITU709 } else { SWS_CS_ITU601 };
     // SAFETY: the context is valid and owned by the caller; the coefficient tables are static.
     unsafe {
         let yuv = sws_getCoefficients(cs as i32);
         let rgb = sws_getCoefficients(SWS_CS_ITU601 as i32);
-        let (inv, src_range, table, dst_range) = if rgb_to_yuv { (rgb, 1, yuv, 0) } else { (yuv, 0, rgb, 1) };
+        let yuv_range = i32::from(full_range_yuv);
+        let (inv, src_range, table, dst_range) = if rgb_to_yuv { (rgb, 1, yuv, yuv_range) } else { (yuv, yuv_range, rgb, 1) };
         sws_setColorspaceDetails(ctx.as_mut_ptr(), inv, src_range, table, dst_range, 0, 1 << 16, 1 << 16);
     }
 }

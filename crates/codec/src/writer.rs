@@ -38,7 +38,9 @@ pub struct VideoEncoder {
 pub struct ToYuv {
     yuv: frame::Video,
     size: Size,
+    /// Separate for base and patch, so neither is reshaped (and zeroed) every frame.
     planes: yuv::Planes,
+    patch_planes: yuv::Planes,
     scaled: Option<ScaledInput>,
     swscale_only: bool,
 }
@@ -57,7 +59,7 @@ unsafe impl Send for Scaler {}
 
 impl ToYuv {
     pub fn new(size: Size) -> Self {
-        ToYuv { yuv: frame::Video::new(format::Pixel::YUV420P, size.width, size.height), size, planes: Default::default(), scaled: None, swscale_only: false }
+        ToYuv { yuv: frame::Video::new(format::Pixel::YUV420P, size.width, size.height), size, planes: Default::default(), patch_planes: Default::default(), scaled: None, swscale_only: false }
     }
 
     /// The same conversion with swscale for every base, as it was done before: a peer for
@@ -71,25 +73,29 @@ impl ToYuv {
         self.convert_base(&p.base)?;
         if let Some(patch) = &p.patch {
             let f = &patch.frame;
-            let fits = patch.x + f.width <= self.size.width && patch.y + f.height <= self.size.height;
+            let fits = patch.x.checked_add(f.width).is_some_and(|r| r <= self.size.width) && patch.y.checked_add(f.height).is_some_and(|b| b <= self.size.height);
             let even = (patch.x | patch.y | f.width | f.height) % 2 == 0;
-            if !fits || !even {
+            if !fits || !even || f.width == 0 || f.height == 0 {
                 return Err(CodecError::Invalid {
                     path: PathBuf::new(),
                     reason: format!("a {}x{} patch at {},{} does not fit evenly on {}", f.width, f.height, patch.x, patch.y, self.size),
                 });
             }
-            self.planes.from_rgba(&f.data, f.width, f.height)?;
-            self.planes.place(&mut self.yuv, patch.x, patch.y);
+            self.patch_planes.from_rgba(&f.data, f.width, f.height)?;
+            self.patch_planes.place(&mut self.yuv, patch.x, patch.y);
         }
         Ok(())
     }
 
     fn convert_base(&mut self, f: &VideoFrame) -> Result<(), CodecError> {
+        if f.width == 0 || f.height == 0 || f.data.len() != f.size().pixels() * 4 {
+            return Err(CodecError::Invalid { path: PathBuf::new(), reason: format!("a {}x{} frame with {} bytes of pixels", f.width, f.height, f.data.len()) });
+        }
         // The encoder may still hold a reference to the previous picture.
         // SAFETY: `yuv` is a valid, allocated frame owned by us.
-        unsafe {
-            ff::ffi::av_frame_make_writable(self.yuv.as_mut_ptr());
+        let writable = unsafe { ff::ffi::av_frame_make_writable(self.yuv.as_mut_ptr()) };
+        if writable < 0 {
+            return Err(CodecError::Ffmpeg { what: "making the video frame writable".into(), source: ff::Error::from(writable) });
         }
         if f.size() == self.size && !self.swscale_only {
             self.planes.from_rgba(&f.data, f.width, f.height)?;
@@ -103,7 +109,7 @@ impl ToYuv {
                 let (w, h) = (self.size.width, self.size.height);
                 let mut ctx = software::scaling::Context::get(format::Pixel::RGBA, from.width, from.height, format::Pixel::YUV420P, w, h, software::scaling::Flags::BILINEAR)
                     .ctx(|| format!("creating a scaler from {from} to {}", self.size))?;
-                crate::set_colorspace(&mut ctx, true, true);
+                crate::set_colorspace(&mut ctx, true, true, false);
                 slot.insert(ScaledInput { from, sws: Scaler(ctx), rgba: frame::Video::new(format::Pixel::RGBA, from.width, from.height) })
             }
         };
@@ -119,9 +125,11 @@ impl ToYuv {
 }
 
 impl VideoEncoder {
-    /// Encodes one RGBA frame into constant-frame-rate slot `slot`. A frame of another size is
-    /// scaled to fill the output (keeping its aspect is the caller's business).
+    /// Encodes one RGBA frame of exactly the output size into constant-frame-rate slot `slot`.
     pub fn encode(&mut self, f: &VideoFrame, slot: i64) -> Result<Vec<EncodedPacket>, CodecError> {
+        if f.size() != self.conv.size {
+            return Err(CodecError::Invalid { path: PathBuf::new(), reason: format!("frame is {}x{}, the encoder expects {}", f.width, f.height, self.conv.size) });
+        }
         self.encode_picture(&Picture::from(f.clone()), slot)
     }
 
@@ -542,6 +550,13 @@ mod tests {
             let e = v.encode_picture(&bad, 0).err().expect("refused").to_string();
             assert!(e.contains("does not fit evenly"), "{e}");
         }
+        // A bare frame must be the output size (edits pass decoded frames already scaled).
+        let e = v.encode(&solid(128, 72, [0, 0, 0, 255]), 0).err().expect("refused").to_string();
+        assert!(e.contains("the encoder expects 192x108"), "{e}");
+        // A frame whose pixels do not match its size is refused, not read out of bounds.
+        let short = VideoFrame { ts: Duration::ZERO, width: 128, height: 72, data: std::sync::Arc::new(vec![0; 100]) };
+        let e = v.encode_picture(&short.into(), 0).err().expect("refused").to_string();
+        assert!(e.contains("128x72 frame with 100 bytes"), "{e}");
     }
 
     #[test]

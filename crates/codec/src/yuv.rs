@@ -70,9 +70,8 @@ impl Planes {
 
 /// A decoded YUV 4:2:0 frame into packed RGBA rows (full range); `bt709` picks the matrix, else
 /// BT.601; `full` says the frame is full range (JPEG), else limited.
-pub(crate) fn yuv420_to_rgba(f: &frame::Video, bt709: bool, full: bool, out: &mut Vec<u8>) -> Result<(), CodecError> {
+pub(crate) fn yuv420_to_rgba(f: &frame::Video, bt709: bool, full: bool, out: &mut [u8]) -> Result<(), CodecError> {
     let (w, h) = (f.width(), f.height());
-    out.resize((w * h * 4) as usize, 0);
     let img = YuvPlanarImage {
         y_plane: f.data(0),
         y_stride: f.stride(0) as u32,
@@ -105,7 +104,7 @@ mod tests {
     fn sws(from: Pixel, to: Pixel, w: u32, h: u32, rgb_to_yuv: bool) -> scaling::Context {
         crate::init();
         let mut c = scaling::Context::get(from, w, h, to, w, h, scaling::Flags::BILINEAR | scaling::Flags::ACCURATE_RND).unwrap();
-        crate::set_colorspace(&mut c, rgb_to_yuv, true);
+        crate::set_colorspace(&mut c, rgb_to_yuv, true, false);
         c
     }
 
@@ -155,7 +154,7 @@ mod tests {
         p.from_rgba(&rgba, w, h).unwrap();
         let mut yuv = frame::Video::new(Pixel::YUV420P, w, h);
         p.place(&mut yuv, 0, 0);
-        let mut ours = Vec::new();
+        let mut ours = vec![0u8; (w * h * 4) as usize];
         yuv420_to_rgba(&yuv, true, false, &mut ours).unwrap();
         let mut theirs = frame::Video::new(Pixel::RGBA, w, h);
         sws(Pixel::YUV420P, Pixel::RGBA, w, h, false).run(&yuv, &mut theirs).unwrap();

@@ -147,11 +147,7 @@ pub struct Compositor {
 type PipKey = (Option<Arc<Vec<u8>>>, [u8; 4]);
 
 fn same_frame(a: &Option<Arc<Vec<u8>>>, b: &Option<Arc<Vec<u8>>>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-        (None, None) => true,
-        _ => false,
-    }
+    a.as_ref().map(Arc::as_ptr) == b.as_ref().map(Arc::as_ptr)
 }
 
 /// The picture-in-picture window on a canvas of `size`: its white frame and the stage area
@@ -229,7 +225,8 @@ impl Compositor {
         let size = self.size;
         let whole = presenter.filter(|p| {
             let same_aspect = p.width as u64 * size.height as u64 == p.height as u64 * size.width as u64;
-            card.is_none() && lower.is_none() && !scene.camera_off && matches!(scene.layout, Layout::Camera | Layout::Pip) && same_aspect
+            let drawable = p.width > 0 && p.height > 0 && p.data.len() == p.size().pixels() * 4;
+            card.is_none() && lower.is_none() && !scene.camera_off && matches!(scene.layout, Layout::Camera | Layout::Pip) && same_aspect && drawable
         });
         let Some(p) = whole else {
             return self.compose(scene, stage, presenter, ts).into();
@@ -278,8 +275,13 @@ impl Compositor {
 
     /// The stage frame resized to `r` (cached while the frame and the rectangle are the same).
     fn scaled_stage(&mut self, s: &VideoFrame, r: Rect) -> Option<&[u8]> {
-        if self.stage.as_ref().is_none_or(|c| !Arc::ptr_eq(&c.source, &s.data) || c.rect != r) {
-            let mut img = fr::images::Image::new(r.w, r.h, fr::PixelType::U8x4);
+        // Keyed on the size only: where it is drawn does not change the pixels.
+        if self.stage.as_ref().is_none_or(|c| !Arc::ptr_eq(&c.source, &s.data) || (c.rect.w, c.rect.h) != (r.w, r.h)) {
+            // A screen stage is a new frame every time: resize into the same image.
+            let mut img = match self.stage.take() {
+                Some(c) if (c.rect.w, c.rect.h) == (r.w, r.h) => c.img,
+                _ => fr::images::Image::new(r.w, r.h, fr::PixelType::U8x4),
+            };
             let src = fr::images::ImageRef::new(s.width, s.height, &s.data, fr::PixelType::U8x4).ok()?;
             let opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
             self.resizer.resize(&src, &mut img, &opts).ok()?;
@@ -340,7 +342,8 @@ impl Compositor {
                 Layout::Bubble => {
                     self.draw_stage(data, stage, full, scene.background, true);
                     if let Some(p) = presenter {
-                        let d = ((size.height as f32 * scene.bubble.size.fraction()) as u32).max(8) & !1;
+                        // Never wider or taller than the canvas (a tall, narrow output).
+                        let d = ((size.height as f32 * scene.bubble.size.fraction()) as u32).max(8).min(size.width.min(size.height)) & !1;
                         let margin = (size.height as f32 * 0.04) as i64;
                         let (w, h, d64) = (size.width as i64, size.height as i64, d as i64);
                         let (x, y) = match scene.bubble.corner {

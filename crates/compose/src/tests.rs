@@ -292,3 +292,22 @@ fn a_new_stage_frame_at_a_reused_address_is_drawn_anew() {
         assert_eq!(px(&f, 100, 90), [colour[0], colour[1], colour[2]]);
     }
 }
+
+/// Regression: a bubble sized from the height was wider than a tall, narrow canvas and the
+/// corner clamp panicked. Every layout must draw at every valid size, the extremes included.
+#[test]
+fn every_layout_draws_on_tall_narrow_and_tiny_canvases() {
+    for (w, h) in [(16, 4320), (7680, 16), (16, 16)] {
+        let size = Size::new(w, h).unwrap();
+        let mut c = Compositor::new(size);
+        for layout in [Layout::Bubble, Layout::Side, Layout::Pip, Layout::Camera, Layout::Slides] {
+            let s = scene(layout);
+            let f = c.compose(&s, Some(&solid(64, 36, RED)), Some(&solid(64, 36, GREEN)), Duration::ZERO);
+            assert_eq!((f.width, f.height), (w, h), "{layout} at {w}x{h}");
+            let p = c.compose_picture(&s, Some(&solid(64, 36, RED)), Some(&solid(64, 36, GREEN)), Duration::ZERO);
+            if let Some(patch) = p.patch {
+                assert!(patch.x + patch.frame.width <= w && patch.y + patch.frame.height <= h, "{layout} patch inside {w}x{h}");
+            }
+        }
+    }
+}
