@@ -466,6 +466,24 @@ impl Library {
         (2..).map(|i| t.join(format!("{base}~{i}"))).find(|p| !p.exists()).unwrap_or(first)
     }
 
+    /// A new, empty trash folder named `base`, or `base~2`, `base~3`… if taken: created (not
+    /// just picked) so that two edits in the same second, even from two processes, never
+    /// share one and overwrite the version kept by the other.
+    fn new_trash_dir(&self, base: &str) -> Result<(String, PathBuf), LibraryError> {
+        let t = self.root.join("trash");
+        std::fs::create_dir_all(&t).map_err(|e| LibraryError::io(&t, e))?;
+        for i in 1..10_000 {
+            let name = if i == 1 { base.to_string() } else { format!("{base}~{i}") };
+            let p = t.join(&name);
+            match std::fs::create_dir(&p) {
+                Ok(()) => return Ok((name, p)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(LibraryError::io(&p, e)),
+            }
+        }
+        Err(LibraryError::Invalid(format!("the trash holds 10,000 versions named {base}; empty it (reel trash empty)")))
+    }
+
     /// What is in the trash: (trash name, meta if readable).
     pub fn trash(&self) -> Vec<(String, Option<Meta>)> {
         let mut v: Vec<(String, Option<Meta>)> = std::fs::read_dir(self.root.join("trash"))
@@ -631,9 +649,7 @@ impl Library {
         thumbs::preview(&out, 3.0, &job.join("preview.gif"), new_info.width, new_info.height)?;
         // The current version goes to the trash as a whole folder copy, restorable.
         let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
-        let trash_name = format!("{id}@{stamp}");
-        let keep_dir = self.root.join("trash").join(&trash_name);
-        std::fs::create_dir_all(&keep_dir).map_err(|e| LibraryError::io(&keep_dir, e))?;
+        let (trash_name, keep_dir) = self.new_trash_dir(&format!("{id}@{stamp}"))?;
         let captions = std::fs::read_to_string(dir.join("captions.vtt")).ok();
         for f in ["video.mp4", "poster.jpg", "preview.gif", "meta.json", "captions.vtt"] {
             let from = dir.join(f);

@@ -135,3 +135,16 @@ fn chapters_follow_cuts() {
     assert_eq!((c[0].title.as_str(), c[0].start_s, c[0].end_s), ("A", 0.0, 2.0));
     assert_eq!((c[1].title.as_str(), c[1].start_s, c[1].end_s), ("B", 2.0, 6.0));
 }
+
+/// Regression: an edit kept the replaced version in `trash/ID@SECOND`; a second edit in the same
+/// second reused the folder and overwrote the first kept version.
+#[test]
+fn two_kept_versions_in_the_same_second_get_their_own_trash_folders() {
+    let d = tempfile::tempdir().unwrap();
+    let lib = Library::open(d.path()).unwrap();
+    let (a, pa) = lib.new_trash_dir("abc@20261125-120000").unwrap();
+    let (b, pb) = lib.new_trash_dir("abc@20261125-120000").unwrap();
+    assert_eq!(a, "abc@20261125-120000");
+    assert_eq!(b, "abc@20261125-120000~2");
+    assert!(pa.is_dir() && pb.is_dir() && pa != pb);
+}
