@@ -70,9 +70,11 @@ impl VideoFileReader {
         let stream = st.index();
         let tb = st.time_base();
         let start_pts = if st.start_time() == ff::ffi::AV_NOPTS_VALUE { 0 } else { st.start_time() };
-        let dec = ff::codec::context::Context::from_parameters(st.parameters())
-            .and_then(|c| c.decoder().video())
-            .map_err(|e| open_err(format!("cannot decode its video ({e})")))?;
+        let mut ctx = ff::codec::context::Context::from_parameters(st.parameters()).map_err(|e| open_err(format!("cannot decode its video ({e})")))?;
+        // Frame threads on every core, as the ffmpeg CLI does by default (the library's default
+        // is one thread): exports and edits decode about twice as fast on 2 cores.
+        ctx.set_threading(ff::codec::threading::Config { kind: ff::codec::threading::Type::Frame, count: 0, ..Default::default() });
+        let dec = ctx.decoder().video().map_err(|e| open_err(format!("cannot decode its video ({e})")))?;
         Ok(Self { path: path.to_path_buf(), ictx, stream, dec, tb, scaler: None, size, start_pts, eof_sent: false, done: false })
     }
 
