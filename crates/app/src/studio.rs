@@ -79,6 +79,21 @@ pub struct Studio {
     library: Arc<Library>,
     loaded: Mutex<Loaded>,
     active: Mutex<Option<Active>>,
+    preview: Mutex<Option<PreviewCompositor>>,
+}
+
+/// The live preview's compositor: at the size the view shows, kept between frames so that the
+/// slide is scaled to it once, not ten times a second.
+struct PreviewCompositor {
+    compositor: reel_compose::Compositor,
+    backdrop: Option<PathBuf>,
+}
+
+/// The preview's size: `width` (at most the output's), the output's aspect, even, at least 16.
+fn preview_size(out: Size, width: u32) -> Size {
+    let w = width.clamp(16, out.width) & !1;
+    let h = ((out.height as u64 * w as u64 / out.width as u64) as u32).max(16) & !1;
+    Size::new(w, h).unwrap_or(out)
 }
 
 fn bad(message: String) -> ApiError {
@@ -93,7 +108,7 @@ impl Studio {
     pub fn new(library: Arc<Library>) -> Result<Studio, ApiError> {
         let config = StudioConfig::default();
         let loaded = Self::load(&config)?;
-        Ok(Studio { library, loaded: Mutex::new(loaded), active: Mutex::new(None) })
+        Ok(Studio { library, loaded: Mutex::new(loaded), active: Mutex::new(None), preview: Mutex::new(None) })
     }
 
     pub fn library(&self) -> &Library {
@@ -141,7 +156,8 @@ impl Studio {
         Ok(slides)
     }
 
-    /// One composed frame as JPEG, scaled to `width` (the preview need not be full size).
+    /// One composed frame as JPEG, `width` pixels wide (the preview need not be full size): the
+    /// same scene composed at that size, by a compositor kept from one frame to the next.
     pub fn preview_jpeg(&self, slide: usize, at_s: f64, width: u32) -> Result<Vec<u8>, ApiError> {
         let (camera, size, scene, stage) = {
             let l = lock(&self.loaded);
@@ -152,17 +168,21 @@ impl Studio {
             _ => 1,
         };
         let at = if at_s.is_finite() { at_s.clamp(0.0, 86_400.0) } else { 0.0 };
-        let o = crate::PreviewOptions { camera, size, scene, stage, slide: slide.min(slides.saturating_sub(1)), at: Duration::from_secs_f64(at) };
-        let f = crate::preview_frame(&o)?;
-        let internal = |e: String| ApiError { code: "internal".into(), message: e };
-        // Scaled with the compositor's own SIMD resizer (same aspect, so no bars).
-        let w = width.min(f.width).max(2) & !1;
-        let h = ((f.height as u64 * w as u64 / f.width as u64) as u32).max(2) & !1;
-        let small = if w == f.width { f.data.to_vec() } else { reel_compose::deck::fit_onto(&f.data, f.width, f.height, Size { width: w, height: h }, [0, 0, 0, 255])? };
-        let rgb: Vec<u8> = small.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
-        let mut out = Vec::with_capacity(rgb.len() / 8);
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80).encode(&rgb, w, h, image::ExtendedColorType::Rgb8).map_err(|e| internal(e.to_string()))?;
-        Ok(out)
+        let psize = preview_size(size, width);
+        let f = {
+            let mut cache = lock(&self.preview);
+            let stale = cache.as_ref().is_none_or(|p| p.compositor.size() != psize || p.backdrop != scene.background_image);
+            if stale {
+                let mut compositor = reel_compose::Compositor::new(psize);
+                if let Some(p) = &scene.background_image {
+                    compositor.set_backdrop(Some(reel_compose::Compositor::load_backdrop(p, psize)?));
+                }
+                *cache = Some(PreviewCompositor { compositor, backdrop: scene.background_image.clone() });
+            }
+            let Some(p) = cache.as_mut() else { return Err(ApiError { code: "internal".into(), message: "no preview compositor".into() }) };
+            reel_recorder::preview::render_on(&mut p.compositor, &camera, &scene, &stage, slide.min(slides.saturating_sub(1)), Duration::from_secs_f64(at))?
+        };
+        jpeg(&f.data, f.width, f.height)
     }
 
     /// Starts recording into the library with the current settings.
@@ -379,4 +399,14 @@ pub fn dispatch(studio: &Studio, server: &str, secret: &str, command: &str, a: s
         "share_link" => json(studio.share_link(&arg::<String>(&a, "id")?, arg(&a, "password")?, arg(&a, "expires")?, arg(&a, "defaultSpeed")?, server)?),
         other => Err(ApiError { code: "not_found".into(), message: format!("'{other}' is not an app call over HTTP") }),
     }
+}
+
+/// RGBA pixels as a JPEG (quality 80: a preview, not an archive).
+pub fn jpeg(rgba: &[u8], w: u32, h: u32) -> Result<Vec<u8>, ApiError> {
+    let rgb: Vec<u8> = rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    let mut out = Vec::with_capacity(rgb.len() / 8);
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
+        .encode(&rgb, w, h, image::ExtendedColorType::Rgb8)
+        .map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })?;
+    Ok(out)
 }

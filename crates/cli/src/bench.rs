@@ -90,6 +90,16 @@ enum Which {
         #[arg(long)]
         json: bool,
     },
+    /// The desktop app's live preview (demo deck, demo camera, bubble): one 960-wide JPEG frame,
+    /// beside the way it was made before (composed at full size, then scaled down).
+    Preview {
+        #[arg(long, default_value = "1080p")]
+        size: String,
+        #[arg(long, default_value = "60")]
+        frames: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Encode unpaced and report frames per second, beside the ffmpeg CLI.
     Encode {
         #[arg(long, default_value = "720p")]
@@ -119,6 +129,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         Which::Render { size, seconds, json } => render(size.parse()?, seconds, json),
         Which::Search { n, queries, json } => search(n, queries, json),
         Which::Export { size, seconds, speed, json } => export(size.parse()?, seconds.clamp(1, 3600), speed, json),
+        Which::Preview { size, frames, json } => preview(size, frames.max(1), json),
         Which::Serve { clients, seconds, range_kib, json } => crate::bench_serve::serve(clients.clamp(1, 2000), seconds.clamp(1.0, 600.0), range_kib.clamp(1, 16 << 10), json),
     }
 }
@@ -362,6 +373,42 @@ fn export(size: Size, seconds: u32, speed: f64, json: bool) -> Result<()> {
         "reel_wall_s": ours, "reel_realtime_factor": seconds as f64 / ours,
         "ffmpeg_cli_wall_s": defaults, "ffmpeg_cli_realtime_factor": seconds as f64 / defaults, "reel_vs_ffmpeg_cli": defaults / ours,
         "ffmpeg_cli_same_gop_wall_s": same, "reel_vs_ffmpeg_cli_same_gop": same / ours,
+    });
+    print_report(&report, json)
+}
+
+fn preview(size: String, frames: u32, json: bool) -> Result<()> {
+    use reel_app::studio::{Studio, StudioConfig};
+    let tmp = tempfile::tempdir()?;
+    let lib = std::sync::Arc::new(reel_app::open_library(Some(&tmp.path().join("lib")))?);
+    let studio = Studio::new(lib)?;
+    let deck = reel_app::studio::demo_deck(tmp.path())?;
+    let config = StudioConfig { size: size.clone(), deck: Some(deck.clone()), ..StudioConfig::default() };
+    studio.configure(config.clone())?;
+    let width = 960;
+    let time = |f: &mut dyn FnMut(u32) -> Result<usize>| -> Result<(f64, usize)> {
+        let t = Instant::now();
+        let mut bytes = 0;
+        for i in 0..frames {
+            bytes = f(i)?;
+        }
+        Ok((t.elapsed().as_secs_f64() * 1000.0 / frames as f64, bytes))
+    };
+    let at = |i: u32| i as f64 / 10.0;
+    let (ours, ours_bytes) = time(&mut |i| Ok(studio.preview_jpeg(0, at(i), width)?.len()))?;
+    // The peer: the whole canvas at the output size, scaled down, then the same JPEG.
+    let out: Size = size.parse()?;
+    let stage = reel_app::StageSpec::Slides(std::sync::Arc::new(reel_app::load_deck(&deck, out, config.scene.background)?));
+    let (before, _) = time(&mut |i| {
+        let o = reel_app::PreviewOptions { camera: reel_capture::CameraSpec::Synthetic, size: out, scene: config.scene.clone(), stage: stage.clone(), slide: 0, at: Duration::from_secs_f64(at(i)) };
+        let f = reel_app::preview_frame(&o)?;
+        let h = (f.height * width / f.width) & !1;
+        let small = reel_compose::deck::fit_onto(&f.data, f.width, f.height, Size { width, height: h }, [0, 0, 0, 255])?;
+        Ok(reel_app::studio::jpeg(&small, width, h)?.len())
+    })?;
+    let report = serde_json::json!({
+        "size": out.to_string(), "preview_width": width, "frames": frames,
+        "preview_ms": ours, "full_size_then_scaled_ms": before, "speedup": before / ours, "jpeg_bytes": ours_bytes,
     });
     print_report(&report, json)
 }

@@ -14,6 +14,18 @@ use crate::RecordError;
 
 /// Renders the canvas at media time `at` with slide `slide` (0-based) on the stage.
 pub fn render(camera: &CameraSpec, size: Size, scene: &Scene, stage: &StageSpec, slide: usize, at: Duration) -> Result<VideoFrame, RecordError> {
+    let mut c = Compositor::new(size);
+    if let Some(p) = &scene.background_image {
+        c.set_backdrop(Some(Compositor::load_backdrop(p, size)?));
+    }
+    render_on(&mut c, camera, scene, stage, slide, at)
+}
+
+/// As [`render`], with a compositor the caller keeps (and whose size and background picture it
+/// set): the app's live preview composes at the size it shows, and its caches (the slide scaled
+/// to that size, the bubble's mask) last from one frame to the next.
+pub fn render_on(c: &mut Compositor, camera: &CameraSpec, scene: &Scene, stage: &StageSpec, slide: usize, at: Duration) -> Result<VideoFrame, RecordError> {
+    let size = c.size();
     let presenter = match camera {
         CameraSpec::None => None,
         CameraSpec::Synthetic => {
@@ -49,9 +61,5 @@ pub fn render(camera: &CameraSpec, size: Size, scene: &Scene, stage: &StageSpec,
             None => None,
         },
     };
-    let mut c = Compositor::new(size);
-    if let Some(p) = &scene.background_image {
-        c.set_backdrop(Some(Compositor::load_backdrop(p, size)?));
-    }
     Ok(c.compose(scene, stage_frame.as_ref(), presenter.as_ref(), at))
 }
