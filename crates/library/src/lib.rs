@@ -503,8 +503,10 @@ impl Library {
         if !from.is_dir() {
             return Err(LibraryError::NotFound(format!("{name} (in the trash)")));
         }
-        let base = name.split('~').next().unwrap_or(name).to_string();
-        let id = if self.rec_dir(&base).exists() { new_id() } else { base };
+        // `ID`, `ID~2` (deleted twice) or `ID@STAMP[~N]` (a version an edit replaced): it comes
+        // back as ID, or as a new recording beside ID when ID is still in the library.
+        let base = name.split(['~', '@']).next().unwrap_or(name).to_string();
+        let id = if base.is_empty() || self.rec_dir(&base).exists() { new_id() } else { base };
         std::fs::rename(&from, self.rec_dir(&id)).map_err(|e| LibraryError::io(&from, e))?;
         let dir = self.rec_dir(&id);
         match read_meta(&dir) {

@@ -148,3 +148,18 @@ fn two_kept_versions_in_the_same_second_get_their_own_trash_folders() {
     assert_eq!(b, "abc@20261125-120000~2");
     assert!(pa.is_dir() && pb.is_dir() && pa != pb);
 }
+
+/// A version an edit replaced (`trash/ID@STAMP`) comes back as a recording of its own with a
+/// proper id, not one named after the trash folder.
+#[test]
+fn a_replaced_version_is_restored_under_a_new_id() {
+    let (d, lib) = library();
+    let kept = d.path().join("trash/a1@20261125-120000~2");
+    std::fs::create_dir_all(&kept).unwrap();
+    std::fs::copy(d.path().join("recordings/a1/meta.json"), kept.join("meta.json")).unwrap();
+    std::fs::write(kept.join("video.mp4"), b"stand-in").unwrap();
+    let id = lib.restore("a1@20261125-120000~2").unwrap();
+    assert!(id != "a1" && !id.contains(['@', '~']), "a fresh id: {id}");
+    assert_eq!(lib.show(&id).unwrap().0.id, id, "its metadata carries the new id");
+    assert!(lib.show("a1").is_ok(), "the edited recording stays");
+}
