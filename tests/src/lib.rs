@@ -27,13 +27,7 @@ pub fn reel(dir: &Path) -> Command {
 
 pub fn run_ok(c: &mut Command) -> Output {
     let out = c.output().expect("run reel");
-    assert!(
-        out.status.success(),
-        "reel failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "reel failed ({}):\nstdout: {}\nstderr: {}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     out
 }
 
@@ -263,11 +257,7 @@ impl Browser {
 }
 
 fn send_json(agent: &ureq::Agent, url: &str, body: &serde_json::Value) -> serde_json::Value {
-    let mut r = agent
-        .post(url)
-        .header("content-type", "application/json")
-        .send(serde_json::to_vec(body).expect("json"))
-        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let mut r = agent.post(url).header("content-type", "application/json").send(serde_json::to_vec(body).expect("json")).unwrap_or_else(|e| panic!("POST {url}: {e}"));
     serde_json::from_slice(&r.body_mut().with_config().limit(64 << 20).read_to_vec().expect("body")).unwrap_or_else(|e| panic!("POST {url}: {e}"))
 }
 
@@ -296,14 +286,8 @@ impl S3 {
     pub fn start(root: &Path, port: u16) -> S3 {
         let bin = reel_bin().with_file_name("reel-test-s3");
         assert!(bin.exists(), "{} is missing: build it with `cargo build -p reel-tests --bins` (the test command does)", bin.display());
-        let mut child = Command::new(&bin)
-            .arg(root)
-            .arg(port.to_string())
-            .args([S3_KEY, S3_SECRET])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start reel-test-s3");
+        let mut child =
+            Command::new(&bin).arg(root).arg(port.to_string()).args([S3_KEY, S3_SECRET]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start reel-test-s3");
         let mut line = String::new();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("stdout")), &mut line).expect("read");
         let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("reel-test-s3 said: {line}")).to_string();

@@ -37,11 +37,13 @@ fn share_page_plays_at_speed_in_chromium() {
     write_png(&deck.join("2.png"), 16, 9, &[60u8; 16 * 9 * 3]);
     let script = dir.path().join("s.json");
     std::fs::write(&script, r#"[{"at": 4.0, "action": "next"}]"#).unwrap();
-    let o = run_ok(lib_cmd(dir.path())
-        .args(["record", "--camera", "synthetic", "--mic", "tone", "--size", "320x180", "--duration", "12", "--json", "--title", "Browser test", "--slides"])
-        .arg(&deck)
-        .arg("--script")
-        .arg(&script));
+    let o = run_ok(
+        lib_cmd(dir.path())
+            .args(["record", "--camera", "synthetic", "--mic", "tone", "--size", "320x180", "--duration", "12", "--json", "--title", "Browser test", "--slides"])
+            .arg(&deck)
+            .arg("--script")
+            .arg(&script),
+    );
     let id = json(&o)["id"].as_str().unwrap().to_string();
     let token = json(&run_ok(lib_cmd(dir.path()).args(["share", &id, "--default-speed", "1.5", "--json"])))["token"].as_str().unwrap().to_string();
     let mut server = lib_cmd(dir.path()).args(["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();

@@ -53,13 +53,15 @@ fn scripted_slides_show_the_right_colour_at_the_right_time_with_chapters() {
     let script = dir.path().join("script.json");
     std::fs::write(&script, r#"[{"at": 1.0, "action": "next"}, {"at": 2.0, "action": "next"}]"#).unwrap();
     let out = dir.path().join("talk.mp4");
-    run_ok(reel(dir.path())
-        .args(["record", "--camera", "none", "--mic", "none", "--duration", "3", "--size", "320x180", "--slides"])
-        .arg(&deck)
-        .arg("--script")
-        .arg(&script)
-        .arg("--output")
-        .arg(&out));
+    run_ok(
+        reel(dir.path())
+            .args(["record", "--camera", "none", "--mic", "none", "--duration", "3", "--size", "320x180", "--slides"])
+            .arg(&deck)
+            .arg("--script")
+            .arg(&script)
+            .arg("--output")
+            .arg(&out),
+    );
     assert!(close(colour_at(&out, 0.5, 160, 90), [230, 20, 20]), "slide 1 at 0.5 s");
     assert!(close(colour_at(&out, 1.5, 160, 90), [20, 200, 20]), "slide 2 at 1.5 s");
     assert!(close(colour_at(&out, 2.5, 160, 90), [20, 20, 230]), "slide 3 (10.png) at 2.5 s");
@@ -86,13 +88,15 @@ fn pdf_slides_name_their_chapters() {
     let script = dir.path().join("s.json");
     std::fs::write(&script, r#"[{"at": 1.0, "action": "goto", "value": 2}]"#).unwrap();
     let out = dir.path().join("pdf.mp4");
-    run_ok(reel(dir.path())
-        .args(["record", "--camera", "none", "--mic", "none", "--duration", "2", "--size", "320x180", "--slides"])
-        .arg(&pdf)
-        .arg("--script")
-        .arg(&script)
-        .arg("--output")
-        .arg(&out));
+    run_ok(
+        reel(dir.path())
+            .args(["record", "--camera", "none", "--mic", "none", "--duration", "2", "--size", "320x180", "--slides"])
+            .arg(&pdf)
+            .arg("--script")
+            .arg(&script)
+            .arg("--output")
+            .arg(&out),
+    );
     let p = ffprobe(&out);
     let titles: Vec<String> = p["chapters"].as_array().unwrap().iter().map(|c| c["tags"]["title"].as_str().unwrap_or("").to_string()).collect();
     assert_eq!(titles, ["Intro", "Quarterly numbers"]);
@@ -105,13 +109,15 @@ fn layout_switch_mid_recording_moves_the_presenter() {
     let script = dir.path().join("s.json");
     std::fs::write(&script, r#"[{"at": 1.0, "action": "layout", "value": "side"}, {"at": 2.0, "action": "camera", "value": "off"}]"#).unwrap();
     let out = dir.path().join("layouts.mp4");
-    run_ok(reel(dir.path())
-        .args(["record", "--camera", "synthetic", "--mic", "none", "--duration", "3", "--size", "640x360", "--layout", "bubble", "--slides"])
-        .arg(&deck)
-        .arg("--script")
-        .arg(&script)
-        .arg("--output")
-        .arg(&out));
+    run_ok(
+        reel(dir.path())
+            .args(["record", "--camera", "synthetic", "--mic", "none", "--duration", "3", "--size", "640x360", "--layout", "bubble", "--slides"])
+            .arg(&deck)
+            .arg("--script")
+            .arg(&script)
+            .arg("--output")
+            .arg(&out),
+    );
     let red = [230, 20, 20];
     // Bubble: slide everywhere but the bottom-right bubble.
     assert!(close(colour_at(&out, 0.5, 40, 40), red), "bubble layout: slide at top left");
@@ -135,7 +141,21 @@ fn small_camera_fills_camera_and_pip_layouts_mirrored() {
     // A 320x180 camera: green on its left quarter, blue elsewhere.
     let cam = dir.path().join("cam.mp4");
     let st = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "color=c=0x1414E6:s=320x180:r=30:d=4", "-vf", "drawbox=x=0:y=0:w=80:h=180:color=0x14C814:t=fill", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=0x1414E6:s=320x180:r=30:d=4",
+            "-vf",
+            "drawbox=x=0:y=0:w=80:h=180:color=0x14C814:t=fill",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ])
         .arg(&cam)
         .status()
         .unwrap();
@@ -143,15 +163,17 @@ fn small_camera_fills_camera_and_pip_layouts_mirrored() {
     let script = dir.path().join("s.json");
     std::fs::write(&script, r#"[{"at": 1.0, "action": "layout", "value": "pip"}]"#).unwrap();
     let out = dir.path().join("cam-pip.mp4");
-    run_ok(reel(dir.path())
-        .args(["record", "--mic", "none", "--duration", "2", "--size", "640x360", "--layout", "camera", "--camera"])
-        .arg(format!("file:{}", cam.display()))
-        .arg("--slides")
-        .arg(&deck)
-        .arg("--script")
-        .arg(&script)
-        .arg("--output")
-        .arg(&out));
+    run_ok(
+        reel(dir.path())
+            .args(["record", "--mic", "none", "--duration", "2", "--size", "640x360", "--layout", "camera", "--camera"])
+            .arg(format!("file:{}", cam.display()))
+            .arg("--slides")
+            .arg(&deck)
+            .arg("--script")
+            .arg(&script)
+            .arg("--output")
+            .arg(&out),
+    );
     let (green, blue, red) = ([20, 200, 20], [20, 20, 230], [230, 20, 20]);
     let p = ffprobe(&out);
     assert_eq!(stream(&p, "video").unwrap()["width"].as_u64(), Some(640), "the output size, not the camera's");
@@ -210,11 +232,7 @@ fn preview_renders_a_bubble_over_a_slide() {
     let dir = tempfile::tempdir().unwrap();
     let deck = deck(dir.path());
     let png = dir.path().join("frame.png");
-    run_ok(reel(dir.path())
-        .args(["preview", "--camera", "synthetic", "--layout", "bubble", "--size", "640x360", "--slide", "2", "--slides"])
-        .arg(&deck)
-        .arg("--output")
-        .arg(&png));
+    run_ok(reel(dir.path()).args(["preview", "--camera", "synthetic", "--layout", "bubble", "--size", "640x360", "--slide", "2", "--slides"]).arg(&deck).arg("--output").arg(&png));
     let (w, _, rgba) = read_png(&png);
     let px = |x: u32, y: u32| {
         let i = ((y * w + x) * 4) as usize;

@@ -47,7 +47,12 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     let app = reel_bin().with_file_name("reel-desktop");
     assert!(app.exists(), "{} is missing: build it with `cargo build -p reel-desktop` (the test command does)", app.display());
     let display = ":94";
-    let mut xvfb = Command::new("Xvfb").args([display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("Xvfb is missing: install xvfb");
+    let mut xvfb = Command::new("Xvfb")
+        .args([display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb is missing: install xvfb");
     assert!(wait_for(Duration::from_secs(10), || Path::new("/tmp/.X11-unix/X94").exists()), "Xvfb did not start");
     let lib = dir.path().join("lib");
     let state = dir.path().join("state");
@@ -69,7 +74,11 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     shot(&b, dir.path(), "app-recorder.png");
     assert!(wait_for(Duration::from_secs(10), || b.js("return !document.querySelector('#recover').hidden") == true), "the interrupted recording is offered");
     b.js("document.querySelector('#recover-all').click(); return 0");
-    assert!(wait_for(Duration::from_secs(30), || b.js("return document.querySelector('#recover-text').textContent").as_str().is_some_and(|t| t.starts_with("Recovered 1 of 1"))), "recovered: {}", b.js("return document.querySelector('#recover-text').textContent"));
+    assert!(
+        wait_for(Duration::from_secs(30), || b.js("return document.querySelector('#recover-text').textContent").as_str().is_some_and(|t| t.starts_with("Recovered 1 of 1"))),
+        "recovered: {}",
+        b.js("return document.querySelector('#recover-text').textContent")
+    );
 
     // The demo deck in the bubble layout: the slide's colour around, the camera in the bubble
     // at the bottom right.
@@ -127,7 +136,10 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     b.js("document.querySelector('[data-view=settings]').click(); return 0");
     assert!(wait_for(Duration::from_secs(5), || num(b.js("return Number(document.querySelector('#settings').elements.fps.value)")) == 30.0));
     b.js("const f = document.querySelector('#settings'); f.elements.fps.value = '0'; f.dispatchEvent(new Event('submit', {cancelable: true})); return 0");
-    assert!(wait_for(Duration::from_secs(5), || b.js("return document.querySelector('#error').textContent").as_str().is_some_and(|t| t.contains("frames per second"))), "refused with the reason");
+    assert!(
+        wait_for(Duration::from_secs(5), || b.js("return document.querySelector('#error').textContent").as_str().is_some_and(|t| t.contains("frames per second"))),
+        "refused with the reason"
+    );
     b.js("const f = document.querySelector('#settings'); f.elements.fps.value = '25'; f.elements.quality.value = 'high'; f.requestSubmit(); return 0");
     assert!(wait_for(Duration::from_secs(5), || b.js("return document.querySelector('#settings-status').textContent") == "Saved."));
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join(".config/reel/settings.json")).expect("settings saved")).unwrap();
@@ -140,7 +152,11 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     b.js("document.querySelector('#grid li[data-id]').click(); return 0");
     assert!(wait_for(Duration::from_secs(10), || b.js("return !document.querySelector('#view-watch').hidden") == true));
     // The editor's filmstrip: ten frames across the recording.
-    assert!(wait_for(Duration::from_secs(30), || num(b.js("return document.querySelector('#strip').naturalWidth")) >= 1000.0), "the filmstrip loads: {}", b.js("return document.querySelector('#error').textContent"));
+    assert!(
+        wait_for(Duration::from_secs(30), || num(b.js("return document.querySelector('#strip').naturalWidth")) >= 1000.0),
+        "the filmstrip loads: {}",
+        b.js("return document.querySelector('#error').textContent")
+    );
     // Trim in the editor (with a progress bar), then export at 1.5x.
     let text = |b: &Browser| b.js("return document.querySelector('#job-text').textContent").as_str().unwrap_or_default().to_string();
     b.js("document.querySelector('#edit-a').value = '0.5'; document.querySelector('#edit-b').value = '2.5'; document.querySelector('#trim').click(); return 0");
@@ -167,22 +183,35 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     let server = b.js("return document.body.dataset.server").as_str().unwrap_or_default().to_string();
     let secret = b.js("return document.body.dataset.secret").as_str().unwrap_or_default().to_string();
     c.goto(&format!("{server}/app/{secret}/ui/index.html"));
-    assert!(wait_for(Duration::from_secs(20), || num(c.js("return document.querySelector('#preview').naturalWidth")) > 0.0), "preview over HTTP: {}", c.js("return document.querySelector('#error').textContent"));
+    assert!(
+        wait_for(Duration::from_secs(20), || num(c.js("return document.querySelector('#preview').naturalWidth")) > 0.0),
+        "preview over HTTP: {}",
+        c.js("return document.querySelector('#error').textContent")
+    );
     c.js("document.querySelector('[data-view=library]').click(); return 0");
     assert!(wait_for(Duration::from_secs(10), || c.js("return document.querySelectorAll('#grid li[data-id]').length") == 2), "the library over HTTP");
     c.js("document.querySelector('#sort').value = 'title'; document.querySelector('#sort').dispatchEvent(new Event('change')); return 0");
     assert_eq!(c.js("return [...document.querySelectorAll('#grid .title')].map(t => t.textContent).join('|')"), "Crashed take|Desktop test", "sorted by title");
     c.js("document.querySelector('#search').value = 'crash'; document.querySelector('#search').dispatchEvent(new Event('input')); return 0");
-    assert!(wait_for(Duration::from_secs(5), || c.js("return [...document.querySelectorAll('#grid .title')].map(t => t.textContent).join('|')") == "Crashed take"), "search as you type over HTTP");
+    assert!(
+        wait_for(Duration::from_secs(5), || c.js("return [...document.querySelectorAll('#grid .title')].map(t => t.textContent).join('|')") == "Crashed take"),
+        "search as you type over HTTP"
+    );
     c.js("document.querySelector('#grid li[data-id]').click(); return 0");
     assert!(wait_for(Duration::from_secs(10), || c.js("return document.querySelector('#watch-title').value") == "Crashed take"));
     c.js("const t = document.querySelector('#watch-title'); t.value = 'Recovered take'; t.dispatchEvent(new Event('change')); return 0");
     c.js("window.confirm = () => true; document.querySelector('#delete').click(); return 0");
     assert!(wait_for(Duration::from_secs(10), || c.js("return !document.querySelector('#view-library').hidden") == true));
     c.js("document.querySelector('#search').value = ''; document.querySelector('#search').dispatchEvent(new Event('input')); return 0");
-    assert!(wait_for(Duration::from_secs(10), || c.js("return [...document.querySelectorAll('#grid .title')].map(t => t.textContent).join('|')") == "Desktop test"), "deleted: one left");
+    assert!(
+        wait_for(Duration::from_secs(10), || c.js("return [...document.querySelectorAll('#grid .title')].map(t => t.textContent).join('|')") == "Desktop test"),
+        "deleted: one left"
+    );
     c.js("document.querySelector('#show-trash').click(); return 0");
-    assert!(wait_for(Duration::from_secs(5), || c.js("return document.querySelector('#trash').textContent").as_str().is_some_and(|t| t.contains("Recovered take"))), "renamed, then in the trash");
+    assert!(
+        wait_for(Duration::from_secs(5), || c.js("return document.querySelector('#trash').textContent").as_str().is_some_and(|t| t.contains("Recovered take"))),
+        "renamed, then in the trash"
+    );
     c.js("[...document.querySelectorAll('#trash button')].find(b => b.textContent === 'Restore').click(); return 0");
     assert!(wait_for(Duration::from_secs(10), || c.js("return document.querySelectorAll('#grid li[data-id]').length") == 2), "restored");
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();

@@ -159,7 +159,22 @@ fn imports_bad_files_and_trims_outside_get_clear_errors() {
     fail(&["import", "/no/such/file.mp4"], "no such file");
     let good = dir.path().join("clip.webm");
     let st = Command::new("ffmpeg")
-        .args(["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:v", "libvpx", "-c:a", "libopus"])
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=2",
+            "-c:v",
+            "libvpx",
+            "-c:a",
+            "libopus",
+        ])
         .arg(&good)
         .status()
         .unwrap();

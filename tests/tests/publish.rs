@@ -55,11 +55,13 @@ fn published_objects_read_back_identical_and_the_page_plays_in_chromium() {
     write_png(&deck.join("2.png"), 16, 9, &[60u8; 16 * 9 * 3]);
     let script = dir.path().join("s.json");
     std::fs::write(&script, r#"[{"at": 2.0, "action": "next"}]"#).unwrap();
-    let o = run_ok(lib_cmd(dir.path(), &s3)
-        .args(["record", "--camera", "synthetic", "--mic", "tone", "--size", "320x180", "--duration", "5", "--json", "--title", "Quarterly <update>", "--slides"])
-        .arg(&deck)
-        .arg("--script")
-        .arg(&script));
+    let o = run_ok(
+        lib_cmd(dir.path(), &s3)
+            .args(["record", "--camera", "synthetic", "--mic", "tone", "--size", "320x180", "--duration", "5", "--json", "--title", "Quarterly <update>", "--slides"])
+            .arg(&deck)
+            .arg("--script")
+            .arg(&script),
+    );
     let id = json(&o)["id"].as_str().unwrap().to_string();
     let subs = dir.path().join("subs.vtt");
     std::fs::write(&subs, "WEBVTT\n\n00:00:00.500 --> 00:00:02.000\nHello\n").unwrap();
@@ -185,7 +187,12 @@ fn uploads_survive_a_storage_restart_and_a_killed_reel() {
 
     // The storage server dies during the upload and comes back on the same port: the client's
     // retries carry the upload through.
-    let mut child = lib_cmd(dir.path(), &s3).args(["publish", &id, "--to", "s3://bkt/a", "--max-rate", "6M", "--json"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = lib_cmd(dir.path(), &s3)
+        .args(["publish", &id, "--to", "s3://bkt/a", "--max-rate", "6M", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(1200));
     let port = s3.port;
     s3.kill();
@@ -199,7 +206,12 @@ fn uploads_survive_a_storage_restart_and_a_killed_reel() {
 
     // reel itself is killed mid-upload: the same command resumes, sending only what is missing.
     let state = dir.path().join("lib/recordings").join(&id).join(".publish-state.json");
-    let mut child = lib_cmd(dir.path(), &s3b).args(["publish", &id, "--to", "s3://bkt/b", "--max-rate", "6M"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = lib_cmd(dir.path(), &s3b)
+        .args(["publish", &id, "--to", "s3://bkt/b", "--max-rate", "6M"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let one_part = wait_for(Duration::from_secs(20), || std::fs::read_to_string(&state).is_ok_and(|s| s.contains("\"0\":")));
     assert!(one_part, "a part was stored");
     let _ = child.kill();
@@ -214,7 +226,12 @@ fn uploads_survive_a_storage_restart_and_a_killed_reel() {
     assert!(!state.exists(), "state removed once complete");
 
     // Ctrl-C aborts: no state, no object, no orphaned parts on the server.
-    let mut child = lib_cmd(dir.path(), &s3b).args(["publish", &id, "--to", "s3://bkt/c", "--max-rate", "6M"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = lib_cmd(dir.path(), &s3b)
+        .args(["publish", &id, "--to", "s3://bkt/c", "--max-rate", "6M"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     assert!(wait_for(Duration::from_secs(20), || std::fs::read_to_string(&state).is_ok_and(|s| s.contains("\"0\":"))), "a part was stored");
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
@@ -240,7 +257,17 @@ fn upload_while_recording_makes_the_link_ready_at_stop() {
         .unwrap();
     assert!(st.success());
     let o = run_ok(lib_cmd(dir.path(), &s3).arg("record").arg("--camera").arg(format!("file:{}", noise.display())).args([
-        "--mic", "tone", "--size", "640x360", "--duration", "6", "--json", "--title", "Live", "--publish", "s3://bkt/live",
+        "--mic",
+        "tone",
+        "--size",
+        "640x360",
+        "--duration",
+        "6",
+        "--json",
+        "--title",
+        "Live",
+        "--publish",
+        "s3://bkt/live",
     ]));
     let s = json(&o);
     assert_eq!(s["publish_live"], true, "uploaded during the recording: {s}");

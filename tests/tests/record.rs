@@ -11,12 +11,8 @@ use reel_tests::*;
 const ONE_FRAME_30: f64 = 1.0 / 30.0;
 
 fn no_leftovers(dir: &Path) {
-    let hidden: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("reel-partial") || n.contains("reel-tmp"))
-        .collect();
+    let hidden: Vec<_> =
+        std::fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.contains("reel-partial") || n.contains("reel-tmp")).collect();
     assert!(hidden.is_empty(), "temporary files left behind: {hidden:?}");
     let sessions = dir.join("state/sessions");
     let left = std::fs::read_dir(&sessions).map(|r| r.count()).unwrap_or(0);
@@ -27,9 +23,8 @@ fn no_leftovers(dir: &Path) {
 fn synthetic_720p30_five_seconds_is_h264_aac_in_sync() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("five.mp4");
-    let o = run_ok(reel(dir.path()).args([
-        "record", "--camera", "synthetic", "--mic", "tone", "--duration", "5", "--size", "1280x720", "--fps", "30", "--json", "--output",
-    ]).arg(&out));
+    let o =
+        run_ok(reel(dir.path()).args(["record", "--camera", "synthetic", "--mic", "tone", "--duration", "5", "--size", "1280x720", "--fps", "30", "--json", "--output"]).arg(&out));
     let j = json(&o);
     for key in ["output", "duration_s", "frames_encoded", "frames_dropped", "finalize_ms", "capture_jitter_p99_ms"] {
         assert!(!j[key].is_null(), "--json lacks {key}: {j}");
@@ -76,11 +71,13 @@ fn stays_in_sync_after_ten_pause_resume_cycles() {
     }
     std::fs::write(&script, serde_json::to_vec(&events).unwrap()).unwrap();
     let started = Instant::now();
-    run_ok(reel(dir.path())
-        .args(["record", "--camera", "synthetic", "--mic", "tone", "--duration", "7", "--size", "640x360", "--fps", "30", "--output"])
-        .arg(&out)
-        .arg("--script")
-        .arg(&script));
+    run_ok(
+        reel(dir.path())
+            .args(["record", "--camera", "synthetic", "--mic", "tone", "--duration", "7", "--size", "640x360", "--fps", "30", "--output"])
+            .arg(&out)
+            .arg("--script")
+            .arg(&script),
+    );
     assert!(started.elapsed() >= Duration::from_secs(9), "the pauses (3 s in all) must not count towards the 7 s");
     let p = ffprobe(&out);
     let dur = f64_of(&p["format"]["duration"]);
@@ -123,10 +120,7 @@ fn real_pulseaudio_mic_is_recorded() {
     let (samples, rate, _) = reel_codec::decode::decode_audio_mono(&out).unwrap();
     assert_eq!(rate, 48_000);
     let win = rate as usize / 10;
-    let rms: Vec<f64> = samples
-        .chunks(win)
-        .map(|c| (c.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
-        .collect();
+    let rms: Vec<f64> = samples.chunks(win).map(|c| (c.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / c.len() as f64).sqrt()).collect();
     let loud: Vec<usize> = (0..rms.len()).filter(|&i| rms[i] > 0.1).collect();
     assert!(loud.len() >= 8, "the played tone must be in the recording (≥ 0.8 s loud): rms per 100 ms = {rms:.3?}");
     assert!(rms[0] < 0.01, "it starts silent (the tone was played later): {rms:.3?}");
@@ -252,9 +246,13 @@ fn file_camera_records_a_video_file() {
         .unwrap();
     assert!(st.success());
     let out = dir.path().join("file.mp4");
-    run_ok(reel(dir.path()).args(["record", "--camera"]).arg(format!("file:{}", src.display())).args([
-        "--mic", "none", "--duration", "2.5", "--size", "640x480", "--unpaced", "--output",
-    ]).arg(&out));
+    run_ok(
+        reel(dir.path())
+            .args(["record", "--camera"])
+            .arg(format!("file:{}", src.display()))
+            .args(["--mic", "none", "--duration", "2.5", "--size", "640x480", "--unpaced", "--output"])
+            .arg(&out),
+    );
     let p = ffprobe(&out);
     assert!(stream(&p, "audio").is_none(), "--mic none: video only");
     let v = stream(&p, "video").unwrap();

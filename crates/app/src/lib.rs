@@ -88,8 +88,7 @@ pub fn preview_frame(o: &PreviewOptions) -> Result<reel_media::VideoFrame, ApiEr
 /// Renders one composed frame to an image file (PNG or JPEG by extension), atomically.
 pub fn preview_to_file(o: &PreviewOptions, output: &Path) -> Result<(), ApiError> {
     let f = preview_frame(o)?;
-    let img = image::RgbaImage::from_raw(f.width, f.height, f.data.to_vec())
-        .ok_or_else(|| ApiError { code: "internal".into(), message: "frame size mismatch".into() })?;
+    let img = image::RgbaImage::from_raw(f.width, f.height, f.data.to_vec()).ok_or_else(|| ApiError { code: "internal".into(), message: "frame size mismatch".into() })?;
     let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("png").to_ascii_lowercase();
     let format = match ext.as_str() {
         "png" => image::ImageFormat::Png,
@@ -214,7 +213,13 @@ pub fn serve(lib: &Library, bind: std::net::SocketAddr, base_url: Option<&str>, 
 
 /// The desktop app's server: share links plus its own media routes under `/app/{secret}/`.
 /// With a studio, the app's API and UI are served over HTTP too (`/app/{secret}/ui/index.html`).
-pub fn serve_app(lib: &Library, bind: std::net::SocketAddr, secret: String, studio: Option<std::sync::Arc<studio::Studio>>, on_ready: impl FnOnce(std::net::SocketAddr)) -> Result<(), ApiError> {
+pub fn serve_app(
+    lib: &Library,
+    bind: std::net::SocketAddr,
+    secret: String,
+    studio: Option<std::sync::Arc<studio::Studio>>,
+    on_ready: impl FnOnce(std::net::SocketAddr),
+) -> Result<(), ApiError> {
     let server = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
     let api = studio.map(|st| {
         let (server, secret) = (server.clone(), secret.clone());
@@ -275,7 +280,14 @@ pub fn start_live_upload(storage: std::sync::Arc<Storage>, partial: &Path) -> Re
 /// (`LiveUpload::finish`, which can run while the library makes the poster): publishes the
 /// rest. If the live upload failed, the final file is uploaded the ordinary way; the second
 /// value then says why.
-pub fn finish_live_publish(lib: &Library, id: &str, storage: &Storage, o: &PublishOptions, pub_id: &str, uploaded: Result<Uploaded, ApiError>) -> Result<(Publication, Option<String>), ApiError> {
+pub fn finish_live_publish(
+    lib: &Library,
+    id: &str,
+    storage: &Storage,
+    o: &PublishOptions,
+    pub_id: &str,
+    uploaded: Result<Uploaded, ApiError>,
+) -> Result<(Publication, Option<String>), ApiError> {
     match uploaded {
         Ok(up) => Ok((reel_publish::publish_uploaded(lib, id, storage, o, pub_id, up)?, None)),
         Err(e) => {

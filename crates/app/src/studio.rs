@@ -45,7 +45,17 @@ pub struct StudioConfig {
 
 impl Default for StudioConfig {
     fn default() -> Self {
-        StudioConfig { camera: "synthetic".into(), mic: "default".into(), size: "720p".into(), fps: 30, scene: Scene::default(), deck: None, title: None, quality: None, screen: None }
+        StudioConfig {
+            camera: "synthetic".into(),
+            mic: "default".into(),
+            size: "720p".into(),
+            fps: 30,
+            scene: Scene::default(),
+            deck: None,
+            title: None,
+            quality: None,
+            screen: None,
+        }
     }
 }
 
@@ -333,7 +343,13 @@ pub struct TrashItem {
 impl Studio {
     pub fn info(&self, server: &str, secret: &str) -> AppInfo {
         let lib = self.library.root().to_path_buf();
-        AppInfo { server: server.into(), secret: secret.into(), library: lib.display().to_string(), demo_deck: demo_deck(&lib).ok().map(|p| p.display().to_string()), display: std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()) }
+        AppInfo {
+            server: server.into(),
+            secret: secret.into(),
+            library: lib.display().to_string(),
+            demo_deck: demo_deck(&lib).ok().map(|p| p.display().to_string()),
+            display: std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()),
+        }
     }
 
     /// A recording as the player shows it: entry, metadata, and what viewers left.

@@ -29,11 +29,7 @@ pub fn list_cameras() -> Vec<CameraInfo> {
         Ok(list) => list
             .into_iter()
             .enumerate()
-            .map(|(i, c)| CameraInfo {
-                index: c.index().as_index().unwrap_or(i as u32),
-                name: c.human_name(),
-                description: c.description().to_string(),
-            })
+            .map(|(i, c)| CameraInfo { index: c.index().as_index().unwrap_or(i as u32), name: c.human_name(), description: c.description().to_string() })
             .collect(),
         Err(_) => Vec::new(),
     }
@@ -57,24 +53,13 @@ pub fn resolve(index: Option<u32>, name: Option<&str>) -> Result<CameraInfo, Cap
 /// Opens the camera and starts delivering RGBA frames of whatever size it gives (the
 /// compositor fits them). Returns once the camera is streaming, or with the error that
 /// prevented it.
-pub fn spawn(
-    cam: CameraInfo,
-    size: Size,
-    fps: Fps,
-    clock: Clock,
-    out: Out<VideoFrame>,
-) -> Result<JoinHandle<()>, CaptureError> {
+pub fn spawn(cam: CameraInfo, size: Size, fps: Fps, clock: Clock, out: Out<VideoFrame>) -> Result<JoinHandle<()>, CaptureError> {
     let (ready_tx, ready_rx) = mpsc::channel::<Result<(), CaptureError>>();
     let name = cam.name.clone();
     let handle = std::thread::Builder::new()
         .name("reel-camera".into())
         .spawn(move || {
-            let format = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Closest(CameraFormat::new_from(
-                size.width,
-                size.height,
-                FrameFormat::MJPEG,
-                fps.get(),
-            )));
+            let format = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Closest(CameraFormat::new_from(size.width, size.height, FrameFormat::MJPEG, fps.get())));
             let opened = Camera::new(CameraIndex::Index(cam.index), format).and_then(|mut c| c.open_stream().map(|_| c));
             let mut camera = match opened {
                 Ok(c) => {

@@ -60,12 +60,7 @@ pub fn list_mics() -> Vec<MicInfo> {
             if is_alsa_plugin(&id) {
                 continue;
             }
-            out.push(MicInfo {
-                name: d.to_string(),
-                is_default: Some(&id) == default_id.as_ref(),
-                id,
-                host: format!("{:?}", host.id()),
-            });
+            out.push(MicInfo { name: d.to_string(), is_default: Some(&id) == default_id.as_ref(), id, host: format!("{:?}", host.id()) });
         }
     }
     out
@@ -111,11 +106,7 @@ pub struct MicOpened {
 
 /// Opens the microphone (`None`: the default one) and delivers stamped chunks until the clock
 /// stops. Returns once the stream runs, or with the error that prevented it.
-pub fn spawn(
-    wanted: Option<String>,
-    clock: Clock,
-    out: Out<AudioChunk>,
-) -> Result<(JoinHandle<()>, MicOpened), CaptureError> {
+pub fn spawn(wanted: Option<String>, clock: Clock, out: Out<AudioChunk>) -> Result<(JoinHandle<()>, MicOpened), CaptureError> {
     let (ready_tx, ready_rx) = mpsc::channel::<Result<MicOpened, CaptureError>>();
     let handle = std::thread::Builder::new()
         .name("reel-mic".into())
@@ -155,11 +146,7 @@ fn open(wanted: Option<&str>, clock: Clock, out: Out<AudioChunk>) -> Result<(cpa
         cpal::StreamConfig { channels: 1, sample_rate: AUDIO_RATE, buffer_size: cpal::BufferSize::Fixed(960) }
     } else {
         let def = device.default_input_config().map_err(err)?;
-        cpal::StreamConfig {
-            channels: def.channels(),
-            sample_rate: def.sample_rate(),
-            buffer_size: cpal::BufferSize::Fixed(4800),
-        }
+        cpal::StreamConfig { channels: def.channels(), sample_rate: def.sample_rate(), buffer_size: cpal::BufferSize::Fixed(4800) }
     };
     let (rate, channels) = (config.sample_rate, config.channels);
     let on_error = {

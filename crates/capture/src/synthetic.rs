@@ -118,17 +118,8 @@ fn draw_text(out: &mut [u8], w: usize, x: usize, y: usize, scale: usize, text: &
 
 /// Starts the synthetic camera on its own thread. It stops when the clock stops, when media
 /// time reaches `until`, or when the consumer goes away.
-pub fn spawn(
-    size: Size,
-    fps: Fps,
-    clock: Clock,
-    out: Out<VideoFrame>,
-    until: Option<Duration>,
-) -> Result<JoinHandle<()>, CaptureError> {
-    std::thread::Builder::new()
-        .name("reel-synthetic-camera".into())
-        .spawn(move || run(size, fps, clock, out, until))
-        .map_err(|e| CaptureError::Thread(e.to_string()))
+pub fn spawn(size: Size, fps: Fps, clock: Clock, out: Out<VideoFrame>, until: Option<Duration>) -> Result<JoinHandle<()>, CaptureError> {
+    std::thread::Builder::new().name("reel-synthetic-camera".into()).spawn(move || run(size, fps, clock, out, until)).map_err(|e| CaptureError::Thread(e.to_string()))
 }
 
 fn run(size: Size, fps: Fps, clock: Clock, out: Out<VideoFrame>, until: Option<Duration>) {
@@ -174,8 +165,7 @@ mod tests {
     use super::*;
 
     fn mean(buf: &[u8]) -> f64 {
-        buf.chunks(4).map(|p| (p[0] as u64 + p[1] as u64 + p[2] as u64) as f64 / 3.0).sum::<f64>()
-            / (buf.len() / 4) as f64
+        buf.chunks(4).map(|p| (p[0] as u64 + p[1] as u64 + p[2] as u64) as f64 / 3.0).sum::<f64>() / (buf.len() / 4) as f64
     }
 
     #[test]

@@ -29,10 +29,7 @@ pub fn sample_at(s: u64) -> f32 {
 }
 
 pub fn spawn(clock: Clock, out: Out<AudioChunk>, until: Option<Duration>) -> Result<JoinHandle<()>, CaptureError> {
-    std::thread::Builder::new()
-        .name("reel-tone".into())
-        .spawn(move || run(clock, out, until))
-        .map_err(|e| CaptureError::Thread(e.to_string()))
+    std::thread::Builder::new().name("reel-tone".into()).spawn(move || run(clock, out, until)).map_err(|e| CaptureError::Thread(e.to_string()))
 }
 
 fn run(clock: Clock, out: Out<AudioChunk>, until: Option<Duration>) {
@@ -52,12 +49,7 @@ fn run(clock: Clock, out: Out<AudioChunk>, until: Option<Duration>) {
         let samples: Vec<f32> = (pos..pos + len).map(sample_at).collect();
         let (rms, peak) = crate::level(&samples);
         out.health().set_level(rms, peak);
-        let chunk = AudioChunk {
-            ts: Duration::from_nanos(pos * 1_000_000_000 / rate),
-            rate: AUDIO_RATE,
-            channels: 1,
-            samples,
-        };
+        let chunk = AudioChunk { ts: Duration::from_nanos(pos * 1_000_000_000 / rate), rate: AUDIO_RATE, channels: 1, samples };
         if out.push(chunk) == Pushed::Closed {
             return;
         }

@@ -213,7 +213,19 @@ fn render(size: Size, seconds: u32, json: bool) -> Result<()> {
     };
     // Inputs: a 720p camera clip and a one-slide deck at the output size.
     let cam = dir.join("cam.mp4");
-    ff(&["-f", "lavfi", "-i", &format!("testsrc2=size=1280x720:rate=30:duration={seconds}"), "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", cam.to_str().unwrap_or_default()])?;
+    ff(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("testsrc2=size=1280x720:rate=30:duration={seconds}"),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        cam.to_str().unwrap_or_default(),
+    ])?;
     let deck = dir.join("deck");
     std::fs::create_dir_all(&deck)?;
     let slide = image::RgbaImage::from_fn(size.width, size.height, |x, y| image::Rgba([(x % 256) as u8, (y % 256) as u8, 128, 255]));
@@ -250,12 +262,37 @@ fn render(size: Size, seconds: u32, json: bool) -> Result<()> {
     let filter = format!("[1:v]crop=ih:ih,scale={d}:{d},format=rgba[c];[2:v]format=gray[m];[c][m]alphamerge[b];[0:v][b]overlay={x}:{y}:shortest=1,format=yuv420p");
     let t1 = Instant::now();
     ff(&[
-        "-loop", "1", "-framerate", "30", "-i", deck.join("1.png").to_str().unwrap_or_default(),
-        "-i", cam.to_str().unwrap_or_default(),
-        "-loop", "1", "-framerate", "30", "-i", mask.to_str().unwrap_or_default(),
-        "-filter_complex", &filter, "-t", &seconds.to_string(), "-r", "30",
-        "-c:v", "libx264", "-preset", preset.x264, "-crf", &preset.crf.to_string(), "-g", "30",
-        "-x264-params", "scenecut=0", dir.join("peer.mp4").to_str().unwrap_or_default(),
+        "-loop",
+        "1",
+        "-framerate",
+        "30",
+        "-i",
+        deck.join("1.png").to_str().unwrap_or_default(),
+        "-i",
+        cam.to_str().unwrap_or_default(),
+        "-loop",
+        "1",
+        "-framerate",
+        "30",
+        "-i",
+        mask.to_str().unwrap_or_default(),
+        "-filter_complex",
+        &filter,
+        "-t",
+        &seconds.to_string(),
+        "-r",
+        "30",
+        "-c:v",
+        "libx264",
+        "-preset",
+        preset.x264,
+        "-crf",
+        &preset.crf.to_string(),
+        "-g",
+        "30",
+        "-x264-params",
+        "scenecut=0",
+        dir.join("peer.mp4").to_str().unwrap_or_default(),
     ])?;
     let peer = t1.elapsed().as_secs_f64();
     let frames = s.frames_encoded as f64;
@@ -400,7 +437,14 @@ fn preview(size: String, frames: u32, json: bool) -> Result<()> {
     let out: Size = size.parse()?;
     let stage = reel_app::StageSpec::Slides(std::sync::Arc::new(reel_app::load_deck(&deck, out, config.scene.background)?));
     let (before, _) = time(&mut |i| {
-        let o = reel_app::PreviewOptions { camera: reel_capture::CameraSpec::Synthetic, size: out, scene: config.scene.clone(), stage: stage.clone(), slide: 0, at: Duration::from_secs_f64(at(i)) };
+        let o = reel_app::PreviewOptions {
+            camera: reel_capture::CameraSpec::Synthetic,
+            size: out,
+            scene: config.scene.clone(),
+            stage: stage.clone(),
+            slide: 0,
+            at: Duration::from_secs_f64(at(i)),
+        };
         let f = reel_app::preview_frame(&o)?;
         let h = (f.height * width / f.width) & !1;
         let small = reel_compose::deck::fit_onto(&f.data, f.width, f.height, Size { width, height: h }, [0, 0, 0, 255])?;
@@ -431,8 +475,28 @@ fn search(n: usize, queries: usize, json: bool) -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let root = tmp.path();
     let words = [
-        "roadmap", "hiring", "budget", "design", "review", "launch", "customer", "onboarding", "incident", "postmortem", "quarterly",
-        "planning", "demo", "feedback", "keyboard", "shortcuts", "pricing", "migration", "database", "latency", "mobile", "release",
+        "roadmap",
+        "hiring",
+        "budget",
+        "design",
+        "review",
+        "launch",
+        "customer",
+        "onboarding",
+        "incident",
+        "postmortem",
+        "quarterly",
+        "planning",
+        "demo",
+        "feedback",
+        "keyboard",
+        "shortcuts",
+        "pricing",
+        "migration",
+        "database",
+        "latency",
+        "mobile",
+        "release",
     ];
     let t0 = Instant::now();
     for i in 0..n {

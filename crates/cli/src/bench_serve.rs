@@ -31,38 +31,36 @@ fn load(url: &str, size: u64, clients: usize, chunk: u64, secs: f64) -> Load {
     let threads: Vec<_> = (0..clients)
         .map(|i| {
             let (url, stop, reqs, bytes, errors, ttfb) = (url.to_string(), stop.clone(), reqs.clone(), bytes.clone(), errors.clone(), ttfb.clone());
-            std::thread::Builder::new()
-                .stack_size(256 << 10)
-                .spawn(move || {
-                    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-                    let mut mine = Vec::new();
-                    let mut buf = vec![0u8; 64 << 10];
-                    let mut n = i as u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                        let start = (n >> 20) % size.saturating_sub(chunk).max(1);
-                        let t = Instant::now();
-                        match agent.get(&url).header("Range", &format!("bytes={start}-{}", start + chunk - 1)).call() {
-                            Ok(mut r) if r.status().as_u16() == 206 => {
-                                mine.push(t.elapsed().as_secs_f64() * 1000.0);
-                                let mut rd = r.body_mut().as_reader();
-                                let mut got = 0u64;
-                                while let Ok(k) = rd.read(&mut buf) {
-                                    if k == 0 {
-                                        break;
-                                    }
-                                    got += k as u64;
+            std::thread::Builder::new().stack_size(256 << 10).spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                let mut mine = Vec::new();
+                let mut buf = vec![0u8; 64 << 10];
+                let mut n = i as u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let start = (n >> 20) % size.saturating_sub(chunk).max(1);
+                    let t = Instant::now();
+                    match agent.get(&url).header("Range", &format!("bytes={start}-{}", start + chunk - 1)).call() {
+                        Ok(mut r) if r.status().as_u16() == 206 => {
+                            mine.push(t.elapsed().as_secs_f64() * 1000.0);
+                            let mut rd = r.body_mut().as_reader();
+                            let mut got = 0u64;
+                            while let Ok(k) = rd.read(&mut buf) {
+                                if k == 0 {
+                                    break;
                                 }
-                                bytes.fetch_add(got, Ordering::Relaxed);
-                                reqs.fetch_add(1, Ordering::Relaxed);
+                                got += k as u64;
                             }
-                            _ => {
-                                errors.fetch_add(1, Ordering::Relaxed);
-                            }
+                            bytes.fetch_add(got, Ordering::Relaxed);
+                            reqs.fetch_add(1, Ordering::Relaxed);
+                        }
+                        _ => {
+                            errors.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                    ttfb.lock().unwrap_or_else(|p| p.into_inner()).extend(mine);
-                })
+                }
+                ttfb.lock().unwrap_or_else(|p| p.into_inner()).extend(mine);
+            })
         })
         .filter_map(Result::ok)
         .collect();

@@ -108,9 +108,9 @@ pub enum LibCmd {
 }
 
 fn bar(what: &str) -> ProgressBar {
-    ProgressBar::new(1000).with_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {percent}% {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "),
-    ).with_message(what.to_string())
+    ProgressBar::new(1000)
+        .with_style(ProgressStyle::with_template("{msg} [{bar:30}] {percent}% {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "))
+        .with_message(what.to_string())
 }
 
 /// Runs a job with a progress bar; Ctrl-C cancels it.

@@ -85,9 +85,8 @@ pub fn parse_rate(s: &str) -> Result<u64> {
 pub fn publish(lib: &reel_app::Library, id: &str, to: &str, storage: &StorageArgs, default_speed: Option<f64>, json: bool) -> Result<()> {
     let o = storage.options(default_speed)?;
     let client = storage.connect(to)?;
-    let bar = ProgressBar::new(1000).with_style(
-        ProgressStyle::with_template("uploading [{bar:30}] {percent}% {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "),
-    );
+    let bar = ProgressBar::new(1000)
+        .with_style(ProgressStyle::with_template("uploading [{bar:30}] {percent}% {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -102,7 +101,10 @@ pub fn publish(lib: &reel_app::Library, id: &str, to: &str, storage: &StorageArg
     let p = r?;
     let secs = t0.elapsed().as_secs_f64();
     if json {
-        println!("{}", serde_json::json!({"url": p.url, "publication": p.id, "target": p.target.to_string(), "expires": p.expires, "objects": p.objects, "bytes": p.bytes, "resumed_parts": p.resumed_parts, "seconds": secs}));
+        println!(
+            "{}",
+            serde_json::json!({"url": p.url, "publication": p.id, "target": p.target.to_string(), "expires": p.expires, "objects": p.objects, "bytes": p.bytes, "resumed_parts": p.resumed_parts, "seconds": secs})
+        );
     } else {
         println!("{}", p.url);
         eprintln!("published {} objects to {} ({:.1} MB in {secs:.1} s)", p.objects.len(), p.target, p.bytes as f64 / 1e6);
@@ -118,4 +120,3 @@ pub fn unpublish(lib: &reel_app::Library, id: &str, only: Option<&str>) -> Resul
     eprintln!("deleted {n} object(s)");
     Ok(())
 }
-

@@ -265,9 +265,8 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
     }
 
     let bar = match max_duration {
-        Some(d) => ProgressBar::new(d.as_millis() as u64).with_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "),
-        ),
+        Some(d) => ProgressBar::new(d.as_millis() as u64)
+            .with_style(ProgressStyle::with_template("{prefix} [{bar:30}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ")),
         None => ProgressBar::new_spinner(),
     };
     while !stop.load(Ordering::SeqCst) && !rec.is_stopped() {

@@ -31,8 +31,7 @@ pub fn sync_report(path: &Path) -> Result<SyncReport, CodecError> {
     while let Some(f) = reader.next() {
         let f = f?;
         frames += 1;
-        let mean = f.data.chunks_exact(4).map(|p| (p[0] as u32 + p[1] as u32 + p[2] as u32) as f64 / 3.0).sum::<f64>()
-            / (f.data.len() / 4) as f64;
+        let mean = f.data.chunks_exact(4).map(|p| (p[0] as u32 + p[1] as u32 + p[2] as u32) as f64 / 3.0).sum::<f64>() / (f.data.len() / 4) as f64;
         let white = mean > 200.0;
         if white && !prev_white {
             flashes.push(reader.first_pts_s() + f.ts.as_secs_f64());

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ffmpeg_next as ff;
 use ff::{decoder, format, frame, media, software, Packet, Rational};
+use ffmpeg_next as ff;
 use reel_media::{Size, VideoFrame};
 
 use crate::{init, CodecError, Ctx};
@@ -183,9 +183,8 @@ pub fn decode_audio_mono(path: &Path) -> Result<(Vec<f32>, u32, f64), CodecError
     let st = ictx.streams().best(media::Type::Audio).ok_or(CodecError::NoStream { path: path.to_path_buf(), kind: "audio" })?;
     let idx = st.index();
     let tb = st.time_base();
-    let mut dec = ff::codec::context::Context::from_parameters(st.parameters())
-        .and_then(|c| c.decoder().audio())
-        .ctx(|| format!("opening the audio decoder for {}", path.display()))?;
+    let mut dec =
+        ff::codec::context::Context::from_parameters(st.parameters()).and_then(|c| c.decoder().audio()).ctx(|| format!("opening the audio decoder for {}", path.display()))?;
     let mut out = Vec::new();
     let mut start: Option<f64> = None;
     let mut rate = 0;

@@ -13,8 +13,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ffmpeg_next as ff;
 use ff::{filter, format, frame, media, ChannelLayout, Dictionary, Packet, Rational};
+use ffmpeg_next as ff;
 use reel_media::{Fps, Size, AUDIO_RATE};
 
 use crate::decode::{decode_audio_mono, VideoFileReader};
@@ -580,8 +580,7 @@ fn stretch(samples: &[f32], speed: f64) -> Result<Vec<f32>, CodecError> {
     let mut g = filter::Graph::new();
     let abuffer = filter::find("abuffer").ok_or(CodecError::MissingEncoder("abuffer filter"))?;
     let sink = filter::find("abuffersink").ok_or(CodecError::MissingEncoder("abuffersink filter"))?;
-    g.add(&abuffer, "in", &format!("time_base=1/{AUDIO_RATE}:sample_rate={AUDIO_RATE}:sample_fmt=flt:channel_layout=mono"))
-        .ctx(|| "creating the audio filter input".into())?;
+    g.add(&abuffer, "in", &format!("time_base=1/{AUDIO_RATE}:sample_rate={AUDIO_RATE}:sample_fmt=flt:channel_layout=mono")).ctx(|| "creating the audio filter input".into())?;
     g.add(&sink, "out", "").ctx(|| "creating the audio filter output".into())?;
     // atempo takes 0.5..2 per instance in older ffmpeg; chain instances for larger factors.
     let mut chain = Vec::new();
@@ -596,10 +595,7 @@ fn stretch(samples: &[f32], speed: f64) -> Result<Vec<f32>, CodecError> {
     }
     chain.push(format!("atempo={left:.6}"));
     chain.push(format!("aformat=sample_fmts=flt:channel_layouts=mono:sample_rates={AUDIO_RATE}"));
-    g.output("in", 0)
-        .and_then(|p| p.input("out", 0))
-        .and_then(|p| p.parse(&chain.join(",")))
-        .ctx(|| "building the atempo filter".into())?;
+    g.output("in", 0).and_then(|p| p.input("out", 0)).and_then(|p| p.parse(&chain.join(","))).ctx(|| "building the atempo filter".into())?;
     g.validate().ctx(|| "validating the atempo filter".into())?;
     let mut out = Vec::with_capacity((samples.len() as f64 / speed) as usize + 4096);
     let packed = format::Sample::F32(format::sample::Type::Packed);

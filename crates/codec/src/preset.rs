@@ -18,10 +18,7 @@ pub struct Preset {
 }
 
 /// Live presets by the largest picture (in pixels) they apply to, smallest first.
-pub const LIVE: &[(usize, Preset)] = &[
-    (1280 * 720, Preset { x264: "veryfast", crf: 23 }),
-    (usize::MAX, Preset { x264: "ultrafast", crf: 23 }),
-];
+pub const LIVE: &[(usize, Preset)] = &[(1280 * 720, Preset { x264: "veryfast", crf: 23 }), (usize::MAX, Preset { x264: "ultrafast", crf: 23 })];
 
 impl Preset {
     /// The preset for recording `size` live.

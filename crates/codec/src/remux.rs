@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ffmpeg_next as ff;
 use ff::{format, media, Dictionary, Packet, Rational};
+use ffmpeg_next as ff;
 
 use crate::{init, CodecError, Ctx};
 

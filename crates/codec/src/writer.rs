@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ffmpeg_next as ff;
 use ff::{codec, encoder, format, frame, software, ChannelLayout, Dictionary, Packet, Rational};
+use ffmpeg_next as ff;
 use reel_media::{Fps, Picture, Size, VideoFrame, AUDIO_RATE};
 
 use crate::{init, yuv, CodecError, Ctx, Preset};
@@ -59,7 +59,14 @@ unsafe impl Send for Scaler {}
 
 impl ToYuv {
     pub fn new(size: Size) -> Self {
-        ToYuv { yuv: frame::Video::new(format::Pixel::YUV420P, size.width, size.height), size, planes: Default::default(), patch_planes: Default::default(), scaled: None, swscale_only: false }
+        ToYuv {
+            yuv: frame::Video::new(format::Pixel::YUV420P, size.width, size.height),
+            size,
+            planes: Default::default(),
+            patch_planes: Default::default(),
+            scaled: None,
+            swscale_only: false,
+        }
     }
 
     /// The same conversion with swscale for every base, as it was done before: a peer for
@@ -252,8 +259,7 @@ impl Mp4Writer {
     /// As [`Mp4Writer::create`], with chapters in the file's header.
     pub fn create_with_chapters(path: &Path, s: &WriterSettings, chapters: &[crate::remux::Chapter]) -> Result<(Mp4Writer, VideoEncoder), CodecError> {
         init();
-        let mut octx = format::output_as(path, "mp4")
-            .map_err(|e| CodecError::Create { path: path.to_path_buf(), reason: e.to_string() })?;
+        let mut octx = format::output_as(path, "mp4").map_err(|e| CodecError::Create { path: path.to_path_buf(), reason: e.to_string() })?;
         let global = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
 
         // Video: libx264.
@@ -276,8 +282,7 @@ impl Mp4Writer {
         } else {
             mux_opts.set("movflags", "faststart");
         }
-        octx.write_header_with(mux_opts)
-            .map_err(|e| CodecError::Create { path: path.to_path_buf(), reason: e.to_string() })?;
+        octx.write_header_with(mux_opts).map_err(|e| CodecError::Create { path: path.to_path_buf(), reason: e.to_string() })?;
 
         let video = video_encoder(venc, s.size, tb);
         Ok((Mp4Writer { octx, path: path.to_path_buf(), video_tb_enc: tb, audio, video_packets: 0, audio_samples: 0, last_video_dts: None }, video))
@@ -358,11 +363,7 @@ impl Mp4Writer {
     pub fn write_audio(&mut self, samples: &[f32], rate: u32, channels: u16) -> Result<(), CodecError> {
         let Some(a) = self.audio.as_mut() else { return Ok(()) };
         let ch = channels.max(1) as usize;
-        let mono: Vec<f32> = if ch == 1 {
-            samples.to_vec()
-        } else {
-            samples.chunks_exact(ch).map(|f| f.iter().sum::<f32>() / ch as f32).collect()
-        };
+        let mono: Vec<f32> = if ch == 1 { samples.to_vec() } else { samples.chunks_exact(ch).map(|f| f.iter().sum::<f32>() / ch as f32).collect() };
         let mono = if rate == AUDIO_RATE { mono } else { a.resample(&mono, rate)? };
         self.audio_samples += mono.len() as u64;
         a.pending.extend_from_slice(&mono);
@@ -566,9 +567,7 @@ mod tests {
 
     #[test]
     fn unwritable_path_fails_at_create() {
-        let err = Mp4Writer::create(Path::new("/nonexistent-dir/x.mp4"), &settings(Size::new(64, 64).unwrap(), Preset::offline()))
-            .err()
-            .expect("must fail");
+        let err = Mp4Writer::create(Path::new("/nonexistent-dir/x.mp4"), &settings(Size::new(64, 64).unwrap(), Preset::offline())).err().expect("must fail");
         assert!(err.to_string().contains("/nonexistent-dir/x.mp4"), "{err}");
     }
 }

@@ -95,10 +95,12 @@ mod tests {
     /// Colours from all over the cube, in gradients: chroma is subsampled, and how the two
     /// converters filter it differs only where colour changes within a few pixels.
     fn test_rgba(w: u32, h: u32) -> Vec<u8> {
-        (0..w * h).flat_map(|i| {
-            let (x, y) = (i % w, i / w);
-            [(x * 255 / w) as u8, (y * 255 / h) as u8, ((w - x + y) * 255 / (w + h)) as u8, 255]
-        }).collect()
+        (0..w * h)
+            .flat_map(|i| {
+                let (x, y) = (i % w, i / w);
+                [(x * 255 / w) as u8, (y * 255 / h) as u8, ((w - x + y) * 255 / (w + h)) as u8, 255]
+            })
+            .collect()
     }
 
     fn sws(from: Pixel, to: Pixel, w: u32, h: u32, rgb_to_yuv: bool) -> scaling::Context {

@@ -38,12 +38,7 @@ pub struct Slide {
 impl Slide {
     /// The chapter title: the first line of text, else "Slide N" (1-based).
     pub fn title(&self, index: usize) -> String {
-        self.text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .map(|l| l.chars().take(80).collect())
-            .unwrap_or_else(|| format!("Slide {}", index + 1))
+        self.text.lines().map(str::trim).find(|l| !l.is_empty()).map(|l| l.chars().take(80).collect()).unwrap_or_else(|| format!("Slide {}", index + 1))
     }
 }
 
@@ -146,9 +141,7 @@ fn decode_limited(path: &Path) -> Result<image::RgbaImage, ComposeError> {
     if len == 0 {
         return Err(ComposeError::file(path, "is empty (0 bytes)".into()));
     }
-    let mut reader = image::ImageReader::open(path)
-        .and_then(|r| r.with_guessed_format())
-        .map_err(|e| ComposeError::file(path, format!("cannot read it ({e})")))?;
+    let mut reader = image::ImageReader::open(path).and_then(|r| r.with_guessed_format()).map_err(|e| ComposeError::file(path, format!("cannot read it ({e})")))?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);

@@ -196,7 +196,20 @@ fn free_buffer(pool: &mut Vec<Arc<Vec<u8>>>, len: usize) -> Arc<Vec<u8>> {
 
 impl Compositor {
     pub fn new(size: Size) -> Self {
-        Self { size, pool: Vec::new(), resizer: fr::Resizer::new(), presenter: None, stage: None, mask: None, title: None, lower: None, backdrop: None, flipped: Vec::new(), flip_pool: Vec::new(), pip: None }
+        Self {
+            size,
+            pool: Vec::new(),
+            resizer: fr::Resizer::new(),
+            presenter: None,
+            stage: None,
+            mask: None,
+            title: None,
+            lower: None,
+            backdrop: None,
+            flipped: Vec::new(),
+            flip_pool: Vec::new(),
+            pip: None,
+        }
     }
 
     /// Uses a picture (RGBA at the canvas size, see [`Compositor::load_backdrop`]) as the

@@ -5,10 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use hayro::hayro_interpret::font::GlyphRun;
-use hayro::hayro_interpret::{
-    interpret_page, BlendMode, ClipPath, Context, Device, DrawMode, DrawProps, Image, ImageDrawProps, InterpreterCache,
-    InterpreterSettings, SoftMask,
-};
+use hayro::hayro_interpret::{interpret_page, BlendMode, ClipPath, Context, Device, DrawMode, DrawProps, Image, ImageDrawProps, InterpreterCache, InterpreterSettings, SoftMask};
 use hayro::hayro_syntax::{LoadPdfError, Pdf};
 use hayro::kurbo::{Affine, BezPath, Rect};
 use hayro::vello_cpu::color::palette::css::WHITE;
@@ -100,10 +97,7 @@ pub fn tiny_pdf(pages: &[&str]) -> Vec<u8> {
     for (i, text) in pages.iter().enumerate() {
         let safe: String = text.chars().filter(|c| c.is_ascii() && !matches!(c, '(' | ')' | '\\')).collect();
         let content = format!("BT /F1 36 Tf 60 300 Td ({safe}) Tj ET");
-        objs.push(format!(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 640 480] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
-            5 + i * 2
-        ));
+        objs.push(format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 640 480] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>", 5 + i * 2));
         objs.push(format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()));
     }
     let mut out = b"%PDF-1.4\n".to_vec();

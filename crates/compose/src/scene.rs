@@ -86,7 +86,10 @@ pub enum Corner {
     BottomLeft,
     BottomRight,
     /// Centre of the bubble at (x, y), each a fraction 0..1 of the canvas.
-    At { x: f32, y: f32 },
+    At {
+        x: f32,
+        y: f32,
+    },
 }
 
 impl FromStr for Corner {
@@ -98,7 +101,8 @@ impl FromStr for Corner {
             "bottom-left" | "bl" => Ok(Corner::BottomLeft),
             "bottom-right" | "br" => Ok(Corner::BottomRight),
             other => {
-                let (x, y) = other.split_once(',').ok_or_else(|| format!("unknown corner '{other}': use top-left, top-right, bottom-left, bottom-right or X,Y (fractions 0..1)"))?;
+                let (x, y) =
+                    other.split_once(',').ok_or_else(|| format!("unknown corner '{other}': use top-left, top-right, bottom-left, bottom-right or X,Y (fractions 0..1)"))?;
                 let p = |v: &str| v.trim().parse::<f32>().ok().filter(|f| (0.0..=1.0).contains(f));
                 match (p(x), p(y)) {
                     (Some(x), Some(y)) => Ok(Corner::At { x, y }),

@@ -111,10 +111,8 @@ impl Index {
     }
 
     pub fn all(&self) -> Result<Vec<Row>, LibraryError> {
-        let mut st = self
-            .db
-            .prepare_cached("SELECT id, title, created, duration_s, status FROM recordings ORDER BY created DESC, id")
-            .map_err(|e| LibraryError::Index(e.to_string()))?;
+        let mut st =
+            self.db.prepare_cached("SELECT id, title, created, duration_s, status FROM recordings ORDER BY created DESC, id").map_err(|e| LibraryError::Index(e.to_string()))?;
         let rows = st
             .query_map([], |r| Ok(Row { id: r.get(0)?, title: r.get(1)?, created: r.get(2)?, duration_s: r.get(3)?, status: r.get(4)? }))
             .map_err(|e| LibraryError::Index(e.to_string()))?;
@@ -122,18 +120,15 @@ impl Index {
     }
 
     pub fn ids_with_prefix(&self, prefix: &str) -> Result<Vec<String>, LibraryError> {
-        let mut st = self.db.prepare_cached("SELECT id FROM recordings WHERE id >= ?1 AND id < ?1 || 'zzzz' ORDER BY id LIMIT 3").map_err(|e| LibraryError::Index(e.to_string()))?;
+        let mut st =
+            self.db.prepare_cached("SELECT id FROM recordings WHERE id >= ?1 AND id < ?1 || 'zzzz' ORDER BY id LIMIT 3").map_err(|e| LibraryError::Index(e.to_string()))?;
         let rows = st.query_map(params![prefix], |r| r.get::<_, String>(0)).map_err(|e| LibraryError::Index(e.to_string()))?;
         Ok(rows.filter_map(Result::ok).filter(|id| id.starts_with(prefix)).collect())
     }
 
     /// Word-prefix matches ranked by bm25, then substring matches (trigram) not already found.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>, LibraryError> {
-        let words: Vec<String> = query
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(|w| w.to_lowercase())
-            .collect();
+        let words: Vec<String> = query.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(|w| w.to_lowercase()).collect();
         if words.is_empty() {
             return Ok(Vec::new());
         }

@@ -254,9 +254,7 @@ impl Library {
     }
 
     fn recording_dirs(&self) -> Vec<PathBuf> {
-        std::fs::read_dir(self.root.join("recordings"))
-            .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
-            .unwrap_or_default()
+        std::fs::read_dir(self.root.join("recordings")).map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect()).unwrap_or_default()
     }
 
     /// Adopts recordings that `reel recover` (or the app) finished since the library opened,
@@ -320,7 +318,22 @@ impl Library {
             .and_then(|m| m.modified())
             .map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             .unwrap_or_else(|_| now());
-        Meta { version: META_VERSION, id: id.to_string(), title: id.to_string(), description: String::new(), created, duration_s: 0.0, size_bytes: 0, width: 0, height: 0, chapters: vec![], slide_texts: vec![], timeline: vec![], edits: vec![], source: None }
+        Meta {
+            version: META_VERSION,
+            id: id.to_string(),
+            title: id.to_string(),
+            description: String::new(),
+            created,
+            duration_s: 0.0,
+            size_bytes: 0,
+            width: 0,
+            height: 0,
+            chapters: vec![],
+            slide_texts: vec![],
+            timeline: vec![],
+            edits: vec![],
+            source: None,
+        }
     }
 
     /// Resolves an id or a unique prefix of one.
@@ -363,7 +376,26 @@ impl Library {
 
     /// Every recording, newest first. Broken ones are listed too, with a warning.
     pub fn list(&self) -> Result<Vec<Entry>, LibraryError> {
-        Ok(self.lock().all()?.into_iter().map(|r| if r.status == "ok" { Entry { id: r.id.clone(), title: r.title, created: r.created, duration_s: r.duration_s, path: self.rec_dir(&r.id).join("video.mp4"), status: r.status, warning: None } } else { self.entry(&r.id) }).collect())
+        Ok(self
+            .lock()
+            .all()?
+            .into_iter()
+            .map(|r| {
+                if r.status == "ok" {
+                    Entry {
+                        id: r.id.clone(),
+                        title: r.title,
+                        created: r.created,
+                        duration_s: r.duration_s,
+                        path: self.rec_dir(&r.id).join("video.mp4"),
+                        status: r.status,
+                        warning: None,
+                    }
+                } else {
+                    self.entry(&r.id)
+                }
+            })
+            .collect())
     }
 
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>, LibraryError> {
@@ -545,13 +577,8 @@ impl Library {
         let _ = std::fs::rename(job.join("video.timeline.json"), job.join("timeline.json"));
         let timeline: Option<serde_json::Value> = std::fs::read(job.join("timeline.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
         let chapters: Vec<Chapter> = timeline.as_ref().and_then(|t| serde_json::from_value(t["chapters"].clone()).ok()).unwrap_or_default();
-        let slide_texts: Vec<String> = timeline
-            .as_ref()
-            .and_then(|t| t["slides"].as_array().cloned())
-            .unwrap_or_default()
-            .iter()
-            .map(|s| s["text"].as_str().unwrap_or_default().to_string())
-            .collect();
+        let slide_texts: Vec<String> =
+            timeline.as_ref().and_then(|t| t["slides"].as_array().cloned()).unwrap_or_default().iter().map(|s| s["text"].as_str().unwrap_or_default().to_string()).collect();
         let events: Vec<serde_json::Value> = timeline.as_ref().and_then(|t| t["events"].as_array().cloned()).unwrap_or_default();
         let first_slide_title = timeline
             .as_ref()
@@ -627,10 +654,7 @@ impl Library {
         let info = edit::probe(&video)?;
         for &(a, b) in keep {
             if a < -1e-6 || b > info.duration_s + 0.05 || b <= a {
-                return Err(LibraryError::Invalid(format!(
-                    "{a:.2}–{b:.2} s is outside the recording, which lasts {:.2} s",
-                    info.duration_s
-                )));
+                return Err(LibraryError::Invalid(format!("{a:.2}–{b:.2} s is outside the recording, which lasts {:.2} s", info.duration_s)));
             }
         }
         let segs: Vec<Segment> = keep.iter().map(|&(a, b)| Segment { path: video.clone(), start: a, end: b.min(info.duration_s) }).collect();

@@ -128,10 +128,7 @@ mod tests {
 
     #[test]
     fn chapters_become_cues() {
-        let v = chapters_vtt(&[
-            Chapter { start_s: 0.0, end_s: 4.0, title: "Intro".into() },
-            Chapter { start_s: 4.0, end_s: 3725.5, title: "Roadmap\n\n--> Q3".into() },
-        ]);
+        let v = chapters_vtt(&[Chapter { start_s: 0.0, end_s: 4.0, title: "Intro".into() }, Chapter { start_s: 4.0, end_s: 3725.5, title: "Roadmap\n\n--> Q3".into() }]);
         assert_eq!(v, "WEBVTT\n\n1\n00:00:00.000 --> 00:00:04.000\nIntro\n\n2\n00:00:04.000 --> 01:02:05.500\nRoadmap → Q3\n");
     }
 

@@ -48,10 +48,7 @@ impl Health {
 
     /// (rms, peak) of the most recent audio, each in 0..1.
     pub fn level(&self) -> (f32, f32) {
-        (
-            f32::from_bits(self.level_rms.load(Relaxed) as u32),
-            f32::from_bits(self.level_peak.load(Relaxed) as u32),
-        )
+        (f32::from_bits(self.level_rms.load(Relaxed) as u32), f32::from_bits(self.level_peak.load(Relaxed) as u32))
     }
 
     pub fn note_interval(&self, d: Duration) {
@@ -65,13 +62,7 @@ impl Health {
 
     pub fn snapshot(&self, nominal_interval: Duration) -> HealthSnapshot {
         let nominal = nominal_interval.as_micros() as i64;
-        let mut dev: Vec<u32> = self
-            .intervals_us
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|&us| (us as i64 - nominal).unsigned_abs() as u32)
-            .collect();
+        let mut dev: Vec<u32> = self.intervals_us.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|&us| (us as i64 - nominal).unsigned_abs() as u32).collect();
         dev.sort_unstable();
         let p = |q: f64| -> f64 {
             if dev.is_empty() {

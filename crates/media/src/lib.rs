@@ -153,10 +153,7 @@ impl FromStr for Size {
         let (w, h) = match named {
             Some((w, h)) => (if w % 2 == 1 { w + 1 } else { w }, h),
             None => {
-                let (w, h) = s
-                    .trim()
-                    .split_once(['x', 'X'])
-                    .ok_or_else(|| SizeError::Syntax(s.to_string()))?;
+                let (w, h) = s.trim().split_once(['x', 'X']).ok_or_else(|| SizeError::Syntax(s.to_string()))?;
                 let w = w.trim().parse().map_err(|_| SizeError::Syntax(s.to_string()))?;
                 let h = h.trim().parse().map_err(|_| SizeError::Syntax(s.to_string()))?;
                 (w, h)

@@ -56,9 +56,7 @@ fn credentials() -> Result<(String, String, Option<String>), PublishError> {
     if let (Some(k), Some(s)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
         return Ok((k, s, env("AWS_SESSION_TOKEN")));
     }
-    let file = env("AWS_SHARED_CREDENTIALS_FILE")
-        .map(std::path::PathBuf::from)
-        .or_else(|| env("HOME").map(|h| std::path::Path::new(&h).join(".aws/credentials")));
+    let file = env("AWS_SHARED_CREDENTIALS_FILE").map(std::path::PathBuf::from).or_else(|| env("HOME").map(|h| std::path::Path::new(&h).join(".aws/credentials")));
     let profile = env("AWS_PROFILE").unwrap_or_else(|| "default".into());
     if let Some(text) = file.as_ref().and_then(|f| std::fs::read_to_string(f).ok()) {
         let (mut section, mut key, mut secret, mut token) = (String::new(), None, None, None);
@@ -81,9 +79,7 @@ fn credentials() -> Result<(String, String, Option<String>), PublishError> {
             return Ok((k, s, token));
         }
     }
-    Err(PublishError::Invalid(
-        "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or put them in ~/.aws/credentials".into(),
-    ))
+    Err(PublishError::Invalid("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or put them in ~/.aws/credentials".into()))
 }
 
 /// A bucket, ready to use from synchronous code (it owns a small async runtime).
@@ -127,11 +123,8 @@ impl Client {
             None => format!("https://s3.{region}.amazonaws.com"),
         };
         let store = b.build().map_err(|e| PublishError::Invalid(format!("cannot use {target} at {shown}: {e}")))?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| PublishError::Io(format!("cannot start the upload runtime: {e}")))?;
+        let rt =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| PublishError::Io(format!("cannot start the upload runtime: {e}")))?;
         Ok(Client { rt, store: Arc::new(store), target: target.clone(), endpoint: shown, region })
     }
 
@@ -169,9 +162,11 @@ impl Client {
                 self.endpoint, t.bucket
             )),
             object_store::Error::NotFound { .. } => PublishError::NoBucket(format!("not found while {what} at {}: {}", self.endpoint, short(&text))),
-            _ if has("connect") || has("timed out") || has("dns") || has("Connection refused") || has("retries") => {
-                PublishError::Network(format!("cannot reach {} while {what} ({}); check the address and your connection, then run the same command again", self.endpoint, short(&text)))
-            }
+            _ if has("connect") || has("timed out") || has("dns") || has("Connection refused") || has("retries") => PublishError::Network(format!(
+                "cannot reach {} while {what} ({}); check the address and your connection, then run the same command again",
+                self.endpoint,
+                short(&text)
+            )),
             _ => PublishError::Network(format!("{what} failed at {}: {}", self.endpoint, short(&text))),
         }
     }
@@ -192,18 +187,12 @@ impl Client {
     }
 
     pub fn get(&self, rel: &str) -> Result<Vec<u8>, PublishError> {
-        self.rt
-            .block_on(async { self.store.get(&self.key(rel)).await?.bytes().await })
-            .map(|b| b.to_vec())
-            .map_err(|e| self.explain(&format!("reading {rel}"), e))
+        self.rt.block_on(async { self.store.get(&self.key(rel)).await?.bytes().await }).map(|b| b.to_vec()).map_err(|e| self.explain(&format!("reading {rel}"), e))
     }
 
     /// A presigned GET URL (SigV4), valid for `expires` (at most 7 days).
     pub fn presign(&self, rel: &str, expires: Duration) -> Result<String, PublishError> {
-        self.rt
-            .block_on(self.store.signed_url(object_store::signer::Method::GET, &self.key(rel), expires))
-            .map(|u| u.to_string())
-            .map_err(|e| self.explain("signing a link", e))
+        self.rt.block_on(self.store.signed_url(object_store::signer::Method::GET, &self.key(rel), expires)).map(|u| u.to_string()).map_err(|e| self.explain("signing a link", e))
     }
 
     /// Deletes every object under `rel/`; returns how many.

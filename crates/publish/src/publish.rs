@@ -155,7 +155,8 @@ pub fn publish_uploaded(lib: &Library, id: &str, client: &Client, o: &PublishOpt
         api: None,
     };
     // No server sends headers for a bucket page: the policy travels in the page itself.
-    let csp = "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; base-uri 'none'\">";
+    let csp =
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; base-uri 'none'\">";
     let html = page::render(&meta, &urls, o.default_speed.unwrap_or(1.0), None, csp);
     // The page goes last: once the link works, everything it points to is there.
     put("index.html", html.into_bytes(), "text/html; charset=utf-8")?;

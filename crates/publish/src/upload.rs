@@ -62,7 +62,16 @@ impl Client {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn upload_file_once(&self, rel: &str, path: &Path, content_type: &str, state: &Path, max_rate: Option<u64>, progress: Progress<'_>, may_restart: bool) -> Result<Uploaded, PublishError> {
+    fn upload_file_once(
+        &self,
+        rel: &str,
+        path: &Path,
+        content_type: &str,
+        state: &Path,
+        max_rate: Option<u64>,
+        progress: Progress<'_>,
+        may_restart: bool,
+    ) -> Result<Uploaded, PublishError> {
         let meta = std::fs::metadata(path).map_err(|e| PublishError::Io(format!("cannot read {}: {e}", path.display())))?;
         let size = meta.len();
         if size <= PART_SIZE {
@@ -77,7 +86,16 @@ impl Client {
         let key = self.key(rel);
         let old: Option<State> = std::fs::read(state).ok().and_then(|b| serde_json::from_slice(&b).ok());
         let mut st = match old {
-            Some(s) if s.bucket == self.target.bucket && s.endpoint == self.endpoint && s.key == key.as_ref() && s.size == size && s.modified_ns == modified_ns(&meta) && s.part_size == PART_SIZE => s,
+            Some(s)
+                if s.bucket == self.target.bucket
+                    && s.endpoint == self.endpoint
+                    && s.key == key.as_ref()
+                    && s.size == size
+                    && s.modified_ns == modified_ns(&meta)
+                    && s.part_size == PART_SIZE =>
+            {
+                s
+            }
             stale => {
                 if let Some(s) = stale {
                     // Another file or key: that upload will never complete.
@@ -87,7 +105,16 @@ impl Client {
                 a.insert(Attribute::ContentType, content_type.to_string().into());
                 let opts = PutMultipartOptions { attributes: a, ..Default::default() };
                 let upload_id = self.rt.block_on(self.store.create_multipart_opts(&key, opts)).map_err(|e| self.explain(&format!("starting the upload of {rel}"), e))?;
-                let s = State { bucket: self.target.bucket.clone(), endpoint: self.endpoint.clone(), key: key.to_string(), upload_id, size, modified_ns: modified_ns(&meta), part_size: PART_SIZE, parts: BTreeMap::new() };
+                let s = State {
+                    bucket: self.target.bucket.clone(),
+                    endpoint: self.endpoint.clone(),
+                    key: key.to_string(),
+                    upload_id,
+                    size,
+                    modified_ns: modified_ns(&meta),
+                    part_size: PART_SIZE,
+                    parts: BTreeMap::new(),
+                };
                 write_json_atomic(state, &s)?;
                 s
             }
@@ -114,7 +141,9 @@ impl Client {
                     }
                     let len = part_len(i, size);
                     let mut buf = vec![0u8; len as usize];
-                    file.seek(SeekFrom::Start(i as u64 * PART_SIZE)).and_then(|_| file.read_exact(&mut buf)).map_err(|e| PublishError::Io(format!("cannot read {}: {e}", path.display())))?;
+                    file.seek(SeekFrom::Start(i as u64 * PART_SIZE))
+                        .and_then(|_| file.read_exact(&mut buf))
+                        .map_err(|e| PublishError::Io(format!("cannot read {}: {e}", path.display())))?;
                     sent_here += len;
                     let (store, key, id) = (self.store.clone(), key.clone(), st.upload_id.clone());
                     set.spawn(async move { (i, store.put_part(&key, &id, i, PutPayload::from(buf)).await) });

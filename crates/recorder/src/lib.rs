@@ -549,12 +549,7 @@ impl Recording {
             }
         };
         let slides = match &self.opts.stage {
-            StageSpec::Slides(d) => d
-                .slides
-                .iter()
-                .enumerate()
-                .map(|(i, sl)| stage::SlideInfo { number: i + 1, title: sl.title(i), text: sl.text.clone() })
-                .collect(),
+            StageSpec::Slides(d) => d.slides.iter().enumerate().map(|(i, sl)| stage::SlideInfo { number: i + 1, title: sl.title(i), text: sl.text.clone() }).collect(),
             _ => Vec::new(),
         };
         let timeline = Timeline { version: 1, duration_s: info.duration_s, events, chapters, slides };

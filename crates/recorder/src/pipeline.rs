@@ -27,7 +27,9 @@ use crate::RecordError;
 pub(crate) enum VideoMsg {
     Packets(Vec<EncodedPacket>),
     /// The video stream is complete: this many constant-rate slots were encoded.
-    End { slots: u64 },
+    End {
+        slots: u64,
+    },
 }
 
 /// Audio is corrected only when it is off the clock by more than this: device buffers make

@@ -27,9 +27,8 @@ pub fn sessions_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("REEL_STATE_DIR") {
         return PathBuf::from(d).join("sessions");
     }
-    let base = directories::ProjectDirs::from("", "", "reel")
-        .map(|p| p.state_dir().unwrap_or(p.data_local_dir()).to_path_buf())
-        .unwrap_or_else(|| std::env::temp_dir().join("reel"));
+    let base =
+        directories::ProjectDirs::from("", "", "reel").map(|p| p.state_dir().unwrap_or(p.data_local_dir()).to_path_buf()).unwrap_or_else(|| std::env::temp_dir().join("reel"));
     base.join("sessions")
 }
 
@@ -157,11 +156,7 @@ pub fn recover(path: &Path) -> Result<Recovered, RecordError> {
             return Err(RecordError::StillRecording(s.pid));
         }
     }
-    let output = session
-        .as_ref()
-        .map(|s| s.output.clone())
-        .or_else(|| output_from_partial(&partial))
-        .unwrap_or_else(|| partial.with_extension("recovered.mp4"));
+    let output = session.as_ref().map(|s| s.output.clone()).or_else(|| output_from_partial(&partial)).unwrap_or_else(|| partial.with_extension("recovered.mp4"));
     let output = free_name(&output);
     let title = session.as_ref().and_then(|s| s.title.clone());
     // Chapters and timeline from the events written while it ran.

@@ -28,7 +28,10 @@ pub enum StageSpec {
     Slides(Arc<Deck>),
     /// An X11 display (`:0`, `:99`, or `:0+X,Y` for a region's top-left corner) and optionally
     /// the region's size.
-    Screen { display: String, region: Option<reel_media::Size> },
+    Screen {
+        display: String,
+        region: Option<reel_media::Size>,
+    },
 }
 
 /// A live change to the scene.
@@ -140,20 +143,13 @@ impl EventLog {
 
 /// Reads the events sidecar (tolerating a torn last line after a crash).
 pub fn read_events(path: &Path) -> Vec<TimelineEvent> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
 /// Chapters from slide events: each slide change starts one, titled by the slide.
 pub fn chapters(events: &[TimelineEvent], duration_s: f64) -> Vec<Chapter> {
-    let starts: Vec<(f64, String)> = events
-        .iter()
-        .filter(|e| e.action == "slide")
-        .map(|e| (e.t, e.value.get("title").and_then(|t| t.as_str()).unwrap_or("Slide").to_string()))
-        .collect();
+    let starts: Vec<(f64, String)> =
+        events.iter().filter(|e| e.action == "slide").map(|e| (e.t, e.value.get("title").and_then(|t| t.as_str()).unwrap_or("Slide").to_string())).collect();
     let mut out: Vec<Chapter> = Vec::new();
     for (i, (t, title)) in starts.iter().enumerate() {
         let end = starts.get(i + 1).map(|s| s.0).unwrap_or(duration_s).min(duration_s);
@@ -168,9 +164,7 @@ pub fn chapters(events: &[TimelineEvent], duration_s: f64) -> Vec<Chapter> {
 pub fn write_timeline(path: &Path, tl: &Timeline) -> Result<(), RecordError> {
     let tmp = path.with_extension("json.tmp");
     let json = serde_json::to_vec_pretty(tl).map_err(|e| RecordError::Io { path: path.to_path_buf(), reason: e.to_string() })?;
-    std::fs::write(&tmp, json)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| RecordError::Io { path: path.to_path_buf(), reason: e.to_string() })
+    std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| RecordError::Io { path: path.to_path_buf(), reason: e.to_string() })
 }
 
 /// Screen capture on its own thread: keeps only the newest frames (a bounded queue of 2 where a

@@ -91,11 +91,8 @@ pub(crate) fn add_comment(db: &Connection, recording_id: &str, token: &str, at_s
     }
     let name = clean(name, "name", MAX_NAME_CHARS, false)?;
     let name = if name.is_empty() { "Anonymous".to_string() } else { name };
-    db.execute(
-        "INSERT INTO comments(recording_id, token, at_s, name, body, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![recording_id, token, at_s, name, body, now],
-    )
-    .map_err(store_err)?;
+    db.execute("INSERT INTO comments(recording_id, token, at_s, name, body, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", params![recording_id, token, at_s, name, body, now])
+        .map_err(store_err)?;
     Ok(Comment { id: db.last_insert_rowid(), at_s, name, body, created: now })
 }
 
@@ -104,11 +101,8 @@ pub(crate) fn add_reaction(db: &Connection, recording_id: &str, token: &str, at_
     let Some(emoji) = REACTIONS.iter().find(|e| **e == emoji) else {
         return Err(ShareError::Invalid(format!("'{emoji}' is not one of the reactions: {}", REACTIONS.join(" "))));
     };
-    db.execute(
-        "INSERT INTO reactions(recording_id, token, at_s, emoji, created) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![recording_id, token, at_s, emoji, now],
-    )
-    .map_err(store_err)?;
+    db.execute("INSERT INTO reactions(recording_id, token, at_s, emoji, created) VALUES (?1, ?2, ?3, ?4, ?5)", params![recording_id, token, at_s, emoji, now])
+        .map_err(store_err)?;
     Ok(Reaction { id: db.last_insert_rowid(), at_s, emoji: emoji.to_string(), created: now })
 }
 

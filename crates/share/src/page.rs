@@ -71,7 +71,15 @@ pub fn render(meta: &reel_library::Meta, u: &PageUrls, default_speed: f64, feedb
             let list: String = f
                 .comments
                 .iter()
-                .map(|c| format!("<li><button type=\"button\" class=\"at\" data-t=\"{:.3}\">{}</button> <b class=\"name\">{}</b><p class=\"body\">{}</p></li>", c.at_s, fmt_t(c.at_s), esc(&c.name), esc(&c.body)))
+                .map(|c| {
+                    format!(
+                        "<li><button type=\"button\" class=\"at\" data-t=\"{:.3}\">{}</button> <b class=\"name\">{}</b><p class=\"body\">{}</p></li>",
+                        c.at_s,
+                        fmt_t(c.at_s),
+                        esc(&c.name),
+                        esc(&c.body)
+                    )
+                })
                 .collect();
             let n = if f.views == 1 { "1 view".to_string() } else { format!("{} views", f.views) };
             (

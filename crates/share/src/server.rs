@@ -25,11 +25,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::body::Bytes;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use reel_library::Library;
@@ -39,7 +39,6 @@ use crate::feedback::Feedback;
 use crate::page::{self, esc, PageUrls, PLAYER_CSS, PLAYER_JS};
 use crate::store::{new_token, Share, ShareStore};
 use crate::ShareError;
-
 
 const MAX_ATTEMPTS: usize = 5;
 const ATTEMPT_WINDOW: Duration = Duration::from_secs(60);
@@ -85,7 +84,16 @@ impl AppState {
         let library = Library::open(library_root).map_err(|e| ShareError::Store(e.to_string()))?;
         let store = ShareStore::open(library_root)?;
         let base_url = base_url.trim_end_matches('/').to_string();
-        Ok(AppState(Arc::new(Inner { base_url, library, store, sessions: Mutex::default(), attempts: Mutex::default(), writes: Mutex::default(), app_secret: None, app_api: None })))
+        Ok(AppState(Arc::new(Inner {
+            base_url,
+            library,
+            store,
+            sessions: Mutex::default(),
+            attempts: Mutex::default(),
+            writes: Mutex::default(),
+            app_secret: None,
+            app_api: None,
+        })))
     }
 }
 
@@ -345,9 +353,7 @@ async fn comment_post(State(st): State<AppState>, UrlPath(token): UrlPath<String
 
 async fn reaction_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
     let store = &st.0.store;
-    viewer_write(&st.0, &token, &headers, &body, "comments and reactions", StatusCode::CREATED, |share, duration, r: NewReaction| {
-        store.react(share, r.at, duration, &r.emoji)
-    })
+    viewer_write(&st.0, &token, &headers, &body, "comments and reactions", StatusCode::CREATED, |share, duration, r: NewReaction| store.react(share, r.at, duration, &r.emoji))
 }
 
 async fn view_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
@@ -463,7 +469,14 @@ pub fn run(bind: SocketAddr, base_url: Option<&str>, library_root: &std::path::P
 /// `run`, plus the desktop app's media routes under `/app/{app_secret}/rec/{id}/{file}`: the
 /// app's library view and player load posters and video from here (WebKitGTK plays media only
 /// over http). The secret is random per app start and known only to the app's window.
-pub fn run_with_app(bind: SocketAddr, base_url: Option<&str>, library_root: &std::path::Path, app_secret: Option<String>, app_api: Option<AppApi>, on_ready: impl FnOnce(SocketAddr)) -> Result<(), ShareError> {
+pub fn run_with_app(
+    bind: SocketAddr,
+    base_url: Option<&str>,
+    library_root: &std::path::Path,
+    app_secret: Option<String>,
+    app_api: Option<AppApi>,
+    on_ready: impl FnOnce(SocketAddr),
+) -> Result<(), ShareError> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| ShareError::Internal(e.to_string()))?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| ShareError::Bind(bind.to_string(), e.to_string()))?;
