@@ -187,7 +187,7 @@ fn uploads_survive_a_storage_restart_and_a_killed_reel() {
 
     // The storage server dies during the upload and comes back on the same port: the client's
     // retries carry the upload through.
-    let mut child = lib_cmd(dir.path(), &s3)
+    let child = lib_cmd(dir.path(), &s3)
         .args(["publish", &id, "--to", "s3://bkt/a", "--max-rate", "6M", "--json"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -218,7 +218,7 @@ fn uploads_survive_a_storage_restart_and_a_killed_reel() {
     let _ = child.wait();
     let stored: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     let done_before = stored["parts"].as_object().unwrap().len();
-    assert!(done_before >= 1 && done_before < 4, "killed mid-upload with {done_before} parts stored");
+    assert!((1..4).contains(&done_before), "killed mid-upload with {done_before} parts stored");
     let p = json(&run_ok(lib_cmd(dir.path(), &s3b).args(["publish", &id, "--to", "s3://bkt/b", "--json"])));
     assert_eq!(p["resumed_parts"].as_u64(), Some(done_before as u64), "resumed, not restarted: {p}");
     let obj = s3b.root.join("bkt/b").join(p["publication"].as_str().unwrap()).join("video.mp4");
@@ -226,7 +226,7 @@ fn uploads_survive_a_storage_restart_and_a_killed_reel() {
     assert!(!state.exists(), "state removed once complete");
 
     // Ctrl-C aborts: no state, no object, no orphaned parts on the server.
-    let mut child = lib_cmd(dir.path(), &s3b)
+    let child = lib_cmd(dir.path(), &s3b)
         .args(["publish", &id, "--to", "s3://bkt/c", "--max-rate", "6M"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -155,10 +155,8 @@ pub fn splice(segments: &[Segment], dst: &Path, chapters: &[Chapter], progress: 
         (Ok(f), Some(())) => return Ok((f, SpliceMode::Edges)),
         // Cancelled stays cancelled; anything else falls back to re-encoding it all.
         (Err(CodecError::Invalid { reason, .. }), _) if reason == "cancelled" => return Err(cancelled(dst)),
-        (Err(e), _) => {
-            if std::env::var_os("REEL_DEBUG").is_some() {
-                eprintln!("edges-only splice not possible ({e}); re-encoding everything");
-            }
+        (Err(e), _) if std::env::var_os("REEL_DEBUG").is_some() => {
+            eprintln!("edges-only splice not possible ({e}); re-encoding everything");
         }
         _ => {}
     }
@@ -365,7 +363,7 @@ fn smart_splice(segments: &[Segment], dst: &Path, chapters: &[Chapter], progress
     for (seg, info) in segments.iter().zip(&infos) {
         let end = seg.end.min(info.duration_s);
         let k_a = info.keyframes.iter().copied().find(|k| *k >= seg.start - tol).unwrap_or(end);
-        let k_b = if (end - info.duration_s).abs() <= tol { end } else { info.keyframes.iter().copied().filter(|k| *k <= end + tol).last().unwrap_or(seg.start) };
+        let k_b = if (end - info.duration_s).abs() <= tol { end } else { info.keyframes.iter().copied().rfind(|k| *k <= end + tol).unwrap_or(seg.start) };
         if k_a >= k_b - tol {
             // The whole range lies within one GOP: re-encode it.
             encode_edge(&seg.path, seg.start, end, size, fps, preset, &mut writer, &mut next)?;
@@ -527,7 +525,9 @@ fn copy_segments(segments: &[Segment], dst: &Path, chapters: &[Chapter], progres
         let mut p = Packet::empty();
         let mut last_report = 0.0;
         while next_packet(&mut ictx, &mut p) {
-            let Some(Some(o)) = map.get(p.stream()).copied() else { continue };
+            let Some(Some(o)) = map.get(p.stream()).copied() else {
+                continue;
+            };
             let itb = tbs[p.stream()];
             let secs = |ts: i64| ts as f64 * itb.numerator() as f64 / itb.denominator() as f64;
             let Some(pts) = p.pts() else { continue };

@@ -66,8 +66,8 @@ pub(crate) fn set_colorspace(ctx: &mut ffmpeg_next::software::scaling::Context, 
     let cs = if bt709 { SWS_CS_ITU709 } else { SWS_CS_ITU601 };
     // SAFETY: the context is valid and owned by the caller; the coefficient tables are static.
     unsafe {
-        let yuv = sws_getCoefficients(cs as i32);
-        let rgb = sws_getCoefficients(SWS_CS_ITU601 as i32);
+        let yuv = sws_getCoefficients(cs);
+        let rgb = sws_getCoefficients(SWS_CS_ITU601);
         let yuv_range = i32::from(full_range_yuv);
         let (inv, src_range, table, dst_range) = if rgb_to_yuv { (rgb, 1, yuv, yuv_range) } else { (yuv, yuv_range, rgb, 1) };
         sws_setColorspaceDetails(ctx.as_mut_ptr(), inv, src_range, table, dst_range, 0, 1 << 16, 1 << 16);

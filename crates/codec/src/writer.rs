@@ -88,7 +88,7 @@ impl ToYuv {
                     reason: format!("a {}x{} patch at {},{} does not fit evenly on {}", f.width, f.height, patch.x, patch.y, self.size),
                 });
             }
-            self.patch_planes.from_rgba(&f.data, f.width, f.height)?;
+            self.patch_planes.convert_rgba(&f.data, f.width, f.height)?;
             self.patch_planes.place(&mut self.yuv, patch.x, patch.y);
         }
         Ok(())
@@ -105,7 +105,7 @@ impl ToYuv {
             return Err(CodecError::Ffmpeg { what: "making the video frame writable".into(), source: ff::Error::from(writable) });
         }
         if f.size() == self.size && !self.swscale_only {
-            self.planes.from_rgba(&f.data, f.width, f.height)?;
+            self.planes.convert_rgba(&f.data, f.width, f.height)?;
             self.planes.place(&mut self.yuv, 0, 0);
             return Ok(());
         }
@@ -361,7 +361,9 @@ impl Mp4Writer {
     /// Appends interleaved samples at any rate and channel count; they are downmixed to mono and
     /// resampled to 48 kHz as needed, then encoded in whole AAC frames.
     pub fn write_audio(&mut self, samples: &[f32], rate: u32, channels: u16) -> Result<(), CodecError> {
-        let Some(a) = self.audio.as_mut() else { return Ok(()) };
+        let Some(a) = self.audio.as_mut() else {
+            return Ok(());
+        };
         let ch = channels.max(1) as usize;
         let mono: Vec<f32> = if ch == 1 { samples.to_vec() } else { samples.chunks_exact(ch).map(|f| f.iter().sum::<f32>() / ch as f32).collect() };
         let mono = if rate == AUDIO_RATE { mono } else { a.resample(&mono, rate)? };
@@ -372,14 +374,18 @@ impl Mp4Writer {
 
     /// Appends `n` samples of silence (to fill a gap the microphone left).
     pub fn write_silence(&mut self, n: usize) -> Result<(), CodecError> {
-        let Some(a) = self.audio.as_mut() else { return Ok(()) };
+        let Some(a) = self.audio.as_mut() else {
+            return Ok(());
+        };
         a.pending.resize(a.pending.len() + n, 0.0);
         self.audio_samples += n as u64;
         self.encode_audio(false)
     }
 
     fn encode_audio(&mut self, last: bool) -> Result<(), CodecError> {
-        let Some(a) = self.audio.as_mut() else { return Ok(()) };
+        let Some(a) = self.audio.as_mut() else {
+            return Ok(());
+        };
         let mut packets = Vec::new();
         while a.pending.len() >= a.frame_size || (last && !a.pending.is_empty()) {
             let n = a.frame_size.min(a.pending.len());
@@ -462,7 +468,9 @@ impl AudioEncoder {
         if self.resampler.as_ref().is_none_or(|(r, _)| *r != rate) {
             self.resampler = Some((rate, new_resampler(rate)?));
         }
-        let Some((_, ctx)) = self.resampler.as_mut() else { return Ok(Vec::new()) };
+        let Some((_, ctx)) = self.resampler.as_mut() else {
+            return Ok(Vec::new());
+        };
         run_resampler(ctx, mono, rate)
     }
 }

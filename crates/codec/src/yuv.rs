@@ -31,7 +31,7 @@ impl Planes {
     }
 
     /// Converts packed RGBA rows of `w`x`h` (full range) into these planes.
-    pub fn from_rgba(&mut self, rgba: &[u8], w: u32, h: u32) -> Result<(), CodecError> {
+    pub fn convert_rgba(&mut self, rgba: &[u8], w: u32, h: u32) -> Result<(), CodecError> {
         self.shape(w, h);
         let cw = w.div_ceil(2);
         let mut img = YuvPlanarImageMut {
@@ -121,7 +121,7 @@ mod tests {
         let (w, h) = (96, 64);
         let rgba = test_rgba(w, h);
         let mut p = Planes::default();
-        p.from_rgba(&rgba, w, h).unwrap();
+        p.convert_rgba(&rgba, w, h).unwrap();
         let mut ours = frame::Video::new(Pixel::YUV420P, w, h);
         p.place(&mut ours, 0, 0);
 
@@ -142,7 +142,7 @@ mod tests {
         }
         // And a flat colour lands exactly where BT.709 limited range puts it.
         let white = vec![255u8; (w * h * 4) as usize];
-        p.from_rgba(&white, w, h).unwrap();
+        p.convert_rgba(&white, w, h).unwrap();
         assert!(p.y.iter().all(|&v| v.abs_diff(235) <= 1) && p.u.iter().all(|&v| v.abs_diff(128) <= 1), "white is Y 235, U 128");
     }
 
@@ -153,7 +153,7 @@ mod tests {
         let (w, h) = (96, 64);
         let rgba = test_rgba(w, h);
         let mut p = Planes::default();
-        p.from_rgba(&rgba, w, h).unwrap();
+        p.convert_rgba(&rgba, w, h).unwrap();
         let mut yuv = frame::Video::new(Pixel::YUV420P, w, h);
         p.place(&mut yuv, 0, 0);
         let mut ours = vec![0u8; (w * h * 4) as usize];

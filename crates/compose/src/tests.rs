@@ -243,7 +243,7 @@ fn camera_and_pip_hand_the_presenter_to_the_encoder_at_its_own_size() {
     assert!(Arc::ptr_eq(&p.base.data, &cam.data));
     let patch = p.patch.clone().expect("the stage window");
     let f = &patch.frame;
-    assert!((patch.x | patch.y | f.width | f.height) % 2 == 0, "even, for 4:2:0 chroma");
+    assert!((patch.x | patch.y | f.width | f.height).is_multiple_of(2), "even, for 4:2:0 chroma");
     assert!(patch.x + f.width <= W && patch.y + f.height <= H);
     assert_eq!(px(f, 0, 0), [255, 255, 255], "a white frame around the window");
     assert_eq!(px(f, f.width / 2, f.height / 2), [250, 0, 0], "the stage inside");

@@ -83,6 +83,8 @@ fn clean(text: &str, what: &str, max: usize, multiline: bool) -> Result<String, 
     Ok(t.to_string())
 }
 
+// One row's worth of columns, each checked here: a struct would only repeat them.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn add_comment(db: &Connection, recording_id: &str, token: &str, at_s: f64, duration_s: f64, name: &str, body: &str, now: i64) -> Result<Comment, ShareError> {
     let at_s = check_at(at_s, duration_s)?;
     let body = clean(body, "comment", MAX_COMMENT_CHARS, true)?;

@@ -36,7 +36,9 @@ fn content_type(path: &Path) -> &'static str {
 /// (device, inode, size, mtime) on every request: mapping and unmapping per range request cost
 /// more than serving it (munmap flushes every thread's TLB). A replaced file has a new inode,
 /// so it is mapped afresh.
-static MAPS: Mutex<Option<HashMap<PathBuf, ((u64, u64, u64, i64, i64), Bytes)>>> = Mutex::new(None);
+/// A file's identity: device, inode, size, mtime seconds and nanoseconds.
+type FileId = (u64, u64, u64, i64, i64);
+static MAPS: Mutex<Option<HashMap<PathBuf, (FileId, Bytes)>>> = Mutex::new(None);
 const MAX_MAPS: usize = 64;
 
 /// The mapping of `file` (opened at `path`, described by `meta` from that same open file).

@@ -283,6 +283,8 @@ fn share_error(e: ShareError) -> Response {
 
 /// Parses a JSON body. Only `application/json` is taken: a cross-site page cannot send that
 /// without a CORS preflight, which this server never grants, so no other site can post here.
+// The error is the HTTP response itself, answered at once: boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
 fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")) {
