@@ -12,8 +12,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Build: Tauri's WebKitGTK, ffmpeg's libraries (ffmpeg-next binds them with bindgen, hence clang),
-# ALSA/PulseAudio headers for cpal.
-build_pkgs=(build-essential pkg-config clang libclang-dev
+# ALSA/PulseAudio headers for cpal, nasm for libjpeg-turbo's SIMD (the camera's MJPEG decoder,
+# built by the mozjpeg crate: without nasm it silently builds 2-3x slower plain C).
+build_pkgs=(build-essential pkg-config clang libclang-dev nasm
   libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libssl-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
   libavdevice-dev libasound2-dev libpulse-dev)
@@ -26,7 +27,8 @@ run_pkgs=(ffmpeg gstreamer1.0-libav gstreamer1.0-plugins-good gstreamer1.0-plugi
 # A real Chromium (with chromedriver) for the share page tests (Debian's packages; Ubuntu ships
 # Chromium as a snap, which containers cannot run).
 # WebKitGTK's own WebDriver drives the real desktop app under Xvfb.
-test_pkgs=(pulseaudio pulseaudio-utils sox libsox-fmt-all imagemagick x11-xserver-utils chromium chromium-driver webkit2gtk-driver)
+# libjpeg-dev: the test camera shim (tests/fakecam) encodes its MJPEG frames with libjpeg-turbo.
+test_pkgs=(libjpeg-dev pulseaudio pulseaudio-utils sox libsox-fmt-all imagemagick x11-xserver-utils chromium chromium-driver webkit2gtk-driver)
 
 pkgs=("${build_pkgs[@]}" "${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")

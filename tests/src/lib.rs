@@ -323,3 +323,119 @@ pub fn http_get(url: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let body = r.body_mut().with_config().limit(256 << 20).read_to_vec().unwrap_or_default();
     (status, hs, body)
 }
+
+/// The test camera: `tests/fakecam/fakecam.c`, an LD_PRELOAD shim that makes a user-space V4L2
+/// device (/dev/videoN) that nokhwa, ffmpeg and v4l2-ctl open through their real code paths.
+/// Built once per test binary with the system C compiler; configured per command by env.
+pub struct FakeCam {
+    vars: Vec<(String, String)>,
+}
+
+/// Builds the shim (once) and returns its path.
+pub fn fakecam_lib() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fakecam").join("fakecam.c");
+            let out_dir = reel_bin().parent().expect("target dir").join("fakecam");
+            std::fs::create_dir_all(&out_dir).expect("fakecam build dir");
+            // One output per test process: parallel test binaries never race on one file.
+            let out = out_dir.join(format!("libfakecam-{}.so", std::process::id()));
+            let status = Command::new("cc")
+                .args(["-O2", "-shared", "-fPIC", "-Wall", "-o"])
+                .arg(&out)
+                .arg(&src)
+                .args(["-ldl", "-lpthread", "-ljpeg"])
+                .status()
+                .expect("cc is missing: install build-essential (scripts/setup.sh)");
+            assert!(status.success(), "the test camera shim did not build (needs libjpeg-dev: scripts/setup.sh test)");
+            out
+        })
+        .clone()
+}
+
+impl FakeCam {
+    /// A camera offering `formats` (`yuyv`, `mjpeg`, comma-separated) at `sizes`
+    /// (`640x480,1280x720`) and `fps`.
+    pub fn new(formats: &str, sizes: &str, fps: u32) -> FakeCam {
+        let vars = vec![
+            ("REEL_FAKECAM".into(), "1".into()),
+            ("REEL_FAKECAM_FORMATS".into(), formats.into()),
+            ("REEL_FAKECAM_SIZES".into(), sizes.into()),
+            ("REEL_FAKECAM_FPS".into(), fps.to_string()),
+        ];
+        FakeCam { vars }
+    }
+
+    /// Any other setting (`DISCONNECT_AFTER`, `RECONNECT_AFTER_MS`, `BUSY`, `NAME`).
+    pub fn with(mut self, key: &str, value: &str) -> FakeCam {
+        self.vars.push((format!("REEL_FAKECAM_{key}"), value.into()));
+        self
+    }
+
+    /// Preloads the shim into this one command (and so only into the process under test).
+    pub fn apply<'a>(&self, c: &'a mut Command) -> &'a mut Command {
+        c.env("LD_PRELOAD", fakecam_lib());
+        for (k, v) in &self.vars {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// A shell script that runs `program` with the shim preloaded: for processes started by
+    /// another program (the desktop app started by its WebDriver).
+    pub fn wrapper(&self, dir: &Path, program: &Path) -> PathBuf {
+        let mut s = String::from("#!/bin/sh\n");
+        s += &format!("export LD_PRELOAD='{}'\n", fakecam_lib().display());
+        for (k, v) in &self.vars {
+            s += &format!("export {k}='{v}'\n");
+        }
+        s += &format!("exec '{}' \"$@\"\n", program.display());
+        let path = dir.join("with-fakecam.sh");
+        std::fs::write(&path, s).expect("wrapper");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        path
+    }
+}
+
+/// The test camera's picture (tests/fakecam/README.md): eight vertical bars over the top three
+/// quarters, left to right, in these RGB colours.
+pub const FAKECAM_BARS: [[u8; 3]; 8] = [[191, 191, 191], [191, 191, 0], [0, 191, 191], [0, 191, 0], [191, 0, 191], [191, 0, 0], [0, 0, 191], [0, 0, 0]];
+
+/// Decodes every frame of a video as RGB24 at its own size: (width, height, frames).
+pub fn decode_rgb(path: &Path) -> (u32, u32, Vec<Vec<u8>>) {
+    let probe = ffprobe(path);
+    let v = stream(&probe, "video").expect("a video stream");
+    let (w, h) = (v["width"].as_u64().unwrap_or(0) as u32, v["height"].as_u64().unwrap_or(0) as u32);
+    let out = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(path).args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]).output().expect("ffmpeg");
+    assert!(out.status.success(), "ffmpeg could not decode {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    let n = (w * h * 3) as usize;
+    assert!(n > 0, "no picture size in {}", path.display());
+    (w, h, out.stdout.chunks_exact(n).map(<[u8]>::to_vec).collect())
+}
+
+/// The RGB at fractions (fx, fy) of an RGB24 frame, averaged over a 5x5 block.
+pub fn rgb_at(frame: &[u8], w: u32, h: u32, fx: f64, fy: f64) -> [u8; 3] {
+    let (cx, cy) = ((w as f64 * fx) as i64, (h as f64 * fy) as i64);
+    let mut sum = [0u32; 3];
+    let mut n = 0;
+    for y in (cy - 2).max(0)..(cy + 3).min(h as i64) {
+        for x in (cx - 2).max(0)..(cx + 3).min(w as i64) {
+            let i = ((y * w as i64 + x) * 3) as usize;
+            for c in 0..3 {
+                sum[c] += frame[i + c] as u32;
+            }
+            n += 1;
+        }
+    }
+    sum.map(|s| (s / n.max(1)) as u8)
+}
+
+/// Whether two colours are within `tol` on every channel.
+pub fn near_rgb(a: [u8; 3], b: [u8; 3], tol: i32) -> bool {
+    a.iter().zip(b).all(|(x, y)| (*x as i32 - y as i32).abs() <= tol)
+}

@@ -27,14 +27,19 @@ impl From<RecordError> for ApiError {
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Devices {
-    pub cameras: Vec<CameraInfo>,
+    /// Each camera with the modes it offers and the one Reel would stream for the output size
+    /// and rate asked about.
+    pub cameras: Vec<reel_capture::camera::CameraDetails>,
+    /// Microphones: the system default first, speaker monitors last (`is_monitor`).
     pub mics: Vec<MicInfo>,
     /// Always available: the synthetic camera and tone, so Reel works with no hardware.
     pub synthetic: Vec<&'static str>,
 }
 
-pub fn devices() -> Devices {
-    Devices { cameras: reel_capture::list_cameras(), mics: reel_capture::list_mics(), synthetic: vec!["camera: synthetic", "mic: tone"] }
+/// Cameras and microphones, with what each camera would stream for an output of `size` at
+/// `fps` (opening each camera that is not open already for a moment, to read its modes).
+pub fn devices(size: Size, fps: Fps) -> Devices {
+    Devices { cameras: reel_capture::camera::describe_cameras(size, fps), mics: reel_capture::list_mics(), synthetic: vec!["camera: synthetic", "mic: tone"] }
 }
 
 /// Opens devices and the file; call `start()` on the result (after a countdown, if any).

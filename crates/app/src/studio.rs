@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reel_capture::{CameraSpec, MicSpec};
+use reel_capture::camera::CameraDevice;
+use reel_capture::{CameraSpec, LevelMeter, MicSpec};
 use reel_compose::{Deck, Scene};
 use reel_library::{Entry, Library};
 use reel_media::{ClockMode, Fps, Size};
@@ -69,6 +70,24 @@ pub struct Status {
     pub frames_dropped: u64,
     pub slide: usize,
     pub slides: usize,
+    /// The camera is gone right now (the recording shows the "camera disconnected" card).
+    pub camera_down: bool,
+    /// Times the camera was lost during this recording.
+    pub camera_disconnects: u64,
+}
+
+/// What the recorder view shows before (and while) recording: the microphone's level and the
+/// camera's state, so a silent or wrong microphone or a lost camera is seen before the take.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Live {
+    pub level_rms: f32,
+    pub level_peak: f32,
+    /// The microphone being metered, as the audio system names it.
+    pub mic: Option<String>,
+    /// Why the microphone cannot be metered, if so.
+    pub mic_error: Option<String>,
+    /// The live camera's state (`None`: the demo camera, a file or no camera).
+    pub camera: Option<reel_capture::camera::CameraStatus>,
 }
 
 struct Active {
@@ -90,6 +109,11 @@ pub struct Studio {
     loaded: Mutex<Loaded>,
     active: Mutex<Option<Active>>,
     preview: Mutex<Option<PreviewCompositor>>,
+    /// The live camera the recorder view shows, held open between preview frames; pressing
+    /// Record subscribes the recording to this same device. Switching camera drops it.
+    camera: Mutex<Option<(CameraSpec, Arc<CameraDevice>)>>,
+    /// The microphone's level meter while not recording (the spec it was opened for).
+    meter: Mutex<Option<(String, Result<LevelMeter, String>)>>,
 }
 
 /// The live preview's compositor: at the size the view shows, kept between frames so that the
@@ -118,7 +142,7 @@ impl Studio {
     pub fn new(library: Arc<Library>) -> Result<Studio, ApiError> {
         let config = StudioConfig::default();
         let loaded = Self::load(&config)?;
-        Ok(Studio { library, loaded: Mutex::new(loaded), active: Mutex::new(None), preview: Mutex::new(None) })
+        Ok(Studio { library, loaded: Mutex::new(loaded), active: Mutex::new(None), preview: Mutex::new(None), camera: Mutex::new(None), meter: Mutex::new(None) })
     }
 
     pub fn library(&self) -> &Library {
@@ -144,7 +168,16 @@ impl Studio {
     }
 
     /// Checks and applies the recorder's settings; a slide deck is loaded (fitted) here, once.
+    /// Camera, microphone, size and rate are the recording's file format and devices: they
+    /// cannot change while recording (layout, slides and camera on/off can, by command).
     pub fn configure(&self, c: StudioConfig) -> Result<usize, ApiError> {
+        if lock(&self.active).is_some() {
+            let l = lock(&self.loaded);
+            let o = &l.config;
+            if o.camera != c.camera || o.mic != c.mic || o.size != c.size || o.fps != c.fps {
+                return Err(ApiError { code: "busy".into(), message: "camera, microphone and size cannot change while recording; stop the recording first".into() });
+            }
+        }
         let same_deck = {
             let l = lock(&self.loaded);
             l.config.deck == c.deck && l.config.screen == c.screen && l.config.size == c.size && l.config.scene.background == c.scene.background
@@ -162,17 +195,82 @@ impl Studio {
             StageSpec::Slides(d) => d.len(),
             _ => 0,
         };
+        let camera = loaded.camera.clone();
         *lock(&self.loaded) = loaded;
+        // Another camera (or none): close the one held for the preview.
+        let mut held = lock(&self.camera);
+        if held.as_ref().is_some_and(|(spec, _)| *spec != camera) {
+            *held = None;
+        }
         Ok(slides)
+    }
+
+    /// Keeps the configured live camera open (opening it on first use): the preview's frames
+    /// and, once Record is pressed, the recording's come from this one device.
+    fn hold_camera(&self, spec: &CameraSpec, size: Size, fps: u32) -> Result<(), ApiError> {
+        if !matches!(spec, CameraSpec::Index(_) | CameraSpec::Name(_)) {
+            *lock(&self.camera) = None;
+            return Ok(());
+        }
+        let mut held = lock(&self.camera);
+        if held.as_ref().is_some_and(|(s, _)| s == spec) {
+            return Ok(());
+        }
+        *held = None; // close the old one before opening the next
+        let fps = Fps::new(fps).map_err(|e| bad(e.to_string()))?;
+        let dev = reel_capture::camera::open(spec, size, fps).map_err(|e| ApiError::from(reel_recorder::RecordError::from(e)))?;
+        *held = Some((spec.clone(), dev));
+        Ok(())
+    }
+
+    /// Closes the preview's camera and the level meter (the recorder view is not on screen):
+    /// the camera's light goes off. A running recording keeps its own devices.
+    pub fn release(&self) {
+        *lock(&self.meter) = None;
+        *lock(&self.camera) = None;
+    }
+
+    /// The microphone level and the camera's state, for the recorder view's meter and notices.
+    /// Before a take the configured microphone is opened just for its level.
+    pub fn live(&self) -> Live {
+        let camera = lock(&self.camera).as_ref().map(|(_, d)| d.status());
+        if let Some(a) = lock(&self.active).as_ref() {
+            let (rms, peak) = a.rec.level();
+            let camera = a.rec.camera().map(|d| d.status()).or(camera);
+            return Live { level_rms: rms, level_peak: peak, mic: None, mic_error: None, camera };
+        }
+        let mic = lock(&self.loaded).config.mic.clone();
+        let wanted = match mic.parse::<MicSpec>() {
+            Ok(MicSpec::Default) => None,
+            Ok(MicSpec::Name(n)) => Some(n),
+            _ => {
+                *lock(&self.meter) = None;
+                return Live { level_rms: 0.0, level_peak: 0.0, mic: None, mic_error: None, camera };
+            }
+        };
+        let mut meter = lock(&self.meter);
+        if meter.as_ref().is_none_or(|(m, _)| *m != mic) {
+            *meter = None;
+            *meter = Some((mic.clone(), LevelMeter::open(wanted).map_err(|e| e.to_string())));
+        }
+        match meter.as_ref().map(|(_, m)| m) {
+            Some(Ok(m)) => {
+                let (rms, peak) = m.level();
+                Live { level_rms: rms, level_peak: peak, mic: Some(m.opened.name.clone()), mic_error: None, camera }
+            }
+            Some(Err(e)) => Live { level_rms: 0.0, level_peak: 0.0, mic: None, mic_error: Some(e.clone()), camera },
+            None => Live { level_rms: 0.0, level_peak: 0.0, mic: None, mic_error: None, camera },
+        }
     }
 
     /// One composed frame as JPEG, `width` pixels wide (the preview need not be full size): the
     /// same scene composed at that size, by a compositor kept from one frame to the next.
     pub fn preview_jpeg(&self, slide: usize, at_s: f64, width: u32) -> Result<Vec<u8>, ApiError> {
-        let (camera, size, scene, stage) = {
+        let (camera, size, scene, stage, fps) = {
             let l = lock(&self.loaded);
-            (l.camera.clone(), l.size, l.config.scene.clone(), l.stage.clone())
+            (l.camera.clone(), l.size, l.config.scene.clone(), l.stage.clone(), l.config.fps)
         };
+        self.hold_camera(&camera, size, fps)?;
         let slides = match &stage {
             StageSpec::Slides(d) => d.len(),
             _ => 1,
@@ -189,7 +287,9 @@ impl Studio {
                 }
                 *cache = Some(PreviewCompositor { compositor, backdrop: scene.background_image.clone() });
             }
-            let Some(p) = cache.as_mut() else { return Err(ApiError { code: "internal".into(), message: "no preview compositor".into() }) };
+            let Some(p) = cache.as_mut() else {
+                return Err(ApiError { code: "internal".into(), message: "no preview compositor".into() });
+            };
             reel_recorder::preview::render_on(&mut p.compositor, &camera, &scene, &stage, slide.min(slides.saturating_sub(1)), Duration::from_secs_f64(at))?
         };
         jpeg(&f.data, f.width, f.height)
@@ -209,6 +309,9 @@ impl Studio {
             StageSpec::Slides(d) => d.len(),
             _ => 0,
         };
+        // The meter's stream would be a second client of the microphone: the recording's own
+        // level takes over.
+        *lock(&self.meter) = None;
         let job = LibraryRecording::begin(&self.library, c.title.as_deref())?;
         let opts = RecordOptions {
             camera,
@@ -239,14 +342,17 @@ impl Studio {
         let a = lock(&self.active);
         let a = a.as_ref()?;
         let (rms, peak) = a.rec.level();
+        let health = a.rec.health();
         Some(Status {
             state: a.rec.state(),
             elapsed_s: a.rec.elapsed().as_secs_f64(),
             level_rms: rms,
             level_peak: peak,
-            frames_dropped: a.rec.health().frames_dropped,
+            frames_dropped: health.frames_dropped,
             slide: a.slide,
             slides: a.slides,
+            camera_down: health.camera_down,
+            camera_disconnects: health.camera_disconnects,
         })
     }
 
@@ -359,6 +465,16 @@ impl Studio {
         Ok(serde_json::json!({"entry": entry, "meta": meta, "feedback": feedback}))
     }
 
+    /// Cameras (with their modes and Reel's pick for the configured size and rate) and
+    /// microphones.
+    pub fn devices(&self) -> crate::Devices {
+        let (size, fps) = {
+            let l = lock(&self.loaded);
+            (l.size, Fps::new(l.config.fps).unwrap_or_else(|_| Fps::new(30).unwrap_or_else(|_| unreachable!())))
+        };
+        crate::devices(size, fps)
+    }
+
     pub fn trash_list(&self) -> Vec<TrashItem> {
         self.library.trash().into_iter().map(|(name, m)| TrashItem { title: m.map(|m| m.title).unwrap_or_else(|| name.clone()), name }).collect()
     }
@@ -387,7 +503,12 @@ pub fn dispatch(studio: &Studio, server: &str, secret: &str, command: &str, a: s
     let lib = studio.library();
     match command {
         "app_info" => json(studio.info(server, secret)),
-        "devices" => json(crate::devices()),
+        "devices" => json(studio.devices()),
+        "live" => json(studio.live()),
+        "release_devices" => {
+            studio.release();
+            json(())
+        }
         "interrupted" => json(crate::interrupted_recordings()),
         "configure" => json(studio.configure(arg(&a, "config")?)?),
         // Over HTTP the JPEG travels as base64 (the app gets raw bytes).

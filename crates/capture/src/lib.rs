@@ -25,7 +25,7 @@ use crossbeam_channel::{SendTimeoutError, Sender};
 use reel_media::{AudioChunk, Health, VideoFrame};
 
 pub use camera::{list_cameras, CameraInfo};
-pub use mic::{list_mics, MicInfo};
+pub use mic::{list_mics, LevelMeter, MicInfo};
 
 /// The outcome of handing an item to a queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +165,10 @@ pub enum CaptureError {
     NoCamera { wanted: Option<String> },
     #[error("could not open camera '{name}': {reason}; check that no other program is using it, or use --camera synthetic / --camera none")]
     CameraOpen { name: String, reason: String },
+    #[error("camera '{name}' is in use by another program; close it there (a video call, a browser tab) or pick another camera")]
+    CameraBusy { name: String },
+    #[error("no permission to use camera '{name}'; add yourself to the 'video' group (sudo usermod -aG video $USER, then log in again) or pick another camera")]
+    CameraPermission { name: String },
     #[error("no microphone found{}{}; record video only with --mic none, or use --mic tone for a test tone", wanted.as_ref().map(|w| format!(" matching '{w}'")).unwrap_or_default(), if available.is_empty() { String::new() } else { format!(" (available: {})", available.join(", ")) })]
     NoMic { wanted: Option<String>, available: Vec<String> },
     #[error("could not open microphone '{name}': {reason}; pick another with --mic NAME (see `reel devices`) or use --mic none")]

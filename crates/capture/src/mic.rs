@@ -29,6 +29,26 @@ pub struct MicInfo {
     pub id: String,
     pub host: String,
     pub is_default: bool,
+    /// A loopback of an output ("Monitor of …" in PulseAudio): records what the speakers
+    /// play, not a voice. Listed last and never picked by default.
+    #[serde(default)]
+    pub is_monitor: bool,
+}
+
+/// PulseAudio (and PipeWire-Pulse) names a sink's loopback source `SINK.monitor` and describes
+/// it as "Monitor of …"; cpal exposes only the name and the description.
+fn is_monitor(id: &str, name: &str) -> bool {
+    id.ends_with(".monitor") || name.starts_with("Monitor of ")
+}
+
+/// The order people pick from: the system default first (unless it is a monitor), then the
+/// other microphones, then monitors.
+fn rank(m: &MicInfo) -> u8 {
+    match (m.is_monitor, m.is_default) {
+        (false, true) => 0,
+        (false, false) => 1,
+        (true, _) => 2,
+    }
 }
 
 fn hosts() -> Vec<cpal::Host> {
@@ -54,15 +74,19 @@ pub fn list_mics() -> Vec<MicInfo> {
     let mut out = Vec::new();
     for host in hosts() {
         let default_id = host.default_input_device().and_then(|d| d.id().ok()).map(|id| id.to_string());
-        let Ok(devices) = host.input_devices() else { continue };
+        let Ok(devices) = host.input_devices() else {
+            continue;
+        };
         for d in devices {
             let id = d.id().map(|i| i.to_string()).unwrap_or_default();
             if is_alsa_plugin(&id) {
                 continue;
             }
-            out.push(MicInfo { name: d.to_string(), is_default: Some(&id) == default_id.as_ref(), id, host: format!("{:?}", host.id()) });
+            let name = d.to_string();
+            out.push(MicInfo { is_default: Some(&id) == default_id.as_ref(), is_monitor: is_monitor(&id, &name), name, id, host: format!("{:?}", host.id()) });
         }
     }
+    out.sort_by_key(rank);
     out
 }
 
@@ -71,8 +95,20 @@ fn find_device(wanted: Option<&str>) -> Result<(cpal::Host, cpal::Device), Captu
     for host in hosts() {
         match wanted {
             None => {
+                // The system default, unless it is a speaker monitor (PulseAudio makes one the
+                // default when no microphone is plugged in): then the first real microphone.
                 if let Some(d) = host.default_input_device() {
-                    return Ok((host, d));
+                    let id = d.id().map(|i| i.to_string()).unwrap_or_default();
+                    if !is_monitor(&id, &d.to_string()) {
+                        return Ok((host, d));
+                    }
+                    let real = host.input_devices().ok().and_then(|mut ds| {
+                        ds.find(|x| {
+                            let xid = x.id().map(|i| i.to_string()).unwrap_or_default();
+                            !is_alsa_plugin(&xid) && !is_monitor(&xid, &x.to_string())
+                        })
+                    });
+                    return Ok((host, real.unwrap_or(d)));
                 }
             }
             Some(w) => {
@@ -159,7 +195,9 @@ fn open(wanted: Option<&str>, clock: Clock, out: Out<AudioChunk>) -> Result<(cpa
         out.health().set_level(rms, peak);
         let frames = samples.len() / channels.max(1) as usize;
         let span = Duration::from_secs_f64(frames as f64 / rate as f64);
-        let Some(ts) = clock.media_time_of(at.checked_sub(span).unwrap_or(at)) else { return };
+        let Some(ts) = clock.media_time_of(at.checked_sub(span).unwrap_or(at)) else {
+            return;
+        };
         out.push(AudioChunk { ts, rate, channels, samples: samples.to_vec() });
     };
     let stream = {
@@ -185,9 +223,58 @@ fn open(wanted: Option<&str>, clock: Clock, out: Out<AudioChunk>) -> Result<(cpa
     Ok((stream, MicOpened { name, rate, channels }))
 }
 
+/// A microphone opened only for its level: the recorder's meter before a take, so a silent or
+/// wrong microphone is seen before recording. Its chunks go to a one-slot queue nobody reads
+/// (dropped at once, as a device callback must never wait); the level is taken before that.
+/// Closed when dropped.
+pub struct LevelMeter {
+    clock: Clock,
+    health: std::sync::Arc<reel_media::Health>,
+    thread: Option<JoinHandle<()>>,
+    _queue: crossbeam_channel::Receiver<AudioChunk>,
+    pub opened: MicOpened,
+}
+
+impl LevelMeter {
+    pub fn open(wanted: Option<String>) -> Result<LevelMeter, CaptureError> {
+        let clock = Clock::new(reel_media::ClockMode::Realtime);
+        clock.start();
+        let health = std::sync::Arc::new(reel_media::Health::default());
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (thread, opened) = spawn(wanted, clock.clone(), Out::new(tx, Some(Duration::ZERO), health.clone()))?;
+        Ok(LevelMeter { clock, health, thread: Some(thread), _queue: rx, opened })
+    }
+
+    /// (rms, peak) of the latest audio, each 0..1.
+    pub fn level(&self) -> (f32, f32) {
+        self.health.level()
+    }
+}
+
+impl Drop for LevelMeter {
+    fn drop(&mut self) {
+        self.clock.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn monitors_are_recognised_and_ranked_last() {
+        assert!(is_monitor("alsa_output.pci.analog-stereo.monitor", "Monitor of Built-in Audio"));
+        assert!(is_monitor("x", "Monitor of Speakers"));
+        assert!(!is_monitor("alsa_input.usb-mic", "USB Microphone"));
+        let m = |name: &str, is_default, is_monitor| MicInfo { name: name.into(), id: name.into(), host: "PulseAudio".into(), is_default, is_monitor };
+        let mut v = [m("Monitor of Speakers", false, true), m("Webcam mic", false, false), m("Headset", true, false)];
+        v.sort_by_key(rank);
+        let names: Vec<&str> = v.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(names, ["Headset", "Webcam mic", "Monitor of Speakers"]);
+    }
 
     #[test]
     fn unknown_mic_is_a_clear_error() {

@@ -33,6 +33,12 @@ enum Which {
         /// Keep the recording here (default: a temporary folder).
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// `synthetic`, or a camera (index or name) as in `reel record`.
+        #[arg(long, default_value = "synthetic")]
+        camera: String,
+        /// `tone`, `default`, `none` or a microphone name.
+        #[arg(long, default_value = "tone")]
+        mic: String,
         #[arg(long)]
         json: bool,
     },
@@ -100,6 +106,16 @@ enum Which {
         #[arg(long)]
         json: bool,
     },
+    /// Camera frames to RGBA per format and size (MJPEG with libjpeg-turbo and zune-jpeg,
+    /// YUYV), beside ffmpeg's decoder and scaler on the same frames.
+    Camera {
+        #[arg(long, default_value = "120")]
+        frames: u32,
+        #[arg(long, default_value = "5")]
+        runs: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Encode unpaced and report frames per second, beside the ffmpeg CLI.
     Encode {
         #[arg(long, default_value = "720p")]
@@ -123,7 +139,8 @@ fn rss_mb() -> f64 {
 
 pub fn run(a: BenchArgs) -> Result<()> {
     match a.which {
-        Which::Live { size, fps, seconds, keep, json } => live(size.parse()?, fps.parse()?, seconds, keep, json),
+        Which::Live { size, fps, seconds, keep, camera, mic, json } => live(size.parse()?, fps.parse()?, seconds, keep, camera.parse()?, mic.parse()?, json),
+        Which::Camera { frames, runs, json } => crate::bench_camera::camera(frames.clamp(1, 3000), runs.clamp(1, 50), json),
         Which::Encode { size, fps, seconds, json } => encode(size.parse()?, fps.parse()?, seconds, json),
         Which::Compose { size, frames, json } => compose(size.parse()?, frames, json),
         Which::Render { size, seconds, json } => render(size.parse()?, seconds, json),
@@ -304,11 +321,26 @@ fn render(size: Size, seconds: u32, json: bool) -> Result<()> {
     print_report(&report, json)
 }
 
-fn live(size: Size, fps: Fps, seconds: f64, keep: Option<PathBuf>, json: bool) -> Result<()> {
+/// User + system CPU time of this process so far, in seconds (from /proc/self/stat).
+fn cpu_s() -> f64 {
+    let ticks = std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| {
+        // Fields after the command name (which may contain spaces) start after the last ')'.
+        let rest = s.rsplit_once(')')?.1.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        Some(rest.get(11)?.parse::<f64>().ok()? + rest.get(12)?.parse::<f64>().ok()?)
+    });
+    // USER_HZ is 100 on Linux.
+    ticks.unwrap_or(0.0) / 100.0
+}
+
+fn live(size: Size, fps: Fps, seconds: f64, keep: Option<PathBuf>, camera: CameraSpec, mic: MicSpec, json: bool) -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let out = keep.unwrap_or_else(|| tmp.path().join("bench-live.mp4"));
-    let rec = reel_app::prepare_recording(opts(out.clone(), size, fps, seconds, ClockMode::Realtime))?;
+    let mut o = opts(out.clone(), size, fps, seconds, ClockMode::Realtime);
+    o.camera = camera.clone();
+    o.mic = mic;
+    let rec = reel_app::prepare_recording(o)?;
     let base_rss = rss_mb();
+    let (cpu0, wall0) = (cpu_s(), Instant::now());
     rec.start();
     let mut samples = Vec::new();
     let bar = indicatif::ProgressBar::new(seconds as u64).with_message(format!("live {size}@{} for {seconds} s", fps.get()));
@@ -318,8 +350,11 @@ fn live(size: Size, fps: Fps, seconds: f64, keep: Option<PathBuf>, json: bool) -
         bar.set_position(rec.elapsed().as_secs());
     }
     bar.finish_and_clear();
+    let cpu_percent = (cpu_s() - cpu0) / wall0.elapsed().as_secs_f64() * 100.0;
+    let camera_mode = rec.camera().map(|d| d.status());
     let s = rec.finish().map_err(reel_app::ApiError::from)?;
-    let sync = reel_codec::analyze::sync_report(&out)?;
+    // The A/V offset is measured on the synthetic source's flashes and beeps only.
+    let sync = if camera == CameraSpec::Synthetic { Some(reel_codec::analyze::sync_report(&out)?) } else { None };
     let peak = samples.iter().map(|x| x.1).fold(0.0, f64::max);
     let tenth = samples.get(samples.len() / 10).map(|x| x.1).unwrap_or(0.0);
     let last = samples.last().map(|x| x.1).unwrap_or(0.0);
@@ -328,7 +363,8 @@ fn live(size: Size, fps: Fps, seconds: f64, keep: Option<PathBuf>, json: bool) -
         "frames_encoded": s.frames_encoded, "frames_dropped": s.frames_dropped, "frames_duplicated": s.frames_duplicated,
         "capture_jitter_p50_ms": s.health.capture_jitter_p50_ms, "capture_jitter_p99_ms": s.capture_jitter_p99_ms,
         "capture_jitter_max_ms": s.health.capture_jitter_max_ms,
-        "av_offset_max_ms": sync.max_abs_offset_s * 1000.0, "av_offsets_checked": sync.offsets_s.len(),
+        "av_offset_max_ms": sync.as_ref().map(|s| s.max_abs_offset_s * 1000.0), "av_offsets_checked": sync.as_ref().map(|s| s.offsets_s.len()),
+        "cpu_percent": cpu_percent, "camera": camera_mode, "camera_disconnects": s.health.camera_disconnects,
         "rss_before_start_mb": base_rss, "rss_peak_mb": peak, "rss_at_10pct_mb": tenth, "rss_at_end_mb": last,
         "finalize_ms": s.finalize_ms, "bytes": s.bytes, "audio_underrun_ms": s.health.audio_underrun_ms,
         "video_queue_max": s.health.video_queue_max,

@@ -1,6 +1,7 @@
 //! `reel`: the command line. Every command is a thin shell over `reel_app`.
 
 mod bench;
+mod bench_camera;
 mod bench_serve;
 mod library;
 mod publish;
@@ -24,12 +25,19 @@ struct Cli {
     cmd: Cmd,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
-    /// List cameras and microphones.
+    /// List cameras (with the modes they offer and the one Reel would use) and microphones.
     Devices {
         #[arg(long)]
         json: bool,
+        /// The output size to pick camera modes for.
+        #[arg(long, default_value = "720p")]
+        size: reel_app::Size,
+        #[arg(long, default_value_t = 30)]
+        fps: u32,
     },
     /// Record camera and microphone to an MP4.
     Record(record::RecordArgs),
@@ -95,7 +103,7 @@ struct PreviewArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
-        Cmd::Devices { json } => devices(json),
+        Cmd::Devices { json, size, fps } => devices(json, size, fps),
         Cmd::Record(a) => record::run(a, cli.library.as_deref()),
         Cmd::Recover { path, all, json } => recover(path, all, json),
         Cmd::Preview(a) => preview(a),
@@ -118,8 +126,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn devices(json: bool) -> Result<()> {
-    let d = reel_app::devices();
+fn devices(json: bool, size: reel_app::Size, fps: u32) -> Result<()> {
+    let d = reel_app::devices(size, reel_app::Fps::new(fps)?);
     if json {
         println!("{}", serde_json::to_string_pretty(&d)?);
         return Ok(());
@@ -129,14 +137,26 @@ fn devices(json: bool) -> Result<()> {
         println!("  (none found; use --camera synthetic for a test pattern)");
     }
     for c in &d.cameras {
-        println!("  {}  {}", c.index, c.name);
+        println!("  {}  {}", c.info.index, c.info.name);
+        match (&c.error, &c.pick) {
+            (Some(e), _) => println!("     {e}"),
+            (None, Some(p)) => println!("     streams {p} for {}x{} at {fps} fps ({} modes offered; --json lists them)", size.width, size.height, c.modes.len()),
+            (None, None) => println!("     offers no format Reel can read"),
+        }
     }
     println!("Microphones:");
     if d.mics.is_empty() {
         println!("  (none found; use --mic tone for a test tone, or --mic none)");
     }
     for m in &d.mics {
-        println!("  {}{}  [{}]", m.name, if m.is_default { " (default)" } else { "" }, m.id);
+        let note = if m.is_monitor {
+            " (speaker monitor: records what plays, not a voice)"
+        } else if m.is_default {
+            " (default)"
+        } else {
+            ""
+        };
+        println!("  {}{note}  [{}]", m.name, m.id);
     }
     println!("Always available: --camera synthetic, --mic tone");
     Ok(())

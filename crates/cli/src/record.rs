@@ -141,7 +141,9 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
     }
     // Publishing is checked before recording: a wrong bucket or key is said now, not after.
     let storage = match &a.publish.publish {
-        Some(_) if a.output.is_some() => bail!("--publish uploads a library recording; leave out --output"),
+        Some(_) if a.output.is_some() => {
+            bail!("--publish uploads a library recording; leave out --output")
+        }
         Some(target) => {
             let s = a.publish.storage();
             let opts = s.options(None)?;
@@ -269,11 +271,24 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
             .with_style(ProgressStyle::with_template("{prefix} [{bar:30}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ")),
         None => ProgressBar::new_spinner(),
     };
+    let mut camera_down = false;
     while !stop.load(Ordering::SeqCst) && !rec.is_stopped() {
         let t = rec.elapsed();
         let (rms, _) = rec.level();
         let meter_len = ((rms * 4.0).sqrt().min(1.0) * 10.0) as usize;
         let h = rec.health();
+        // Said at once, above the bar: the recording goes on either way.
+        if h.camera_down != camera_down {
+            camera_down = h.camera_down;
+            let at = format!("{:02}:{:04.1}", t.as_secs() / 60, t.as_secs_f64() % 60.0);
+            bar.suspend(|| {
+                if camera_down {
+                    eprintln!("camera disconnected at {at}: the recording goes on with a \"camera disconnected\" card; plug it back in to continue");
+                } else {
+                    eprintln!("camera back at {at}");
+                }
+            });
+        }
         let state = if rec.state() == reel_app::State::Paused { "PAUSED" } else { "● REC" };
         bar.set_prefix(format!("{state} {:02}:{:04.1}", t.as_secs() / 60, t.as_secs_f64() % 60.0));
         bar.set_message(format!("mic {:<10} dropped {}", "|".repeat(meter_len), h.frames_dropped));

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fast_image_resize as fr;
-use reel_media::{Patch, Picture, Size, VideoFrame};
+use reel_media::{free_buffer, Patch, Picture, Size, VideoFrame};
 
 pub use deck::{Deck, Slide};
 pub use scene::{Bubble, BubbleSize, Corner, Layout, LowerThird, Scene, Shape, TitleCard};
@@ -179,19 +179,6 @@ fn flip_rows(dst: &mut [u8], src: &[u8], w: usize) {
             *d = *s;
         }
     }
-}
-
-/// A buffer of `len` bytes taken out of `pool` that nobody else holds (reused), or a new one.
-/// The caller puts it back (`pool.push`) once it has handed out its clone; neither step
-/// allocates in steady state.
-fn free_buffer(pool: &mut Vec<Arc<Vec<u8>>>, len: usize) -> Arc<Vec<u8>> {
-    let mut b = match pool.iter().position(|b| Arc::strong_count(b) == 1) {
-        Some(i) => pool.swap_remove(i),
-        None => Arc::new(Vec::new()),
-    };
-    // Nobody else holds it, so this neither copies nor allocates unless the size changed.
-    Arc::make_mut(&mut b).resize(len, 0);
-    b
 }
 
 impl Compositor {
@@ -448,7 +435,9 @@ impl Compositor {
             Some(i) if i.width() == r.w && i.height() == r.h => i,
             slot => slot.insert(fr::images::Image::new(r.w, r.h, fr::PixelType::U8x4)),
         };
-        let Ok(src) = fr::images::ImageRef::new(p.width, p.height, &p.data, fr::PixelType::U8x4) else { return };
+        let Ok(src) = fr::images::ImageRef::new(p.width, p.height, &p.data, fr::PixelType::U8x4) else {
+            return;
+        };
         // Interpolation (not convolution) costs a third as much when enlarging, and a camera is
         // mostly enlarged or kept; shrinking a big camera into a bubble needs the convolution.
         let enlarging = r.w >= p.width / 2 && r.h >= p.height / 2;
@@ -484,11 +473,17 @@ impl Compositor {
         } else {
             &p.data
         };
-        let Ok(src) = fr::images::ImageRef::new(p.width, p.height, src_bytes, fr::PixelType::U8x4) else { return false };
+        let Ok(src) = fr::images::ImageRef::new(p.width, p.height, src_bytes, fr::PixelType::U8x4) else {
+            return false;
+        };
         let start = r.y as usize * cw * 4;
         let end = (r.y + r.h) as usize * cw * 4;
-        let Some(dst_bytes) = canvas.get_mut(start..end) else { return false };
-        let Ok(mut dst) = fr::images::Image::from_slice_u8(r.w, r.h, dst_bytes, fr::PixelType::U8x4) else { return false };
+        let Some(dst_bytes) = canvas.get_mut(start..end) else {
+            return false;
+        };
+        let Ok(mut dst) = fr::images::Image::from_slice_u8(r.w, r.h, dst_bytes, fr::PixelType::U8x4) else {
+            return false;
+        };
         let enlarging = r.w >= p.width / 2 && r.h >= p.height / 2;
         let alg = if enlarging { fr::ResizeAlg::Interpolation(fr::FilterType::Bilinear) } else { fr::ResizeAlg::Convolution(fr::FilterType::Bilinear) };
         let mut opts = fr::ResizeOptions::new().resize_alg(alg);

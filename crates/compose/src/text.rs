@@ -140,6 +140,30 @@ pub fn lower_third(size: Size, name: &str, role: &str) -> Overlay {
     o
 }
 
+/// What the recording shows while the camera is gone: its last picture at a third of its
+/// brightness (or dark grey if it never sent one) with "Camera disconnected" across it, at the
+/// camera's size so it sits where the camera sat in any layout. Made once per outage.
+pub fn camera_lost_card(last: Option<(&[u8], Size)>) -> (Size, Vec<u8>) {
+    let (size, mut px) = match last {
+        Some((px, size)) if px.len() == size.pixels() * 4 => (size, px.iter().enumerate().map(|(i, &v)| if i % 4 == 3 { 255 } else { v / 3 }).collect::<Vec<u8>>()),
+        _ => {
+            let size = Size { width: 640, height: 360 };
+            (size, std::iter::repeat_n([28u8, 28, 32, 255], size.pixels()).flatten().collect())
+        }
+    };
+    let text = "Camera disconnected";
+    let mut fs = size.height as f32 / 10.0;
+    let w = measure(text, fs, true);
+    if w > size.width as f32 * 0.9 {
+        fs *= size.width as f32 * 0.9 / w;
+    }
+    let (tw, th) = (measure(text, fs, true).ceil() as u32 + 2, (fs * 1.4).ceil() as u32);
+    let mut o = Overlay { w: tw, h: th, rgba: vec![0; (tw * th * 4) as usize] };
+    draw_text(&mut o, text, 1.0, fs * 0.15, fs, true, [255, 255, 255]);
+    blend(&mut px, size, &o, (size.width as i32 - tw as i32) / 2, (size.height as i32 - th as i32) / 2);
+    (size, px)
+}
+
 /// Blends a straight-alpha overlay onto an opaque RGBA canvas at (x, y), clipped.
 pub fn blend(canvas: &mut [u8], size: Size, o: &Overlay, x: i32, y: i32) {
     let (cw, ch) = (size.width as i32, size.height as i32);
@@ -179,6 +203,19 @@ mod tests {
         let (min, max) = (bright.iter().min().unwrap(), bright.iter().max().unwrap());
         assert!((min + max) / 2 > 140 && (min + max) / 2 < 180, "centred: {min}..{max}");
         assert!(o.rgba.chunks(4).all(|p| p[3] == 255), "opaque");
+    }
+
+    #[test]
+    fn camera_lost_card_dims_the_last_picture_and_says_so() {
+        let size = Size::new(320, 240).unwrap();
+        let last = vec![240u8; size.pixels() * 4];
+        let (s, px) = camera_lost_card(Some((&last, size)));
+        assert_eq!(s, size);
+        assert_eq!(&px[..4], &[80, 80, 80, 255], "dimmed to a third");
+        let white = px.chunks(4).filter(|p| p[0] > 200).count();
+        assert!(white > 100, "the words are drawn: {white} bright pixels");
+        let (s, px) = camera_lost_card(None);
+        assert_eq!((s.width, px.len()), (640, 640 * 360 * 4));
     }
 
     #[test]

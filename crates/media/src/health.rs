@@ -2,7 +2,7 @@
 //! how deep the queues got, and how regular capture was. Every stage bumps its own counters
 //! (relaxed atomics: these are statistics, not synchronisation); anyone may read a snapshot.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -25,6 +25,13 @@ pub struct Health {
     pub audio_overrun_us: AtomicU64,
     pub video_queue_max: AtomicU64,
     pub audio_queue_max: AtomicU64,
+    /// Times the camera was lost (unplugged, failed, or silent for a second) while recording.
+    pub camera_disconnects: AtomicU64,
+    /// Frame slots filled with the "camera disconnected" card.
+    pub camera_lost_frames: AtomicU64,
+    /// The camera is gone right now (set by its device thread or by the video thread when it
+    /// stops delivering; cleared when frames come again).
+    pub camera_down: AtomicBool,
     /// Audio level of the last chunk, as f32 bits (RMS and peak, 0..1).
     level_rms: AtomicU64,
     level_peak: AtomicU64,
@@ -87,6 +94,9 @@ impl Health {
             capture_jitter_p50_ms: p(0.5),
             capture_jitter_p99_ms: p(0.99),
             capture_jitter_max_ms: p(1.0),
+            camera_disconnects: l(&self.camera_disconnects),
+            camera_lost_ms: (l(&self.camera_lost_frames) as f64 * nominal_interval.as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
+            camera_down: self.camera_down.load(Relaxed),
         }
     }
 }
@@ -109,4 +119,13 @@ pub struct HealthSnapshot {
     pub capture_jitter_p50_ms: f64,
     pub capture_jitter_p99_ms: f64,
     pub capture_jitter_max_ms: f64,
+    /// Times the camera was lost during the recording (see [`Health::camera_disconnects`]).
+    #[serde(default)]
+    pub camera_disconnects: u64,
+    /// Recording time that shows the "camera disconnected" card instead of the camera.
+    #[serde(default)]
+    pub camera_lost_ms: f64,
+    /// The camera is gone at the moment of the snapshot.
+    #[serde(default)]
+    pub camera_down: bool,
 }

@@ -51,6 +51,20 @@ impl VideoFrame {
     }
 }
 
+/// A buffer of `len` bytes taken out of `pool` that nobody else holds (reused), or a new one.
+/// The caller puts it back (`pool.push`) once it has handed out its clone; neither step
+/// allocates in steady state. Pixel buffers are shared (`Arc`) with queues, previews and
+/// encoders, so "free" means: this pool holds the only reference.
+pub fn free_buffer(pool: &mut Vec<Arc<Vec<u8>>>, len: usize) -> Arc<Vec<u8>> {
+    let mut b = match pool.iter().position(|b| Arc::strong_count(b) == 1) {
+        Some(i) => pool.swap_remove(i),
+        None => Arc::new(Vec::new()),
+    };
+    // Nobody else holds it, so this neither copies nor allocates unless the size changed.
+    Arc::make_mut(&mut b).resize(len, 0);
+    b
+}
+
 impl fmt::Debug for VideoFrame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "VideoFrame({}x{} @ {:?})", self.width, self.height, self.ts)
@@ -121,7 +135,7 @@ impl Size {
         if width < 16 || height < 16 || width > Self::MAX.width || height > Self::MAX.height {
             return Err(SizeError::OutOfRange { width, height });
         }
-        if width % 2 != 0 || height % 2 != 0 {
+        if !width.is_multiple_of(2) || !height.is_multiple_of(2) {
             return Err(SizeError::Odd { width, height });
         }
         Ok(Self { width, height })

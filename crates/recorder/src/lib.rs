@@ -60,6 +60,8 @@ impl RecordError {
     pub fn code(&self) -> &'static str {
         match self {
             RecordError::Capture(CaptureError::NoCamera { .. } | CaptureError::CameraOpen { .. }) => "camera_unavailable",
+            RecordError::Capture(CaptureError::CameraBusy { .. }) => "camera_busy",
+            RecordError::Capture(CaptureError::CameraPermission { .. }) => "camera_permission",
             RecordError::Capture(CaptureError::NoMic { .. } | CaptureError::MicOpen { .. } | CaptureError::AudioHost(_)) => "mic_unavailable",
             RecordError::Capture(_) => "capture_failed",
             RecordError::Codec(CodecError::Open { .. } | CodecError::NoStream { .. }) => "bad_input",
@@ -192,6 +194,8 @@ pub struct Recording {
     state: Arc<Mutex<State>>,
     session: Session,
     sources: Vec<JoinHandle<()>>,
+    /// A live camera's feed; dropped at stop so the video thread sees the end of its input.
+    camera: Option<reel_capture::camera::Subscription>,
     video: Option<JoinHandle<Result<(), RecordError>>>,
     mux: Option<JoinHandle<Result<(), RecordError>>>,
     source_error: Arc<Mutex<Option<String>>>,
@@ -244,6 +248,7 @@ impl Recording {
         let until = opts.max_duration;
         let source_error: Arc<Mutex<Option<String>>> = Arc::default();
         let mut sources = Vec::new();
+        let mut camera: Option<reel_capture::camera::Subscription> = None;
         let fail = |clock: &Clock, sources: Vec<JoinHandle<()>>| {
             clock.stop();
             for s in sources {
@@ -276,14 +281,14 @@ impl Recording {
                 Some(vrx)
             }
             CameraSpec::Index(_) | CameraSpec::Name(_) => {
-                let (i, n) = match &opts.camera {
-                    CameraSpec::Index(i) => (Some(*i), None),
-                    CameraSpec::Name(n) => (None, Some(n.as_str())),
-                    _ => (None, None),
-                };
-                let cam = reel_capture::camera::resolve(i, n);
-                match cam.and_then(|c| reel_capture::camera::spawn(c, opts.size, opts.fps, clock.clone(), vout)) {
-                    Ok(h) => sources.push(h),
+                if !realtime {
+                    fail(&clock, sources);
+                    return Err(RecordError::Pipeline("a camera can only record in real time".into()));
+                }
+                // The shared device: if the app's preview has this camera open, the recording
+                // takes the same stream (and the same frames) instead of opening it again.
+                match reel_capture::camera::open(&opts.camera, opts.size, opts.fps) {
+                    Ok(dev) => camera = Some(dev.subscribe(clock.clone(), vout)),
                     Err(e) => {
                         fail(&clock, sources);
                         return Err(e.into());
@@ -448,6 +453,7 @@ impl Recording {
             state: Arc::new(Mutex::new(State::Prepared)),
             session,
             sources,
+            camera,
             video: Some(video),
             mux: Some(mux),
             source_error,
@@ -497,6 +503,11 @@ impl Recording {
         self.clock.is_stopped() || self.video.as_ref().is_some_and(|h| h.is_finished())
     }
 
+    /// The live camera being recorded, if any (its status, modes, latest frame).
+    pub fn camera(&self) -> Option<&std::sync::Arc<reel_capture::camera::CameraDevice>> {
+        self.camera.as_ref().map(|s| s.device())
+    }
+
     /// Microphone level now: (rms, peak) in 0..1.
     pub fn level(&self) -> (f32, f32) {
         self.health.level()
@@ -515,6 +526,7 @@ impl Recording {
         let stop_at = Instant::now();
         self.clock.stop();
         self.set_state(State::Flushing);
+        self.camera = None;
         for s in self.sources.drain(..) {
             let _ = s.join();
         }

@@ -8,6 +8,11 @@
 //!  audio source ──[chunks, 256, never waits in a callback]────┘    align audio to the clock:
 //!                                                                  silence for gaps, skip overlaps
 //! ```
+//! A live camera that is unplugged (flagged by its device thread) or silent for a second shows
+//! its last picture dimmed under "Camera disconnected" in the slots it misses, counted in the
+//! health counters; the recording goes on, and the camera's frames take over again when it
+//! comes back.
+//!
 //! Stop is a drain: the clock stops, sources finish and drop their senders, each thread empties
 //! its queue, the video encoder is flushed, the muxer writes its last fragment and closes the
 //! file. Only then does the recorder remux the file into its final form.
@@ -16,10 +21,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{never, select, Receiver, Sender};
+use std::sync::atomic::Ordering::Relaxed;
+
+use crossbeam_channel::{never, select, Receiver, RecvTimeoutError, Sender};
 use reel_codec::{EncodedPacket, Mp4Writer, VideoEncoder};
 use reel_compose::{Compositor, Deck, Scene};
-use reel_media::{AudioChunk, Clock, Fps, Health, VideoFrame, Wait, AUDIO_RATE};
+use reel_media::{AudioChunk, Clock, ClockMode, Fps, Health, VideoFrame, Wait, AUDIO_RATE};
 
 use crate::stage::{EventLog, StageCommand, TimelineEvent};
 use crate::RecordError;
@@ -30,6 +37,17 @@ pub(crate) enum VideoMsg {
     End {
         slots: u64,
     },
+}
+
+/// A live camera silent for this long (of recording time) counts as disconnected: its card is
+/// shown and the health counters say so. The device thread flags an unplug at once; this
+/// catches cameras that just stop sending.
+const STALL: Duration = Duration::from_secs(1);
+
+/// The camera's last picture dimmed under "Camera disconnected" (see `reel_compose::text`).
+fn lost_card(last: Option<&VideoFrame>, ts: Duration) -> VideoFrame {
+    let (size, px) = reel_compose::text::camera_lost_card(last.map(|f| (f.data.as_slice(), f.size())));
+    VideoFrame { ts, width: size.width, height: size.height, data: Arc::new(px) }
 }
 
 /// Audio is corrected only when it is off the clock by more than this: device buffers make
@@ -69,7 +87,46 @@ impl VideoStage {
         let end_slot = |until: Option<Duration>, fps: Fps| until.map(|u| fps.slot_of(u));
         match self.input.take() {
             Some(rx) => {
-                for frame in rx.iter() {
+                // While the camera is gone: its "camera disconnected" card, made once per outage.
+                let mut lost: Option<VideoFrame> = None;
+                // Media time of the last frame that arrived: a live camera that sends nothing
+                // while the clock runs on for STALL is as good as unplugged.
+                let mut heard = self.clock.elapsed();
+                let live_clock = self.clock.mode() == ClockMode::Realtime;
+                loop {
+                    let frame = match rx.recv_timeout(self.fps.period()) {
+                        Ok(f) => f,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                        Err(RecvTimeoutError::Timeout) => {
+                            let now = self.clock.elapsed();
+                            let flagged = self.health.camera_down.load(Relaxed);
+                            if !live_clock || self.clock.is_stopped() || !(flagged || now.saturating_sub(heard) > STALL) {
+                                continue;
+                            }
+                            let card = match &lost {
+                                Some(c) => c.clone(),
+                                None => {
+                                    let c = lost_card(last.as_ref(), now);
+                                    Health::add(&self.health.camera_disconnects, 1);
+                                    self.health.camera_down.store(true, Relaxed);
+                                    lost = Some(c.clone());
+                                    last = Some(c.clone());
+                                    c
+                                }
+                            };
+                            let upto = end_slot(self.until, self.fps).unwrap_or(u64::MAX).min(self.fps.slot_of(now));
+                            while next < upto {
+                                self.emit(&mut live, next, Some(&card))?;
+                                Health::add(&self.health.camera_lost_frames, 1);
+                                next += 1;
+                            }
+                            continue;
+                        }
+                    };
+                    heard = frame.ts;
+                    if lost.take().is_some() {
+                        self.health.camera_down.store(false, Relaxed);
+                    }
                     Health::note_depth(&self.health.video_queue_max, rx.len());
                     if self.until.is_some_and(|u| frame.ts >= u) {
                         continue;
@@ -141,7 +198,9 @@ impl VideoStage {
         }
         live.pending.extend(self.commands.try_iter());
         while live.pending.front().is_some_and(|(at, _)| *at <= t) {
-            let Some((_, cmd)) = live.pending.pop_front() else { break };
+            let Some((_, cmd)) = live.pending.pop_front() else {
+                break;
+            };
             let slides = self.deck.as_ref().map_or(0, |d| d.len());
             let event = match cmd {
                 StageCommand::Next | StageCommand::Prev | StageCommand::Goto(_) if slides > 0 => {

@@ -12,6 +12,21 @@ use reel_media::{Size, VideoFrame};
 use crate::stage::StageSpec;
 use crate::RecordError;
 
+/// What a live camera shows now: its newest frame, or, while it is unplugged, that frame
+/// dimmed under "Camera disconnected" (as the recording shows it). Waits up to 3 s for a first
+/// frame from a camera that was just opened.
+pub fn camera_frame(dev: &reel_capture::camera::CameraDevice, at: Duration) -> Result<VideoFrame, RecordError> {
+    let latest = dev.wait_latest(Duration::from_secs(3));
+    let down = matches!(dev.status(), reel_capture::camera::CameraStatus::Disconnected { .. });
+    match (latest, down) {
+        (Some(f), false) => Ok(VideoFrame { ts: at, ..f }),
+        (last, _) => {
+            let (s, px) = reel_compose::text::camera_lost_card(last.as_ref().map(|f| (f.data.as_slice(), f.size())));
+            Ok(VideoFrame { ts: at, width: s.width, height: s.height, data: std::sync::Arc::new(px) })
+        }
+    }
+}
+
 /// Renders the canvas at media time `at` with slide `slide` (0-based) on the stage.
 pub fn render(camera: &CameraSpec, size: Size, scene: &Scene, stage: &StageSpec, slide: usize, at: Duration) -> Result<VideoFrame, RecordError> {
     let mut c = Compositor::new(size);
@@ -40,14 +55,13 @@ pub fn render_on(c: &mut Compositor, camera: &CameraSpec, scene: &Scene, stage: 
             None => return Err(RecordError::Pipeline(format!("{} has no frames", p.display()))),
         },
         CameraSpec::Index(_) | CameraSpec::Name(_) => {
-            // A live device frame: open it briefly.
-            let (i, n) = match camera {
-                CameraSpec::Index(i) => (Some(*i), None),
-                CameraSpec::Name(n) => (None, Some(n.as_str())),
-                _ => (None, None),
+            // The live camera's newest frame, from the shared device: the one the app's
+            // preview keeps open, or opened here for this one frame (`reel preview`).
+            let dev = match reel_capture::camera::find_open(camera) {
+                Some(d) => d,
+                None => reel_capture::camera::open(camera, size, reel_media::Fps::new(30).map_err(|e| RecordError::Pipeline(e.to_string()))?)?,
             };
-            let cam = reel_capture::camera::resolve(i, n)?;
-            return Err(RecordError::Pipeline(format!("preview of camera '{}' is shown live in the app; use --camera synthetic here", cam.name)));
+            Some(camera_frame(&dev, at)?)
         }
     };
     let stage_frame = match stage {
