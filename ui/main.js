@@ -8,13 +8,15 @@ import { enhance, fmt } from "./player.js";
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...kids) => { const e = Object.assign(document.createElement(tag), props); e.append(...kids); return e; };
 
-export function showError(e) {
-  const box = $("error");
-  box.textContent = e?.message ?? String(e);
+// Errors stay until dismissed (✕) or until what caused them works again; `where` is the box
+// next to the control that failed (the top banner when there is none).
+export function showError(e, where = "error") {
+  const box = $(where);
+  box.querySelector(".text").textContent = e?.message ?? String(e);
   box.hidden = false;
-  clearTimeout(showError.t);
-  showError.t = setTimeout(() => { box.hidden = true; }, 8000);
 }
+function clearError(where) { $(where).hidden = true; }
+for (const b of document.querySelectorAll("#error .dismiss, .field-error .dismiss")) b.addEventListener("click", () => { b.parentElement.hidden = true; });
 
 // ---- views ----
 let view = "record";
@@ -23,6 +25,8 @@ function show(name) {
   for (const v of ["record", "library", "watch", "settings"]) $(`view-${v}`).hidden = v !== name;
   for (const b of document.querySelectorAll("nav button")) b.setAttribute("aria-pressed", String(b.dataset.view === name || (name === "watch" && b.dataset.view === "library")));
   if (name === "record") previewLoop();
+  // Off the recorder, the camera's light goes off and the microphone closes.
+  else if (!recording) call("release_devices").catch(() => {});
   if (name === "library") loadLibrary();
   if (name === "settings") loadSettings();
 }
@@ -77,11 +81,12 @@ async function apply() {
   config.title = $("title").value.trim() || null;
   try {
     slides = await call("configure", { config });
+    clearError("devices-error");
     slide = Math.min(slide, Math.max(0, slides - 1));
     $("slide-pos").textContent = slides ? `slide ${slide + 1} of ${slides}` : "";
     for (const b of document.querySelectorAll("[data-layout]")) b.setAttribute("aria-pressed", String(b.dataset.layout === config.scene.layout));
     kick();
-  } catch (e) { showError(e); }
+  } catch (e) { showError(e, "devices-error"); }
 }
 
 // Frames are asked for only while the recorder is on screen and the window visible: an idle
@@ -92,12 +97,14 @@ async function previewLoop() {
   if (looping) return;
   looping = true;
   const img = $("preview");
-  let last = null;
+  let last = null, failing = false;
   while (view === "record" && document.visibilityState === "visible") {
     const t0 = performance.now();
     try {
       const at = recording ? (performance.now() - startedAt) / 1000 : (performance.now() / 1000) % 60;
-      const buf = await call("preview", { slide, at, width: 960 });
+      const [buf, live] = await Promise.all([call("preview", { slide, at, width: 960 }), call("live")]);
+      showLive(live);
+      if (failing) { clearError("devices-error"); failing = false; }
       const url = URL.createObjectURL(new Blob([buf], { type: "image/jpeg" }));
       img.src = url;
       await img.decode().catch(() => {});
@@ -107,23 +114,38 @@ async function previewLoop() {
       s.frames += 1; s.total_ms += ms; s.max_ms = Math.max(s.max_ms, ms);
       if (last) URL.revokeObjectURL(last);
       last = url;
-    } catch (e) { showError(e); await new Promise((r) => setTimeout(r, 1000)); }
-    const gap = recording ? 500 : 100;
+    } catch (e) { failing = true; showError(e, "devices-error"); await new Promise((r) => setTimeout(r, 1000)); }
+    // 15 frames a second while you set up; fewer during a take, to leave the CPU to it.
+    const gap = recording ? 200 : 66;
     await new Promise((r) => { wake = r; setTimeout(r, Math.max(0, gap - (performance.now() - t0))); });
   }
   looping = false;
 }
 document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible" && view === "record") previewLoop(); });
 
+// The level meter and the camera's state, before and during a take.
+function showLive(live) {
+  if (!live) return;
+  if (!recording) $("level").value = Math.min(1, Math.sqrt(live.level_rms * 4));
+  $("camera-notice").hidden = live.camera?.state !== "disconnected";
+  $("level").title = live.mic_error ?? (live.mic ? `Listening to ${live.mic}` : "");
+}
+
+// The recording's file format and devices cannot change mid-take.
+function lockDevices(on) { for (const id of ["camera", "mic", "size"]) $(id).disabled = on; }
+
 let starting = false;
 async function startRecording() {
   if (starting || recording) return;
   starting = true;
   $("record").disabled = true;
+  clearError("record-error");
+  lockDevices(true);
   const cd = $("countdown");
   cd.hidden = false;
   for (const n of [3, 2, 1]) { cd.textContent = String(n); await new Promise((r) => setTimeout(r, 1000)); }
   cd.hidden = true;
+  cd.textContent = "";
   try {
     await call("start_recording");
     recording = true; paused = false; startedAt = performance.now();
@@ -131,7 +153,11 @@ async function startRecording() {
     for (const id of ["pause", "stop", "restart"]) $(id).hidden = false;
     $("rec-badge").hidden = false;
     statusLoop();
-  } catch (e) { showError(e); }
+  } catch (e) {
+    // Said in words, next to the button: no silent return to idle.
+    showError({ message: `The recording did not start: ${e?.message ?? e}` }, "record-error");
+    lockDevices(false);
+  }
   $("record").disabled = false;
   starting = false;
 }
@@ -144,6 +170,7 @@ async function statusLoop() {
       $("timer").textContent = fmt(s.elapsed_s);
       $("level").value = Math.min(1, Math.sqrt(s.level_rms * 4));
       $("slide-pos").textContent = s.slides ? `slide ${s.slide + 1} of ${s.slides}` : "";
+      $("camera-notice").hidden = !s.camera_down;
       slide = s.slide;
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -153,6 +180,8 @@ async function statusLoop() {
 
 function resetRecorderButtons() {
   recording = false;
+  lockDevices(false);
+  $("camera-notice").hidden = true;
   $("record").hidden = false;
   for (const id of ["pause", "stop", "restart"]) $(id).hidden = true;
   $("rec-badge").hidden = true;
@@ -165,7 +194,7 @@ async function stopRecording() {
     const entry = await call("stop_recording");
     resetRecorderButtons();
     await openRecording(entry.id);
-  } catch (e) { showError(e); } finally { $("stop").disabled = false; }
+  } catch (e) { showError(e, "record-error"); } finally { $("stop").disabled = false; }
 }
 
 $("record").addEventListener("click", startRecording);
@@ -399,13 +428,16 @@ async function start() {
     $("use-screen").addEventListener("click", () => { config.screen = info.display; config.deck = null; $("deck").value = ""; if (config.scene.layout === "camera") config.scene.layout = "bubble"; apply(); });
     $("demo-deck").addEventListener("click", () => { $("deck").value = info.demo_deck ?? ""; $("deck").dispatchEvent(new Event("change")); });
     const d = await call("devices");
-    $("camera").replaceChildren(...d.cameras.map((c) => el("option", { value: String(c.index), textContent: c.name })),
+    $("camera").replaceChildren(...d.cameras.map((c) => el("option", { value: String(c.index), textContent: c.name, title: c.pick ? `${c.pick.format.toUpperCase()} ${c.pick.width}x${c.pick.height} at ${c.pick.fps} fps` : (c.error ?? "") })),
       el("option", { value: "synthetic", textContent: "Demo camera (test pattern)", selected: d.cameras.length === 0 }),
       el("option", { value: "none", textContent: "No camera" }));
     config.camera = $("camera").value;
-    $("mic").replaceChildren(...d.mics.map((m) => el("option", { value: m.is_default ? "default" : m.name, textContent: m.name + (m.is_default ? " (default)" : "") })),
+    // The system default first and selected; speaker monitors last, marked (they record what
+    // plays, not a voice), never the default pick.
+    $("mic").replaceChildren(...d.mics.map((m) => el("option", { value: m.is_default && !m.is_monitor ? "default" : m.name, textContent: m.name + (m.is_monitor ? " (speaker monitor)" : m.is_default ? " (system default)" : "") })),
       el("option", { value: "tone", textContent: "Test tone" }), el("option", { value: "none", textContent: "No microphone" }));
-    if (!d.mics.length) $("mic").value = "tone";
+    const real = d.mics.filter((m) => !m.is_monitor);
+    $("mic").value = !real.length ? "tone" : real[0].is_default ? "default" : real[0].name;
     config.mic = $("mic").value;
     settings = await call("settings_get").catch(() => null);
     applySettings();

@@ -31,9 +31,29 @@ fn app_info(app: State<'_, App>) -> Api<reel_app::studio::AppInfo> {
     Ok(app.studio.info(&server, &app.secret))
 }
 
+/// Off the main thread: reading a camera's modes opens it for a moment.
 #[tauri::command]
-fn devices() -> reel_app::Devices {
-    reel_app::devices()
+async fn devices(app: State<'_, App>) -> Api<reel_app::Devices> {
+    let studio = app.studio.clone();
+    blocking(move || Ok(studio.devices())).await
+}
+
+/// The microphone level and the camera's state (opens the level meter on first use).
+#[tauri::command]
+async fn live(app: State<'_, App>) -> Api<reel_app::studio::Live> {
+    let studio = app.studio.clone();
+    blocking(move || Ok(studio.live())).await
+}
+
+/// The recorder view is off screen: close the preview's camera and the level meter.
+#[tauri::command]
+async fn release_devices(app: State<'_, App>) -> Api<()> {
+    let studio = app.studio.clone();
+    blocking(move || {
+        studio.release();
+        Ok(())
+    })
+    .await
 }
 
 #[tauri::command]
@@ -83,9 +103,11 @@ async fn preview(app: State<'_, App>, slide: usize, at: f64, width: u32) -> Api<
     r
 }
 
+/// Off the main thread: opening devices and the file takes a moment.
 #[tauri::command]
-fn start_recording(app: State<'_, App>) -> Api<()> {
-    app.studio.start()
+async fn start_recording(app: State<'_, App>) -> Api<()> {
+    let studio = app.studio.clone();
+    blocking(move || studio.start()).await
 }
 
 #[tauri::command]
@@ -103,14 +125,17 @@ fn stage_command(app: State<'_, App>, line: String) -> Api<()> {
     app.studio.command(&line)
 }
 
+/// Draining and finalizing blocks: on a blocking thread, not an async worker.
 #[tauri::command]
 async fn stop_recording(app: State<'_, App>) -> Api<reel_app::Entry> {
-    app.studio.stop()
+    let studio = app.studio.clone();
+    blocking(move || studio.stop()).await
 }
 
 #[tauri::command]
-fn discard_recording(app: State<'_, App>) -> Api<()> {
-    app.studio.discard()
+async fn discard_recording(app: State<'_, App>) -> Api<()> {
+    let studio = app.studio.clone();
+    blocking(move || studio.discard()).await
 }
 
 #[tauri::command]
@@ -277,6 +302,8 @@ fn main() {
         .invoke_handler(tauri::generate_handler![
             app_info,
             devices,
+            live,
+            release_devices,
             interrupted,
             recover_all,
             configure,
