@@ -223,3 +223,95 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     let _ = xvfb.kill();
     let _ = xvfb.wait();
 }
+
+/// The desktop app with a webcam (the test camera, preloaded into the app alone): the preview
+/// shows the camera's own picture, live; Record locks the camera, microphone and size pickers
+/// and the countdown overlay goes away; unplugging the camera shows the notice at once while
+/// the recording goes on; the recording in the library holds the camera's picture.
+#[test]
+fn the_desktop_app_previews_and_records_a_real_camera() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = reel_bin().with_file_name("reel-desktop");
+    assert!(app.exists(), "{} is missing: build it with `cargo build -p reel-desktop` (the test command does)", app.display());
+    let display = ":95";
+    let mut xvfb = Command::new("Xvfb")
+        .args([display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb is missing: install xvfb");
+    assert!(wait_for(Duration::from_secs(10), || Path::new("/tmp/.X11-unix/X95").exists()), "Xvfb did not start");
+    let lib = dir.path().join("lib");
+    let unplug = dir.path().join("unplugged");
+    let cam = FakeCam::new("yuyv,mjpeg", "640x480,1280x720", 30).with("UNPLUG_FILE", unplug.to_str().unwrap());
+    let wrapped = cam.wrapper(dir.path(), &app);
+    let b = Browser::start_app(&wrapped, display, &[("REEL_LIBRARY", &lib), ("REEL_STATE_DIR", &dir.path().join("state")), ("HOME", dir.path())]);
+
+    // The camera is found and picked first; the preview shows its bars (mirror off, so the bars
+    // read left to right; the 720p mode fills the 16:9 preview).
+    assert!(
+        wait_for(Duration::from_secs(30), || b.js("return document.querySelector('#camera').value") == "0"),
+        "the camera is picked: {}",
+        b.js("return document.querySelector('#camera').innerHTML")
+    );
+    b.js("const m = document.querySelector('#mirror'); m.checked = false; m.dispatchEvent(new Event('change')); return 0");
+    let bars_ok = || FAKECAM_BARS.iter().enumerate().all(|(i, want)| near(preview_px(&b, (i as f64 + 0.5) / 8.0, 0.35), *want, 30));
+    assert!(
+        wait_for(Duration::from_secs(20), bars_ok),
+        "the preview shows the camera: {:?} (errors: {})",
+        (0..8).map(|i| preview_px(&b, (i as f64 + 0.5) / 8.0, 0.35)).collect::<Vec<_>>(),
+        b.js("return document.querySelector('#devices-error').textContent")
+    );
+    // Live: the frame counter in the picture changes from one preview frame to the next.
+    let strip = || (0..8).map(|k| preview_px(&b, (k as f64 + 0.5) / 8.0, 0.875)).collect::<Vec<_>>();
+    let first = strip();
+    assert!(wait_for(Duration::from_secs(5), || strip() != first), "the preview is live");
+    shot(&b, dir.path(), "app-recorder-camera.png");
+
+    // Record (the test tone stands in for the microphone): pickers locked, no countdown left.
+    b.js("const m = document.querySelector('#mic'); m.value = 'tone'; m.dispatchEvent(new Event('change')); return 0");
+    b.js("document.querySelector('#title').value = 'Camera take'; document.querySelector('#title').dispatchEvent(new Event('change')); return 0");
+    b.js("document.querySelector('#record').click(); return 0");
+    assert!(
+        wait_for(Duration::from_secs(15), || b.js("return !document.querySelector('#rec-badge').hidden") == true),
+        "recording: {}",
+        b.js("return document.querySelector('#record-error').textContent")
+    );
+    assert_eq!(
+        b.js("return ['camera', 'mic', 'size'].map(id => document.querySelector('#' + id).disabled)"),
+        serde_json::json!([true, true, true]),
+        "camera, microphone and size are locked while recording"
+    );
+    assert_eq!(b.js("return getComputedStyle(document.querySelector('#countdown')).display"), "none", "the countdown overlay is gone");
+    std::thread::sleep(Duration::from_secs(2));
+
+    // Unplugged mid-take: the notice shows at once; plugged back, it goes.
+    std::fs::write(&unplug, b"").unwrap();
+    assert!(wait_for(Duration::from_secs(3), || b.js("return !document.querySelector('#camera-notice').hidden") == true), "the app says the camera is gone");
+    shot(&b, dir.path(), "app-recorder-camera-unplugged.png");
+    std::fs::remove_file(&unplug).unwrap();
+    assert!(wait_for(Duration::from_secs(5), || b.js("return document.querySelector('#camera-notice').hidden") == true), "and that it is back");
+    std::thread::sleep(Duration::from_secs(2));
+    b.js("document.querySelector('#stop').click(); return 0");
+    assert!(
+        wait_for(Duration::from_secs(30), || b.js("return !document.querySelector('#view-watch').hidden") == true),
+        "the player opens after stop: {}",
+        b.js("return document.querySelector('#record-error').textContent")
+    );
+    assert_eq!(b.js("return ['camera', 'mic', 'size'].map(id => document.querySelector('#' + id).disabled)"), serde_json::json!([false, false, false]), "unlocked after the take");
+
+    // The file holds the camera's picture, before and after the unplug.
+    let video =
+        std::fs::read_dir(lib.join("recordings")).unwrap().filter_map(|e| e.ok()).map(|e| e.path().join("video.mp4")).find(|p| p.exists()).expect("the recording in the library");
+    let (w, h, frames) = decode_rgb(&video);
+    assert!(frames.len() > 120, "{} frames", frames.len());
+    for at in [15, frames.len() - 15] {
+        for (i, want) in FAKECAM_BARS.iter().enumerate() {
+            let got = rgb_at(&frames[at], w, h, (i as f64 + 0.5) / 8.0, 0.35);
+            assert!(near_rgb(got, *want, 30), "frame {at}, bar {i}: {got:?}, want {want:?}");
+        }
+    }
+    drop(b);
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+}
