@@ -25,8 +25,6 @@ function show(name) {
   for (const v of ["record", "library", "watch", "settings"]) $(`view-${v}`).hidden = v !== name;
   for (const b of document.querySelectorAll("nav button")) b.setAttribute("aria-pressed", String(b.dataset.view === name || (name === "watch" && b.dataset.view === "library")));
   if (name === "record") previewLoop();
-  // Off the recorder, the camera's light goes off and the microphone closes.
-  else if (!recording) call("release_devices").catch(() => {});
   if (name === "library") loadLibrary();
   if (name === "settings") loadSettings();
 }
@@ -120,15 +118,24 @@ async function previewLoop() {
     await new Promise((r) => { wake = r; setTimeout(r, Math.max(0, gap - (performance.now() - t0))); });
   }
   looping = false;
+  // Off the recorder, the camera's light goes off and the microphone closes. Said here, after
+  // the loop's last request came back, so that no preview in flight opens them again.
+  if (!recording && !starting) call("release_devices").catch(() => {});
 }
 document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible" && view === "record") previewLoop(); });
 
 // The level meter and the camera's state, before and during a take.
 function showLive(live) {
   if (!live) return;
-  if (!recording) $("level").value = Math.min(1, Math.sqrt(live.level_rms * 4));
-  $("camera-notice").hidden = live.camera?.state !== "disconnected";
+  if (recording) return; // during a take the recording's own status (statusLoop) says it
+  $("level").value = Math.min(1, Math.sqrt(live.level_rms * 4));
+  setNotice(live.camera?.state === "disconnected");
   $("level").title = live.mic_error ?? (live.mic ? `Listening to ${live.mic}` : "");
+}
+
+function setNotice(down) {
+  $("camera-notice").textContent = recording ? "Camera disconnected — the recording goes on; plug it back in to continue" : "Camera disconnected — plug it back in";
+  $("camera-notice").hidden = !down;
 }
 
 // The recording's file format and devices cannot change mid-take.
@@ -170,7 +177,7 @@ async function statusLoop() {
       $("timer").textContent = fmt(s.elapsed_s);
       $("level").value = Math.min(1, Math.sqrt(s.level_rms * 4));
       $("slide-pos").textContent = s.slides ? `slide ${s.slide + 1} of ${s.slides}` : "";
-      $("camera-notice").hidden = !s.camera_down;
+      setNotice(s.camera_down);
       slide = s.slide;
     }
     await new Promise((r) => setTimeout(r, 200));

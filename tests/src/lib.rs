@@ -339,16 +339,19 @@ pub fn fakecam_lib() -> PathBuf {
             let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fakecam").join("fakecam.c");
             let out_dir = reel_bin().parent().expect("target dir").join("fakecam");
             std::fs::create_dir_all(&out_dir).expect("fakecam build dir");
-            // One output per test process: parallel test binaries never race on one file.
-            let out = out_dir.join(format!("libfakecam-{}.so", std::process::id()));
+            // Built to a name of its own, then renamed into place: test binaries running at
+            // the same time never load a half-written library.
+            let out = out_dir.join("libfakecam.so");
+            let tmp = out_dir.join(format!(".libfakecam-{}.so", std::process::id()));
             let status = Command::new("cc")
                 .args(["-O2", "-shared", "-fPIC", "-Wall", "-o"])
-                .arg(&out)
+                .arg(&tmp)
                 .arg(&src)
                 .args(["-ldl", "-lpthread", "-ljpeg"])
                 .status()
                 .expect("cc is missing: install build-essential (scripts/setup.sh)");
             assert!(status.success(), "the test camera shim did not build (needs libjpeg-dev: scripts/setup.sh test)");
+            std::fs::rename(&tmp, &out).expect("install the test camera shim");
             out
         })
         .clone()

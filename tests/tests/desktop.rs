@@ -243,7 +243,8 @@ fn the_desktop_app_previews_and_records_a_real_camera() {
     assert!(wait_for(Duration::from_secs(10), || Path::new("/tmp/.X11-unix/X95").exists()), "Xvfb did not start");
     let lib = dir.path().join("lib");
     let unplug = dir.path().join("unplugged");
-    let cam = FakeCam::new("yuyv,mjpeg", "640x480,1280x720", 30).with("UNPLUG_FILE", unplug.to_str().unwrap());
+    let log = dir.path().join("camera.log");
+    let cam = FakeCam::new("yuyv,mjpeg", "640x480,1280x720", 30).with("UNPLUG_FILE", unplug.to_str().unwrap()).with("LOG", log.to_str().unwrap());
     let wrapped = cam.wrapper(dir.path(), &app);
     let b = Browser::start_app(&wrapped, display, &[("REEL_LIBRARY", &lib), ("REEL_STATE_DIR", &dir.path().join("state")), ("HOME", dir.path())]);
 
@@ -299,6 +300,11 @@ fn the_desktop_app_previews_and_records_a_real_camera() {
         b.js("return document.querySelector('#record-error').textContent")
     );
     assert_eq!(b.js("return ['camera', 'mic', 'size'].map(id => document.querySelector('#' + id).disabled)"), serde_json::json!([false, false, false]), "unlocked after the take");
+
+    // One stream for the preview and the take, one more after the replug: Record did not open
+    // the camera again, it took the preview's frames.
+    let streams = std::fs::read_to_string(&log).unwrap().lines().filter(|l| l.contains("STREAMON -> 0")).count();
+    assert_eq!(streams, 2, "the preview's stream was shared with the recording (and one after the replug)");
 
     // The file holds the camera's picture, before and after the unplug.
     let video =

@@ -111,9 +111,18 @@ pub struct Studio {
     preview: Mutex<Option<PreviewCompositor>>,
     /// The live camera the recorder view shows, held open between preview frames; pressing
     /// Record subscribes the recording to this same device. Switching camera drops it.
-    camera: Mutex<Option<(CameraSpec, Arc<CameraDevice>)>>,
-    /// The microphone's level meter while not recording (the spec it was opened for).
-    meter: Mutex<Option<(String, Result<LevelMeter, String>)>>,
+    camera: Mutex<Option<HeldCamera>>,
+    /// The microphone's level meter while not recording: the spec it was opened for, the
+    /// meter or why it could not open, and when (a failure is retried after a few seconds: the
+    /// microphone may have been plugged in since).
+    meter: Mutex<Option<(String, Result<LevelMeter, String>, std::time::Instant)>>,
+}
+
+/// The preview's camera and the output it was opened for.
+struct HeldCamera {
+    spec: CameraSpec,
+    want: (Size, u32),
+    device: Arc<CameraDevice>,
 }
 
 /// The live preview's compositor: at the size the view shows, kept between frames so that the
@@ -197,43 +206,63 @@ impl Studio {
         };
         let camera = loaded.camera.clone();
         *lock(&self.loaded) = loaded;
-        // Another camera (or none): close the one held for the preview.
-        let mut held = lock(&self.camera);
-        if held.as_ref().is_some_and(|(spec, _)| *spec != camera) {
-            *held = None;
-        }
+        // Another camera (or none): close the one held for the preview (outside the lock:
+        // closing waits for the camera's thread).
+        let old = {
+            let mut held = lock(&self.camera);
+            if held.as_ref().is_some_and(|h| h.spec != camera) {
+                held.take()
+            } else {
+                None
+            }
+        };
+        drop(old);
         Ok(slides)
     }
 
     /// Keeps the configured live camera open (opening it on first use): the preview's frames
     /// and, once Record is pressed, the recording's come from this one device.
+    /// A new size or rate switches the held camera to the mode for it now, while previewing,
+    /// so that the switch is over before Record is pressed (never inside the take).
     fn hold_camera(&self, spec: &CameraSpec, size: Size, fps: u32) -> Result<(), ApiError> {
         if !matches!(spec, CameraSpec::Index(_) | CameraSpec::Name(_)) {
-            *lock(&self.camera) = None;
+            let old = lock(&self.camera).take();
+            drop(old);
             return Ok(());
         }
+        let rate = Fps::new(fps).map_err(|e| bad(e.to_string()))?;
         let mut held = lock(&self.camera);
-        if held.as_ref().is_some_and(|(s, _)| s == spec) {
-            return Ok(());
+        match held.as_mut() {
+            Some(h) if h.spec == *spec => {
+                if h.want != (size, fps) {
+                    h.want = (size, fps);
+                    h.device.request(size, rate);
+                }
+                return Ok(());
+            }
+            _ => {}
         }
-        *held = None; // close the old one before opening the next
-        let fps = Fps::new(fps).map_err(|e| bad(e.to_string()))?;
-        let dev = reel_capture::camera::open(spec, size, fps).map_err(|e| ApiError::from(reel_recorder::RecordError::from(e)))?;
-        *held = Some((spec.clone(), dev));
+        // Close the old one (outside the lock) before opening the next.
+        let old = held.take();
+        drop(held);
+        drop(old);
+        let device = reel_capture::camera::open(spec, size, rate).map_err(|e| ApiError::from(reel_recorder::RecordError::from(e)))?;
+        *lock(&self.camera) = Some(HeldCamera { spec: spec.clone(), want: (size, fps), device });
         Ok(())
     }
 
     /// Closes the preview's camera and the level meter (the recorder view is not on screen):
     /// the camera's light goes off. A running recording keeps its own devices.
     pub fn release(&self) {
-        *lock(&self.meter) = None;
-        *lock(&self.camera) = None;
+        let meter = lock(&self.meter).take();
+        let camera = lock(&self.camera).take();
+        drop((meter, camera));
     }
 
     /// The microphone level and the camera's state, for the recorder view's meter and notices.
     /// Before a take the configured microphone is opened just for its level.
     pub fn live(&self) -> Live {
-        let camera = lock(&self.camera).as_ref().map(|(_, d)| d.status());
+        let camera = lock(&self.camera).as_ref().map(|h| h.device.status());
         if let Some(a) = lock(&self.active).as_ref() {
             let (rms, peak) = a.rec.level();
             let camera = a.rec.camera().map(|d| d.status()).or(camera);
@@ -249,11 +278,17 @@ impl Studio {
             }
         };
         let mut meter = lock(&self.meter);
-        if meter.as_ref().is_none_or(|(m, _)| *m != mic) {
-            *meter = None;
-            *meter = Some((mic.clone(), LevelMeter::open(wanted).map_err(|e| e.to_string())));
+        // A take may have started since `active` was checked: it owns the microphone now.
+        if lock(&self.active).is_some() {
+            return Live { level_rms: 0.0, level_peak: 0.0, mic: None, mic_error: None, camera };
         }
-        match meter.as_ref().map(|(_, m)| m) {
+        let stale = meter.as_ref().is_none_or(|(m, r, at)| *m != mic || (r.is_err() && at.elapsed() > Duration::from_secs(3)));
+        if stale {
+            let old = meter.take();
+            drop(old);
+            *meter = Some((mic.clone(), LevelMeter::open(wanted).map_err(|e| e.to_string()), std::time::Instant::now()));
+        }
+        match meter.as_ref().map(|(_, m, _)| m) {
             Some(Ok(m)) => {
                 let (rms, peak) = m.level();
                 Live { level_rms: rms, level_peak: peak, mic: Some(m.opened.name.clone()), mic_error: None, camera }
@@ -297,6 +332,12 @@ impl Studio {
 
     /// Starts recording into the library with the current settings.
     pub fn start(&self) -> Result<(), ApiError> {
+        // Locks in the order `live` takes them (meter, then active). The meter's stream would
+        // be a second client of the microphone: it closes, and stays closed while `live` sees
+        // the take.
+        let mut meter = lock(&self.meter);
+        let old_meter = meter.take();
+        drop(old_meter);
         let mut active = lock(&self.active);
         if active.is_some() {
             return Err(ApiError { code: "busy".into(), message: "a recording is already running; stop it first".into() });
@@ -309,9 +350,6 @@ impl Studio {
             StageSpec::Slides(d) => d.len(),
             _ => 0,
         };
-        // The meter's stream would be a second client of the microphone: the recording's own
-        // level takes over.
-        *lock(&self.meter) = None;
         let job = LibraryRecording::begin(&self.library, c.title.as_deref())?;
         let opts = RecordOptions {
             camera,
@@ -391,7 +429,8 @@ impl Studio {
 
     /// Throws the running recording away (restart).
     pub fn discard(&self) -> Result<(), ApiError> {
-        if let Some(a) = lock(&self.active).take() {
+        let active = lock(&self.active).take();
+        if let Some(a) = active {
             let _ = a.rec.finish();
             a.job.abandon();
         }

@@ -41,7 +41,8 @@ fn ffmpeg_make(dir: &Path, name: &str, w: u32, h: u32, frames: u32, args: &[&str
 /// ffmpeg's own per-frame time (user CPU, one thread) for decoding/converting `input`.
 fn ffmpeg_per_frame(input: &Path, input_args: &[&str], frames: usize) -> Result<f64> {
     let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-benchmark", "-threads", "1"])
+        // -benchmark reports at the info level.
+        .args(["-hide_banner", "-nostats", "-benchmark", "-threads", "1"])
         .args(input_args)
         .arg("-i")
         .arg(input)

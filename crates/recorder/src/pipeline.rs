@@ -100,7 +100,9 @@ impl VideoStage {
                         Err(RecvTimeoutError::Timeout) => {
                             let now = self.clock.elapsed();
                             let flagged = self.health.camera_down.load(Relaxed);
-                            if !live_clock || self.clock.is_stopped() || !(flagged || now.saturating_sub(heard) > STALL) {
+                            // Only once the take runs: a camera lost during a countdown is the
+                            // preview's business, not this recording's.
+                            if !live_clock || !self.clock.is_started() || self.clock.is_stopped() || !(flagged || now.saturating_sub(heard) > STALL) {
                                 continue;
                             }
                             let card = match &lost {
@@ -124,7 +126,8 @@ impl VideoStage {
                         }
                     };
                     heard = frame.ts;
-                    if lost.take().is_some() {
+                    let back = lost.take().is_some();
+                    if back {
                         self.health.camera_down.store(false, Relaxed);
                     }
                     Health::note_depth(&self.health.video_queue_max, rx.len());
@@ -133,8 +136,11 @@ impl VideoStage {
                     }
                     let slot = self.fps.slot_of(frame.ts);
                     if slot < next {
-                        // Its slot is already encoded: a late or doubled frame.
-                        Health::add(&self.health.frames_dropped, 1);
+                        // Its slot is already encoded: a late or doubled frame (or, the first
+                        // one back from an outage, a slot the card already filled).
+                        if !back {
+                            Health::add(&self.health.frames_dropped, 1);
+                        }
                         continue;
                     }
                     while next < slot {

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!  V4L2 device ──frame_raw (the driver's own mmap buffer, no copy)──> CAMERA THREAD
-//!     convert YUYV/NV12/MJPEG ─> RGBA in a pooled Arc buffer (no allocation in steady state)
+//!     convert YUYV/NV12/MJPEG ─> RGBA in a pooled Arc buffer (no frame-buffer allocation in
+//!     steady state; the JPEG decoders keep a little state of their own per frame)
 //!        ├─> latest-frame slot ──> preview (the same frames the recording gets)
 //!        └─> each subscriber: stamped on its own clock ─[Out: wait ≤ budget, then drop + count]─> recorder
 //!     frame_raw fails (unplugged) ─> status Disconnected, subscribers' camera_down set
@@ -13,14 +14,19 @@
 //!
 //! Opening the same camera twice in one process returns the same device (a registry of weak
 //! handles), so the preview that is open when Record is pressed is the device the recording
-//! uses; the last handle dropped closes the camera.
+//! uses; the last handle dropped closes the camera. A device still closing (its thread has not
+//! let go of the driver yet) is waited for before the camera is opened again, so a quick
+//! close-and-reopen never reports Reel's own stream as "another program".
+//!
+//! nokhwa reads frames with no timeout, so a camera that stops sending without an error keeps
+//! its thread waiting inside the driver: a watchdog marks it disconnected after two seconds
+//! (the preview and the recording show the card), and it streams on if frames come back.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use nokhwa::pixel_format::RgbFormat;
 use nokhwa::utils::{CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType, Resolution};
 use nokhwa::Camera;
 use reel_media::{free_buffer, Clock, Fps, Size, VideoFrame};
@@ -32,6 +38,8 @@ use crate::{CaptureError, Out, Pushed};
 
 /// How long opening may take before the camera is declared silent.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+/// A streaming camera silent this long is reported as disconnected.
+const WATCHDOG: Duration = Duration::from_secs(2);
 /// How often an unplugged camera is looked for.
 const RECONNECT_EVERY: Duration = Duration::from_millis(300);
 
@@ -60,12 +68,18 @@ struct State {
     want: (Size, Fps),
     /// A different output was asked for while nobody recorded: reopen in the mode for it.
     renegotiate: bool,
+    /// The thread is switching modes: until the first frame in the new mode.
+    switching: bool,
     latest: Option<VideoFrame>,
     seq: u64,
     subscribers: Vec<Subscriber>,
     next_id: u64,
-    /// Frames the camera sent that could not be converted (torn or corrupt).
+    /// Frames the camera sent that could not be converted (torn or corrupt), and why the last
+    /// one failed.
     bad_frames: u64,
+    last_bad: Option<String>,
+    /// When the newest frame arrived (the watchdog's reference).
+    last_frame_at: Option<Instant>,
 }
 
 struct Shared {
@@ -108,7 +122,13 @@ impl Subscription {
     }
 }
 
-static OPEN: Mutex<Vec<(u32, Weak<CameraDevice>)>> = Mutex::new(Vec::new());
+/// Open (and closing) cameras by index: the handle, and the shared state that outlives it
+/// until its thread has closed the driver.
+type Registry = Vec<(u32, Weak<CameraDevice>, Arc<Shared>)>;
+static OPEN: Mutex<Registry> = Mutex::new(Vec::new());
+
+/// How long a closing device may take before a reopen gives up on it.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 fn to_mode(f: &CameraFormat) -> Option<Mode> {
     let format = match f.format() {
@@ -156,13 +176,19 @@ fn modes_of(cam: &mut Camera, name: &str) -> Result<Vec<Mode>, CaptureError> {
 }
 
 /// Opens camera `index` in the best mode for `want` and starts its stream.
+/// A request that accepts every format Reel converts (grey included: nokhwa's RGB decoder list
+/// would leave grey-only cameras out). Reel decodes the raw frames itself.
+fn request(kind: RequestedFormatType) -> RequestedFormat<'static> {
+    RequestedFormat::with_formats(kind, nokhwa::utils::frame_formats())
+}
+
 fn open_camera(info: &CameraInfo, want: (Size, Fps)) -> Result<(Camera, Vec<Mode>, Mode), CaptureError> {
     let name = info.name.as_str();
-    let mut cam = Camera::new(CameraIndex::Index(info.index), RequestedFormat::new::<RgbFormat>(RequestedFormatType::None)).map_err(|e| classify(name, &e))?;
+    let mut cam = Camera::new(CameraIndex::Index(info.index), request(RequestedFormatType::None)).map_err(|e| classify(name, &e))?;
     let modes = modes_of(&mut cam, name)?;
     let mode = mode::pick(&modes, want.0, want.1)
         .ok_or_else(|| CaptureError::CameraOpen { name: name.to_string(), reason: "it offers no picture format Reel can read (MJPEG, YUYV, NV12, RGB or grey)".into() })?;
-    cam.set_camera_requset(RequestedFormat::new::<RgbFormat>(RequestedFormatType::Exact(to_nokhwa(mode)))).map_err(|e| classify(name, &e))?;
+    cam.set_camera_requset(request(RequestedFormatType::Exact(to_nokhwa(mode)))).map_err(|e| classify(name, &e))?;
     cam.open_stream().map_err(|e| classify(name, &e))?;
     Ok((cam, modes, mode))
 }
@@ -173,7 +199,7 @@ pub fn modes(info: &CameraInfo) -> Result<Vec<Mode>, CaptureError> {
         return Ok(d.shared.lock().modes.clone());
     }
     let name = info.name.as_str();
-    let mut cam = Camera::new(CameraIndex::Index(info.index), RequestedFormat::new::<RgbFormat>(RequestedFormatType::None)).map_err(|e| classify(name, &e))?;
+    let mut cam = Camera::new(CameraIndex::Index(info.index), request(RequestedFormatType::None)).map_err(|e| classify(name, &e))?;
     modes_of(&mut cam, name)
 }
 
@@ -181,23 +207,31 @@ pub fn modes(info: &CameraInfo) -> Result<Vec<Mode>, CaptureError> {
 /// listing, no reopening, no change of mode.
 pub fn find_open(spec: &crate::CameraSpec) -> Option<Arc<CameraDevice>> {
     let reg = registry();
-    let mut open = reg.iter().filter_map(|(i, w)| w.upgrade().map(|d| (*i, d)));
-    match spec {
-        crate::CameraSpec::Index(n) => open.find(|(i, _)| i == n).map(|(_, d)| d),
+    let found = match spec {
+        crate::CameraSpec::Index(n) => reg.iter().find(|(i, _, _)| i == n).and_then(|(_, w, _)| w.upgrade()),
         crate::CameraSpec::Name(n) => {
             let n = n.to_lowercase();
-            open.find(|(_, d)| d.shared.info.name.to_lowercase().contains(&n)).map(|(_, d)| d)
+            reg.iter().filter(|(_, _, s)| s.info.name.to_lowercase().contains(&n)).find_map(|(_, w, _)| w.upgrade())
         }
         _ => None,
-    }
+    };
+    drop(reg); // a handle that turns out to be the last must not close its camera under the lock
+    found
 }
 
-fn registry() -> MutexGuard<'static, Vec<(u32, Weak<CameraDevice>)>> {
+fn registry() -> MutexGuard<'static, Registry> {
     OPEN.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn registered(index: u32) -> Option<Arc<CameraDevice>> {
-    registry().iter().find(|(i, _)| *i == index).and_then(|(_, w)| w.upgrade())
+    let reg = registry();
+    let d = reg.iter().find(|(i, _, _)| *i == index).and_then(|(_, w, _)| w.upgrade());
+    drop(reg);
+    d
+}
+
+fn is_done(s: &Shared) -> bool {
+    *s.done.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl CameraDevice {
@@ -207,14 +241,36 @@ impl CameraDevice {
     /// no usable format, or no picture within 5 s.
     pub fn open(info: &CameraInfo, size: Size, fps: Fps, jpeg: Jpeg) -> Result<Arc<CameraDevice>, CaptureError> {
         let mut reg = registry();
-        reg.retain(|(_, w)| w.strong_count() > 0);
-        if let Some(d) = reg.iter().find(|(i, _)| *i == info.index).and_then(|(_, w)| w.upgrade()) {
+        reg.retain(|(_, w, s)| w.strong_count() > 0 || !is_done(s));
+        if let Some(d) = reg.iter().find(|(i, _, _)| *i == info.index).and_then(|(_, w, _)| w.upgrade()) {
+            drop(reg);
             d.request(size, fps);
+            d.settle(OPEN_TIMEOUT);
             return Ok(d);
         }
+        // A device of this camera still closing: wait until its thread let go of the driver.
+        if let Some(closing) = reg.iter().find(|(i, _, _)| *i == info.index).map(|(_, _, s)| s.clone()) {
+            let done = closing.done.lock().unwrap_or_else(|p| p.into_inner());
+            let (done, _) = closing.done_cv.wait_timeout_while(done, CLOSE_TIMEOUT, |d| !*d).unwrap_or_else(|p| p.into_inner());
+            if !*done {
+                return Err(CaptureError::CameraOpen {
+                    name: info.name.clone(),
+                    reason: "its previous stream in Reel is stuck in the driver; unplug and replug the camera, or restart Reel".into(),
+                });
+            }
+            drop(done);
+            reg.retain(|(_, _, s)| !Arc::ptr_eq(s, &closing));
+        }
         let d = Arc::new(Self::spawn(info.clone(), (size, fps), jpeg)?);
-        reg.push((info.index, Arc::downgrade(&d)));
+        reg.push((info.index, Arc::downgrade(&d), d.shared.clone()));
         Ok(d)
+    }
+
+    /// Waits (up to `timeout`) for a mode switch asked for by [`CameraDevice::request`] to be
+    /// done and a frame in the new mode to have arrived.
+    fn settle(&self, timeout: Duration) {
+        let st = self.shared.lock();
+        let _ = self.shared.fresh.wait_timeout_while(st, timeout, |st| st.renegotiate || st.switching).unwrap_or_else(|p| p.into_inner());
     }
 
     fn spawn(info: CameraInfo, want: (Size, Fps), jpeg: Jpeg) -> Result<CameraDevice, CaptureError> {
@@ -226,11 +282,14 @@ impl CameraDevice {
                 modes: Vec::new(),
                 want,
                 renegotiate: false,
+                switching: false,
                 latest: None,
                 seq: 0,
                 subscribers: Vec::new(),
                 next_id: 0,
                 bad_frames: 0,
+                last_bad: None,
+                last_frame_at: None,
             }),
             fresh: Condvar::new(),
             done: Mutex::new(false),
@@ -264,7 +323,13 @@ impl CameraDevice {
         match ready_rx.recv_timeout(OPEN_TIMEOUT) {
             Ok(Ok(())) => Ok(device),
             Ok(Err(e)) => Err(e),
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(CaptureError::CameraOpen { name: info.name, reason: "it opened but sent no picture within 5 s".into() }),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let reason = match device.shared.lock().last_bad.clone() {
+                    Some(why) => format!("none of its pictures could be read in 5 s ({why})"),
+                    None => "it opened but sent no picture within 5 s".into(),
+                };
+                Err(CaptureError::CameraOpen { name: info.name, reason })
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => Err(CaptureError::CameraOpen { name: info.name, reason: "the camera thread ended while opening".into() }),
         }
     }
@@ -273,8 +338,16 @@ impl CameraDevice {
         &self.shared.info
     }
 
+    /// What the camera is doing. A camera that has sent nothing for two seconds while
+    /// streaming counts as disconnected (it may be hung inside the driver, see the module docs).
     pub fn status(&self) -> CameraStatus {
-        self.shared.lock().status.clone()
+        let st = self.shared.lock();
+        match &st.status {
+            CameraStatus::Streaming { .. } if st.last_frame_at.is_some_and(|t| t.elapsed() > WATCHDOG) && !st.renegotiate && !st.switching => {
+                CameraStatus::Disconnected { reason: "it stopped sending pictures".into() }
+            }
+            s => s.clone(),
+        }
     }
 
     pub fn modes(&self) -> Vec<Mode> {
@@ -299,8 +372,9 @@ impl CameraDevice {
     }
 
     /// A new output size or rate: reopen in the mode for it, unless a recording is using the
-    /// camera (then its frames keep their size; the compositor scales them anyway).
-    fn request(&self, size: Size, fps: Fps) {
+    /// camera (then its frames keep their size; the compositor scales them anyway). The app
+    /// asks as soon as the size is chosen, so the switch is over before Record subscribes.
+    pub fn request(&self, size: Size, fps: Fps) {
         let mut st = self.shared.lock();
         if st.want == (size, fps) || !st.subscribers.is_empty() {
             return;
@@ -371,29 +445,52 @@ fn run(s: &Shared, mut cam: Camera, mut mode: Mode, jpeg: Jpeg, mut ready: Optio
                         }
                         None
                     }
-                    Err(_) => {
-                        s.lock().bad_frames += 1;
+                    Err(e) => {
+                        let mut st = s.lock();
+                        st.bad_frames += 1;
+                        st.last_bad = Some(e.to_string());
                         None
                     }
                 }
             }
             Err(e) => Some(e.to_string()),
         };
-        let renegotiate = std::mem::take(&mut s.lock().renegotiate);
+        let renegotiate = {
+            let mut st = s.lock();
+            let r = std::mem::take(&mut st.renegotiate);
+            st.switching |= r;
+            r
+        };
         if failure.is_none() && !renegotiate {
             continue;
         }
         let _ = cam.stop_stream();
         drop(cam);
         prev = None;
-        if let Some(reason) = failure {
+        if let Some(reason) = &failure {
             let mut st = s.lock();
-            st.status = CameraStatus::Disconnected { reason };
+            st.status = CameraStatus::Disconnected { reason: reason.clone() };
             for sub in &st.subscribers {
                 sub.out.health().camera_down.store(true, Ordering::Relaxed);
             }
         }
-        match reconnect(s) {
+        // A mode switch reopens at once; only a lost camera waits to be looked for again.
+        let reopened = if failure.is_none() {
+            let want = s.lock().want;
+            match open_camera(&s.info, want) {
+                Ok((c, modes, m)) => {
+                    s.lock().modes = modes;
+                    Some((c, m))
+                }
+                Err(e) => {
+                    s.lock().status = CameraStatus::Disconnected { reason: e.to_string() };
+                    reconnect(s)
+                }
+            }
+        } else {
+            reconnect(s)
+        };
+        match reopened {
             Some((c, m)) => {
                 cam = c;
                 mode = m;
@@ -417,6 +514,8 @@ fn publish(s: &Shared, frame: VideoFrame, at: Instant, prev: Option<Instant>, su
         let mut st = s.lock();
         st.latest = Some(frame.clone());
         st.seq += 1;
+        st.last_frame_at = Some(at);
+        st.switching = false;
         subs.clear();
         subs.extend(st.subscribers.iter().map(|x| (x.clock.clone(), x.out.clone(), x.id)));
     }
@@ -455,8 +554,14 @@ fn reconnect(s: &Shared) -> Option<(Camera, Mode)> {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        // The same camera: its bus position (in the description) first, so that of two
+        // identical webcams the other one is never taken for it; then the name; then the index.
         let cams = super::list_cameras();
-        let found = cams.iter().find(|c| c.name == s.info.name).or_else(|| cams.iter().find(|c| c.index == s.info.index));
+        let found = cams
+            .iter()
+            .find(|c| !s.info.description.is_empty() && c.description == s.info.description)
+            .or_else(|| cams.iter().find(|c| c.name == s.info.name))
+            .or_else(|| cams.iter().find(|c| c.index == s.info.index));
         let Some(info) = found else { continue };
         let want = s.lock().want;
         match open_camera(info, want) {

@@ -7,7 +7,7 @@
 //! the list instead, and the compositor scales:
 //!
 //! 1. a mode at least the output's size at least at the frame rate, the cheapest to decode
-//!    (raw YUYV/NV12 converts ~10x faster than MJPEG decodes, per pixel; among equals the
+//!    (raw YUYV/NV12 converts ~2.7x faster than MJPEG decodes, per pixel; among equals the
 //!    smaller size and the rate nearest the one asked for);
 //! 2. else the largest that still holds the frame rate (a sharp picture at the wrong rate
 //!    stutters; a smaller one is merely softer);
@@ -30,16 +30,17 @@ pub enum PixelFormat {
 }
 
 impl PixelFormat {
-    /// Estimated conversion cost to RGBA in nanoseconds per pixel on one core (measured by
-    /// `reel bench camera` on this project's 2-core machines: YUYV 720p 0.5 ms, MJPEG 720p
-    /// 2.9 ms with libjpeg-turbo's SIMD). Only the ratios matter.
+    /// Estimated conversion cost to RGBA in nanoseconds per pixel on one core, measured by
+    /// `reel bench camera` on this project's 2-core machines (YUYV 720p 0.69 ms, 1080p 1.33 ms;
+    /// MJPEG 720p 1.80 ms, 1080p 3.80 ms with libjpeg-turbo's SIMD). NV12, RGB and grey are
+    /// estimates from the work per pixel. Only the ratios matter.
     pub fn cost_per_pixel(self) -> f64 {
         match self {
-            PixelFormat::Yuyv => 0.55,
-            PixelFormat::Nv12 => 0.5,
+            PixelFormat::Yuyv => 0.7,
+            PixelFormat::Nv12 => 0.6,
             PixelFormat::Rgb | PixelFormat::Bgr => 0.8,
             PixelFormat::Gray => 0.6,
-            PixelFormat::Mjpeg => 3.2,
+            PixelFormat::Mjpeg => 1.9,
         }
     }
 
@@ -88,8 +89,11 @@ impl std::fmt::Display for Mode {
 /// The mode to stream for an output of `want` at `fps` (see the module docs), or `None` when
 /// the camera offers nothing at all.
 pub fn pick(modes: &[Mode], want: Size, fps: Fps) -> Option<Mode> {
-    let colour: Vec<Mode> = modes.iter().copied().filter(|m| m.format != PixelFormat::Gray && m.width > 0 && m.height > 0).collect();
-    let modes: Vec<Mode> = if colour.is_empty() { modes.iter().copied().filter(|m| m.width > 0 && m.height > 0).collect() } else { colour };
+    // Odd sides have no whole chroma pairs (YUYV, NV12); such modes exist only among the
+    // stepwise sizes some drivers list, next to even ones.
+    let usable: Vec<Mode> = modes.iter().copied().filter(|m| m.width >= 2 && m.height >= 2 && m.width.is_multiple_of(2) && m.height.is_multiple_of(2)).collect();
+    let colour: Vec<Mode> = usable.iter().copied().filter(|m| m.format != PixelFormat::Gray).collect();
+    let modes: Vec<Mode> = if colour.is_empty() { usable } else { colour };
     let fps = fps.get();
     let rate_gap = |m: &Mode| m.fps.abs_diff(fps);
     // 1. Big enough and fast enough: the cheapest to convert.
@@ -164,5 +168,6 @@ mod tests {
         assert_eq!(pick(&ir, size(1280, 720), fps(30)), Some(m(Mjpeg, 640, 480, 30)));
         assert_eq!(pick(&[m(Gray, 640, 360, 30)], size(1280, 720), fps(30)), Some(m(Gray, 640, 360, 30)));
         assert_eq!(pick(&[], size(1280, 720), fps(30)), None);
+        assert_eq!(pick(&[m(Yuyv, 641, 480, 30), m(Yuyv, 320, 240, 30)], size(640, 480), fps(30)), Some(m(Yuyv, 320, 240, 30)), "odd widths are never picked");
     }
 }
