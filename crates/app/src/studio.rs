@@ -115,8 +115,11 @@ pub struct Studio {
     /// The microphone's level meter while not recording: the spec it was opened for, the
     /// meter or why it could not open, and when (a failure is retried after a few seconds: the
     /// microphone may have been plugged in since).
-    meter: Mutex<Option<(String, Result<LevelMeter, String>, std::time::Instant)>>,
+    meter: Mutex<Option<Meter>>,
 }
+
+/// The microphone spec a level meter was opened for, the meter (or why not), and when.
+type Meter = (String, Result<LevelMeter, String>, std::time::Instant);
 
 /// The preview's camera and the output it was opened for.
 struct HeldCamera {
