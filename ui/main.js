@@ -36,7 +36,8 @@ async function loadSettings() {
     settings = await call("settings_get");
     const f = $("settings");
     for (const [k, v] of Object.entries(settings)) if (f.elements[k]) f.elements[k].value = v ?? "";
-    $("serving").textContent = document.body.dataset.server ?? "";
+    $("serving").textContent = document.body.dataset.shareBase ?? "";
+    showHttpWarning();
   } catch (e) { showError(e); }
 }
 $("settings").addEventListener("submit", async (e) => {
@@ -45,7 +46,8 @@ $("settings").addEventListener("submit", async (e) => {
   const next = {
     ...settings,
     library: f.elements.library.value.trim() || null, size: f.elements.size.value, fps: Number(f.elements.fps.value),
-    quality: f.elements.quality.value, default_speed: Number(f.elements.default_speed.value), server_bind: f.elements.server_bind.value.trim() || "127.0.0.1:0",
+    quality: f.elements.quality.value, default_speed: Number(f.elements.default_speed.value), server_bind: f.elements.server_bind.value.trim() || "127.0.0.1:8787",
+    public_url: f.elements.public_url.value.trim(),
     s3_target: f.elements.s3_target.value.trim(), s3_endpoint: f.elements.s3_endpoint.value.trim(),
   };
   try {
@@ -67,6 +69,13 @@ function applySettings() {
   if (settings.s3_endpoint) $("publish-endpoint").value = settings.s3_endpoint;
 }
 for (const b of document.querySelectorAll("nav button")) b.addEventListener("click", () => show(b.dataset.view));
+
+// A link on a LAN address over plain HTTP: say what that means.
+function showHttpWarning() {
+  const url = $("settings").elements.public_url.value.trim() || (document.body.dataset.shareBase ?? "");
+  $("http-warning").hidden = !(url.startsWith("http://") && !/^http:\/\/(127\.|localhost|\[::1\])/.test(url));
+}
+$("settings").elements.public_url.addEventListener("input", showHttpWarning);
 
 // ---- recorder ----
 const config = {
@@ -431,6 +440,8 @@ async function start() {
     document.body.dataset.server = info.server;
     document.body.dataset.secret = info.secret;
     $("library-path").textContent = `Library: ${info.library}`;
+    document.body.dataset.shareBase = info.share_base;
+    $("lan-addresses").replaceChildren(...info.lan_addresses.map((ip) => el("option", { value: `http://${ip.includes(":") ? `[${ip}]` : ip}:8787` })));
     $("use-screen").hidden = !info.display;
     $("use-screen").addEventListener("click", () => { config.screen = info.display; config.deck = null; $("deck").value = ""; if (config.scene.layout === "camera") config.scene.layout = "bubble"; apply(); });
     $("demo-deck").addEventListener("click", () => { $("deck").value = info.demo_deck ?? ""; $("deck").dispatchEvent(new Event("change")); });

@@ -165,7 +165,7 @@ fn describe(app: State<'_, App>, id: String, text: String) -> Api<reel_app::Meta
 
 #[tauri::command]
 fn delete(app: State<'_, App>, id: String) -> Api<String> {
-    Ok(app.studio.library().delete(&id)?)
+    reel_app::delete_recording(app.studio.library(), &id)
 }
 
 #[tauri::command]
@@ -175,8 +175,7 @@ fn restore(app: State<'_, App>, name: String) -> Api<String> {
 
 #[tauri::command]
 fn share_link(app: State<'_, App>, id: String, password: Option<String>, expires: Option<String>, default_speed: Option<f64>) -> Api<String> {
-    let base = app.server.get().cloned().unwrap_or_else(|| Ok(reel_app::default_base_url()))?;
-    app.studio.share_link(&id, password, expires, default_speed, &base)
+    app.studio.share_link(&id, password, expires, default_speed)
 }
 
 #[tauri::command]
@@ -265,7 +264,8 @@ fn settings_set(settings: reel_app::settings::Settings) -> Api<()> {
 fn main() {
     let _ = STARTED.set(std::time::Instant::now());
     let settings = reel_app::settings::Settings::load(&reel_app::settings::path());
-    let bind: std::net::SocketAddr = settings.server_bind.parse().unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let bind: std::net::SocketAddr = settings.server_bind.parse().unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 8787)));
+    let public_url = Some(settings.public_url.clone()).filter(|u| !u.is_empty());
     let lib = match reel_app::open_library(settings.library.as_deref()) {
         Ok(l) => Arc::new(l),
         Err(e) => {
@@ -285,7 +285,17 @@ fn main() {
         let (server, secret, root, studio) = (server.clone(), secret.clone(), lib.root().to_path_buf(), studio.clone());
         std::thread::spawn(move || {
             let r = reel_app::open_library(Some(&root)).and_then(|lib| {
-                reel_app::serve_app(&lib, bind, secret, Some(studio), |a| {
+                reel_app::serve_app(&lib, bind, secret, Some(studio), public_url, |a| {
+                    // The port it got is kept for the next start, so links made now keep
+                    // working after a restart (8787 was taken: another port, remembered).
+                    if a.port() != bind.port() {
+                        let path = reel_app::settings::path();
+                        let mut s = reel_app::settings::Settings::load(&path);
+                        s.server_bind = std::net::SocketAddr::new(bind.ip(), a.port()).to_string();
+                        if let Err(e) = s.save(&path) {
+                            eprintln!("warning: the server's port could not be kept: {e}");
+                        }
+                    }
                     // Bound to every address: the window still reaches it over loopback.
                     let a = if a.ip().is_unspecified() { std::net::SocketAddr::from(([127, 0, 0, 1], a.port())) } else { a };
                     let _ = server.set(Ok(format!("http://{a}")));

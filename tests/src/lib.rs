@@ -183,10 +183,27 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver is missing: install chromium chromium-driver (scripts/setup.sh test)");
-        let base = format!("http://127.0.0.1:{port}");
+        Self::session(driver, format!("http://127.0.0.1:{port}"))
+    }
+
+    /// A Chromium on another host: chromedriver and the browser run inside the network
+    /// namespace `ns` (a second machine as far as the network goes), driven over the veth link
+    /// from this host only.
+    pub fn start_in(ns: &Netns) -> Browser {
+        let port = 9515;
+        let driver = Command::new("ip")
+            .args(["netns", "exec", &ns.name, "chromedriver", &format!("--port={port}"), &format!("--allowed-ips={}", ns.host_ip), "--allowed-origins=*"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ip (iproute2) or chromedriver is missing (scripts/setup.sh test)");
+        Self::session(driver, format!("http://{}:{port}", ns.peer_ip))
+    }
+
+    fn session(driver: Child, base: String) -> Browser {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         let up = wait_for(Duration::from_secs(20), || agent.get(&format!("{base}/status")).call().is_ok());
-        assert!(up, "chromedriver did not start");
+        assert!(up, "chromedriver did not start at {base}");
         let profile = tempfile::tempdir().expect("profile dir");
         let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
@@ -441,4 +458,63 @@ pub fn rgb_at(frame: &[u8], w: u32, h: u32, fx: f64, fy: f64) -> [u8; 3] {
 /// Whether two colours are within `tol` on every channel.
 pub fn near_rgb(a: [u8; 3], b: [u8; 3], tol: i32) -> bool {
     a.iter().zip(b).all(|(x, y)| (*x as i32 - y as i32).abs() <= tol)
+}
+
+/// A second host for tests: a network namespace joined to this one by a veth pair on a private
+/// /24 of its own, made by the test and removed when dropped (needs root, as CI runs).
+/// Nothing leaves the machine, and nothing crosses loopback.
+pub struct Netns {
+    pub name: String,
+    host_if: String,
+    /// This host's address on the link (where servers under test listen).
+    pub host_ip: std::net::Ipv4Addr,
+    /// The other host's address.
+    pub peer_ip: std::net::Ipv4Addr,
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip is missing: install iproute2");
+    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+}
+
+impl Netns {
+    pub fn create() -> Netns {
+        // One subnet and one set of names per test process: tests in parallel never meet.
+        let n = (std::process::id() % 200) as u8 + 20;
+        let name = format!("reel{}", std::process::id());
+        let (host_if, peer_if) = (format!("rl{}h", std::process::id() % 100_000), format!("rl{}p", std::process::id() % 100_000));
+        let (host_ip, peer_ip) = (std::net::Ipv4Addr::new(10, 231, n, 1), std::net::Ipv4Addr::new(10, 231, n, 2));
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        let _ = Command::new("ip").args(["link", "del", &host_if]).output();
+        ip(&["netns", "add", &name]);
+        let ns = Netns { name: name.clone(), host_if: host_if.clone(), host_ip, peer_ip };
+        ip(&["link", "add", &host_if, "type", "veth", "peer", "name", &peer_if]);
+        ip(&["link", "set", &peer_if, "netns", &name]);
+        ip(&["addr", "add", &format!("{host_ip}/24"), "dev", &host_if]);
+        ip(&["link", "set", &host_if, "up"]);
+        ip(&["netns", "exec", &name, "ip", "addr", "add", &format!("{peer_ip}/24"), "dev", &peer_if]);
+        ip(&["netns", "exec", &name, "ip", "link", "set", &peer_if, "up"]);
+        ip(&["netns", "exec", &name, "ip", "link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// A command run inside the namespace (on the other host).
+    pub fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]);
+        c
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Processes left inside would keep the namespace: end them first.
+        if let Ok(out) = Command::new("ip").args(["netns", "pids", &self.name]).output() {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+        let _ = Command::new("ip").args(["link", "del", &self.host_if]).output();
+    }
 }

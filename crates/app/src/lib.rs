@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+pub mod durable;
 pub mod settings;
 pub mod studio;
 
@@ -168,10 +169,61 @@ impl From<ShareError> for ApiError {
     }
 }
 
-/// Where share links point: `$REEL_BASE_URL`, else the default local server.
-pub fn default_base_url() -> String {
-    std::env::var("REEL_BASE_URL").unwrap_or_else(|_| "http://127.0.0.1:8787".to_string())
+/// Where share links point: `$REEL_BASE_URL`, else the address the library's share server
+/// recorded when it last started (so `reel share` prints a link that server answers), else the
+/// default local server.
+pub fn default_base_url(lib: &Library) -> String {
+    std::env::var("REEL_BASE_URL").ok().filter(|b| !b.is_empty()).or_else(|| server_record(lib).map(|r| r.base_url)).unwrap_or_else(|| "http://127.0.0.1:8787".to_string())
 }
+
+/// What a running share server wrote into its library: how viewers reach it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ServerRecord {
+    pub base_url: String,
+    pub bind: String,
+    pub pid: u32,
+}
+
+fn server_record_path(lib: &Library) -> std::path::PathBuf {
+    lib.root().join("server.json")
+}
+
+/// The library's share server as last recorded (its links stay valid across restarts on the
+/// same address).
+pub fn server_record(lib: &Library) -> Option<ServerRecord> {
+    serde_json::from_slice(&std::fs::read(server_record_path(lib)).ok()?).ok()
+}
+
+/// Records the share server's address in the library, durably.
+pub fn record_server(lib: &Library, base_url: &str, bind: std::net::SocketAddr) -> Result<(), ApiError> {
+    let r = ServerRecord { base_url: base_url.trim_end_matches('/').to_string(), bind: bind.to_string(), pid: std::process::id() };
+    let bytes = serde_json::to_vec_pretty(&r).map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })?;
+    durable::write(&server_record_path(lib), &bytes)
+        .map_err(|e| ApiError { code: "io".into(), message: format!("cannot record the server's address in {}: {e}", lib.root().display()) })
+}
+
+/// The addresses other machines can reach this one at (not loopback), IPv4 first: what a
+/// share server bound to every address offers as its public address.
+pub fn lan_addresses() -> Vec<std::net::IpAddr> {
+    let mut v: Vec<std::net::IpAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| i.ip())
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified() && !matches!(ip, std::net::IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80))
+        .collect();
+    v.sort_by_key(|ip| (ip.is_ipv6(), *ip));
+    v.dedup();
+    v
+}
+
+/// The base URL for a server bound to `bind`: the address itself, or for an unspecified
+/// address (0.0.0.0) the machine's first LAN address, which colleagues can reach.
+pub fn base_url_for(bind: std::net::SocketAddr) -> String {
+    let ip = if bind.ip().is_unspecified() { lan_addresses().into_iter().find(|ip| ip.is_ipv4() == bind.is_ipv4()).unwrap_or(bind.ip()) } else { bind.ip() };
+    format!("http://{}", std::net::SocketAddr::new(ip, bind.port()))
+}
+
+pub use reel_share::listen::Limits;
 
 /// Creates a share link for a recording; returns the share and its URL under `base_url`.
 pub fn share(lib: &Library, id: &str, o: &ShareOptions, base_url: &str) -> Result<(Share, String), ApiError> {
@@ -207,35 +259,73 @@ pub fn set_captions(lib: &Library, id: &str, file: &Path) -> Result<std::path::P
     Ok(lib.set_captions(id, file)?)
 }
 
+/// Moves a recording to the trash and revokes every link to it: restoring it later does not
+/// bring its links back (the links said "this recording is shared"; deleting said it is not).
+pub fn delete_recording(lib: &Library, id: &str) -> Result<String, ApiError> {
+    let id = lib.delete(id)?;
+    reel_share::ShareStore::open(lib.root())?.revoke(&id)?;
+    Ok(id)
+}
+
 pub fn shares(lib: &Library) -> Result<Vec<Share>, ApiError> {
     Ok(reel_share::ShareStore::open(lib.root())?.list()?)
 }
 
-/// Runs the share server on `bind` until Ctrl-C.
-pub fn serve(lib: &Library, bind: std::net::SocketAddr, base_url: Option<&str>, on_ready: impl FnOnce(std::net::SocketAddr)) -> Result<(), ApiError> {
-    Ok(reel_share::server::run(bind, base_url, lib.root(), on_ready)?)
+/// Runs the share server on `bind` until Ctrl-C, with the given connection limits. Once it
+/// listens, its address (`base_url`, else one derived from the bound address) is recorded in
+/// the library for `reel share`; `on_ready` gets the bound address and that base URL.
+pub fn serve(lib: &Library, bind: std::net::SocketAddr, base_url: Option<&str>, limits: Limits, on_ready: impl FnOnce(std::net::SocketAddr, &str)) -> Result<(), ApiError> {
+    Ok(reel_share::server::run(bind, lib.root(), limits, |a| {
+        // The base URL may depend on the port bound (port 0), so it is settled once bound.
+        let base = base_url.map(|b| b.trim_end_matches('/').to_string()).unwrap_or_else(|| base_url_for(a));
+        if let Err(e) = record_server(lib, &base, a) {
+            eprintln!("warning: {e}");
+        }
+        on_ready(a, &base);
+        base
+    })?)
 }
 
 /// The desktop app's server: share links plus its own media routes under `/app/{secret}/`.
 /// With a studio, the app's API and UI are served over HTTP too (`/app/{secret}/ui/index.html`).
+/// Links point at `public_url`, else at an address worked out from the bound one; that base
+/// goes to the studio (for links made in the app) and into the library (for `reel share`).
+/// If the port asked for is taken, any free port is used and `on_ready` says which.
 pub fn serve_app(
     lib: &Library,
     bind: std::net::SocketAddr,
     secret: String,
     studio: Option<std::sync::Arc<studio::Studio>>,
+    public_url: Option<String>,
     on_ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), ApiError> {
     let server = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
-    let api = studio.map(|st| {
+    let api = studio.clone().map(|st| {
         let (server, secret) = (server.clone(), secret.clone());
         std::sync::Arc::new(move |cmd: &str, args: serde_json::Value| {
             let base = server.get().cloned().unwrap_or_default();
             studio::dispatch(&st, &base, &secret, cmd, args).map_err(|e| (e.code, e.message))
         }) as reel_share::server::AppApi
     });
-    Ok(reel_share::server::run_with_app(bind, None, lib.root(), Some(secret), api, |a| {
-        let _ = server.set(format!("http://{a}"));
-        on_ready(a)
+    // A port in use (another Reel, another program): any free one rather than no server.
+    let bind = match std::net::TcpListener::bind(bind) {
+        Ok(l) => {
+            drop(l);
+            bind
+        }
+        Err(_) => std::net::SocketAddr::new(bind.ip(), 0),
+    };
+    Ok(reel_share::server::run_with_app(bind, lib.root(), Limits::default(), Some(secret), api, |a| {
+        let _ = server.set(format!("http://{}", std::net::SocketAddr::new(if a.ip().is_unspecified() { [127, 0, 0, 1].into() } else { a.ip() }, a.port())));
+        let base = public_url.filter(|u| !u.is_empty()).map(|u| u.trim_end_matches('/').to_string()).unwrap_or_else(|| base_url_for(a));
+        if let Some(st) = &studio {
+            st.set_share_base(&base);
+        }
+        if let Err(e) = record_server(lib, &base, a) {
+            eprintln!("warning: {e}");
+        }
+        on_ready(a);
+        base
     })?)
 }
 

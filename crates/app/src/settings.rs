@@ -18,8 +18,12 @@ pub struct Settings {
     pub quality: String,
     /// The speed share links start at.
     pub default_speed: f64,
-    /// Where the share server listens: loopback by default; a LAN address shares on the LAN.
+    /// Where the share server listens: loopback by default (port 8787, kept across restarts);
+    /// 0.0.0.0:PORT shares on the LAN too.
     pub server_bind: String,
+    /// How colleagues reach the share server (`http://192.168.1.5:8787`), put in every link.
+    /// Empty: worked out from the address it listens on (a LAN address when on 0.0.0.0).
+    pub public_url: String,
     pub s3_target: String,
     pub s3_endpoint: String,
 }
@@ -32,7 +36,8 @@ impl Default for Settings {
             fps: 30,
             quality: "standard".into(),
             default_speed: 1.0,
-            server_bind: "127.0.0.1:0".into(),
+            server_bind: "127.0.0.1:8787".into(),
+            public_url: String::new(),
             s3_target: String::new(),
             s3_endpoint: String::new(),
         }
@@ -73,6 +78,13 @@ impl Settings {
         if !(bind.ip().is_loopback() || bind.ip().is_unspecified()) {
             return Err(bad(format!("server address '{}': use 127.0.0.1:PORT (this machine) or 0.0.0.0:PORT (also the LAN)", self.server_bind)));
         }
+        if !self.public_url.is_empty() {
+            let ok = (self.public_url.starts_with("http://") || self.public_url.starts_with("https://"))
+                && self.public_url.split("://").nth(1).is_some_and(|h| !h.is_empty() && !h.contains(' '));
+            if !ok {
+                return Err(bad(format!("public address '{}' is not a URL like http://192.168.1.5:8787", self.public_url)));
+            }
+        }
         if !self.s3_target.is_empty() {
             self.s3_target.parse::<reel_publish::Target>()?;
         }
@@ -88,12 +100,8 @@ impl Settings {
     pub fn save(&self, path: &Path) -> Result<(), ApiError> {
         self.check()?;
         let io = |e: std::io::Error| ApiError { code: "io".into(), message: format!("cannot save settings to {}: {e}", path.display()) };
-        if let Some(d) = path.parent() {
-            std::fs::create_dir_all(d).map_err(io)?;
-        }
-        let tmp = path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| bad(e.to_string()))?;
-        std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path)).map_err(io)
+        crate::durable::write(path, &bytes).map_err(io)
     }
 
     /// The encoder preset for recordings: the live preset for the size, a lower CRF for `high`.
@@ -124,6 +132,7 @@ mod tests {
             (Settings { server_bind: "everywhere".into(), ..Default::default() }, "server address"),
             (Settings { server_bind: "192.168.1.5:8787".into(), ..Default::default() }, "0.0.0.0:PORT"),
             (Settings { s3_target: "ftp://x".into(), ..Default::default() }, "s3://"),
+            (Settings { public_url: "my laptop".into(), ..Default::default() }, "public address"),
             (Settings { library: Some("relative/lib".into()), ..Default::default() }, "absolute"),
         ] {
             let e = bad.save(&p).unwrap_err().message;

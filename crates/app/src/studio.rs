@@ -116,6 +116,9 @@ pub struct Studio {
     /// meter or why it could not open, and when (a failure is retried after a few seconds: the
     /// microphone may have been plugged in since).
     meter: Mutex<Option<Meter>>,
+    /// Where share links made in the app point (the share server's public address), once the
+    /// server listens.
+    share_base: std::sync::OnceLock<String>,
 }
 
 /// The microphone spec a level meter was opened for, the meter (or why not), and when.
@@ -154,7 +157,15 @@ impl Studio {
     pub fn new(library: Arc<Library>) -> Result<Studio, ApiError> {
         let config = StudioConfig::default();
         let loaded = Self::load(&config)?;
-        Ok(Studio { library, loaded: Mutex::new(loaded), active: Mutex::new(None), preview: Mutex::new(None), camera: Mutex::new(None), meter: Mutex::new(None) })
+        Ok(Studio {
+            library,
+            loaded: Mutex::new(loaded),
+            active: Mutex::new(None),
+            preview: Mutex::new(None),
+            camera: Mutex::new(None),
+            meter: Mutex::new(None),
+            share_base: std::sync::OnceLock::new(),
+        })
     }
 
     pub fn library(&self) -> &Library {
@@ -480,6 +491,10 @@ pub struct AppInfo {
     pub demo_deck: Option<String>,
     /// The X display the app runs on, offered as the screen to record.
     pub display: Option<String>,
+    /// Where share links point now.
+    pub share_base: String,
+    /// This machine's LAN addresses, offered as the public address.
+    pub lan_addresses: Vec<String>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -497,6 +512,8 @@ impl Studio {
             library: lib.display().to_string(),
             demo_deck: demo_deck(&lib).ok().map(|p| p.display().to_string()),
             display: std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()),
+            share_base: self.share_base(),
+            lan_addresses: crate::lan_addresses().iter().map(|ip| ip.to_string()).collect(),
         }
     }
 
@@ -521,11 +538,22 @@ impl Studio {
         self.library.trash().into_iter().map(|(name, m)| TrashItem { title: m.map(|m| m.title).unwrap_or_else(|| name.clone()), name }).collect()
     }
 
-    /// A share link on this app's server.
-    pub fn share_link(&self, id: &str, password: Option<String>, expires: Option<String>, default_speed: Option<f64>, base: &str) -> Result<String, ApiError> {
+    /// Sets where share links point (the app's server calls it once it listens).
+    pub fn set_share_base(&self, base: &str) {
+        let _ = self.share_base.set(base.trim_end_matches('/').to_string());
+    }
+
+    /// Where share links point: the public address, or the library's recorded server.
+    pub fn share_base(&self) -> String {
+        self.share_base.get().cloned().unwrap_or_else(|| crate::default_base_url(&self.library))
+    }
+
+    /// A share link on this app's server, at its public address.
+    pub fn share_link(&self, id: &str, password: Option<String>, expires: Option<String>, default_speed: Option<f64>) -> Result<String, ApiError> {
+        let base = self.share_base();
         let expires_in = expires.filter(|e| !e.is_empty()).map(|e| crate::parse_duration(&e)).transpose()?;
         let o = crate::ShareOptions { password: password.filter(|p| !p.is_empty()), expires_in, no_download: false, default_speed };
-        Ok(crate::share(&self.library, id, &o, base)?.1)
+        Ok(crate::share(&self.library, id, &o, &base)?.1)
     }
 }
 
@@ -569,13 +597,13 @@ pub fn dispatch(studio: &Studio, server: &str, secret: &str, command: &str, a: s
         "recording" => studio.recording(&arg::<String>(&a, "id")?),
         "rename" => json(lib.rename(&arg::<String>(&a, "id")?, &arg::<String>(&a, "title")?)?),
         "describe" => json(lib.describe(&arg::<String>(&a, "id")?, &arg::<String>(&a, "text")?)?),
-        "delete" => json(lib.delete(&arg::<String>(&a, "id")?)?),
+        "delete" => json(crate::delete_recording(lib, &arg::<String>(&a, "id")?)?),
         "restore" => json(lib.restore(&arg::<String>(&a, "name")?)?),
         "trash_list" => json(studio.trash_list()),
         "filmstrip" => json(lib.filmstrip(&arg::<String>(&a, "id")?).map(|_| ())?),
         "settings_get" => json(crate::settings::Settings::load(&crate::settings::path())),
         "settings_set" => json(arg::<crate::settings::Settings>(&a, "settings")?.save(&crate::settings::path())?),
-        "share_link" => json(studio.share_link(&arg::<String>(&a, "id")?, arg(&a, "password")?, arg(&a, "expires")?, arg(&a, "defaultSpeed")?, server)?),
+        "share_link" => json(studio.share_link(&arg::<String>(&a, "id")?, arg(&a, "password")?, arg(&a, "expires")?, arg(&a, "defaultSpeed")?)?),
         other => Err(ApiError { code: "not_found".into(), message: format!("'{other}' is not an app call over HTTP") }),
     }
 }

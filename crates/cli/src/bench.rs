@@ -93,6 +93,10 @@ enum Which {
         /// Bytes per range request, in KiB (a player's typical read).
         #[arg(long, default_value = "256")]
         range_kib: u64,
+        /// Idle and half-sent connections held open (from another client address) during the
+        /// load, against both servers: the slowloris case.
+        #[arg(long, default_value = "0")]
+        idle: usize,
         #[arg(long)]
         json: bool,
     },
@@ -147,7 +151,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
         Which::Search { n, queries, json } => search(n, queries, json),
         Which::Export { size, seconds, speed, json } => export(size.parse()?, seconds.clamp(1, 3600), speed, json),
         Which::Preview { size, frames, json } => preview(size, frames.max(1), json),
-        Which::Serve { clients, seconds, range_kib, json } => crate::bench_serve::serve(clients.clamp(1, 2000), seconds.clamp(1.0, 600.0), range_kib.clamp(1, 16 << 10), json),
+        Which::Serve { clients, seconds, range_kib, idle, json } => {
+            crate::bench_serve::serve(clients.clamp(1, 2000), seconds.clamp(1.0, 600.0), range_kib.clamp(1, 16 << 10), idle.min(20_000), json)
+        }
     }
 }
 

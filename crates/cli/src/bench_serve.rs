@@ -2,6 +2,10 @@
 //! server and against nginx serving the same file in the same run (the peer), with the same
 //! client. Also: from `reel share` to a playable link (page + first media range).
 //!
+//! With `--idle N`, N connections from another client address are held open against each
+//! server during its load (half idle, half with a half-sent request), reopened whenever the
+//! server closes them; nginx gets Reel's header and keep-alive deadlines (10 s) for fairness.
+//!
 //! The client runs in this process (one keep-alive connection per viewer thread), so both
 //! servers share the machine with it alike; figures are relative, not absolute.
 
@@ -99,6 +103,7 @@ fn nginx(dir: &Path, work: &Path) -> Result<Option<(std::process::Child, u16)>> 
             "daemon off; worker_processes 2; pid {w}/nginx.pid; error_log {w}/error.log;\n\
              events {{ worker_connections 4096; }}\n\
              http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;\n\
+               client_header_timeout 10s; keepalive_timeout 10s;\n\
                client_body_temp_path {w}; proxy_temp_path {w}; fastcgi_temp_path {w}; uwsgi_temp_path {w}; scgi_temp_path {w};\n\
                types {{ video/mp4 mp4; }}\n\
                server {{ listen 127.0.0.1:{port}; root {d}; }} }}\n",
@@ -119,7 +124,71 @@ fn nginx(dir: &Path, work: &Path) -> Result<Option<(std::process::Child, u16)>> 
     Ok(Some((child, port)))
 }
 
-pub fn serve(clients: usize, seconds: f64, chunk_kib: u64, json: bool) -> Result<()> {
+/// Keeps `n` connections open to `addr` from another client address (127.0.0.2), half of them
+/// idle and half with a half-sent request (slowloris), reopening any the server closes, until
+/// dropped: the abuse both servers get during the load.
+struct Siege {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<u64>>,
+}
+
+impl Siege {
+    fn start(addr: std::net::SocketAddr, n: usize) -> Siege {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let open = |i: usize| -> Option<socket2::Socket> {
+                let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
+                sock.bind(&std::net::SocketAddr::from(([127, 0, 0, 2], 0)).into()).ok()?;
+                sock.connect_timeout(&addr.into(), Duration::from_secs(1)).ok()?;
+                if i.is_multiple_of(2) {
+                    let _ = sock.send(b"GET /v/x HTTP/1.1\r\nHost: a\r\nX-Slow: ");
+                }
+                let _ = sock.set_nonblocking(true);
+                Some(sock)
+            };
+            let mut socks: Vec<Option<socket2::Socket>> = (0..n).map(open).collect();
+            let mut reopened = 0u64;
+            while !s.load(Ordering::Relaxed) {
+                for (i, slot) in socks.iter_mut().enumerate() {
+                    let mut b = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+                    let gone = match slot {
+                        Some(x) => matches!(x.peek(&mut b), Ok(0)) || matches!(x.peek(&mut b), Err(ref e) if e.kind() != std::io::ErrorKind::WouldBlock),
+                        None => true,
+                    };
+                    if gone {
+                        *slot = open(i);
+                        reopened += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            reopened
+        });
+        Siege { stop, thread: Some(thread) }
+    }
+
+    /// Stops and returns how many times a connection had to be reopened.
+    fn end(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().and_then(|t| t.join().ok()).unwrap_or(0)
+    }
+}
+
+/// Lets this process hold thousands of sockets (the siege and the viewers).
+fn raise_open_files() {
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    unsafe {
+        let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
+pub fn serve(clients: usize, seconds: f64, chunk_kib: u64, idle: usize, json: bool) -> Result<()> {
+    raise_open_files();
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("src.mp4");
     let st = Command::new("ffmpeg")
@@ -137,7 +206,7 @@ pub fn serve(clients: usize, seconds: f64, chunk_kib: u64, json: bool) -> Result
     let root = tmp.path().join("lib");
     std::thread::spawn(move || {
         if let Ok(lib) = reel_app::open_library(Some(&root)) {
-            let _ = reel_app::serve(&lib, "127.0.0.1:0".parse().expect("addr"), None, |a| {
+            let _ = reel_app::serve(&lib, "127.0.0.1:0".parse().expect("addr"), None, reel_app::Limits::default(), |a, _| {
                 let _ = tx.send(a);
             });
         }
@@ -155,15 +224,20 @@ pub fn serve(clients: usize, seconds: f64, chunk_kib: u64, json: bool) -> Result
     anyhow::ensure!(page == 200 && media == 206, "the link did not work: page {page}, media {media}");
 
     let chunk = chunk_kib << 10;
+    let siege = (idle > 0).then(|| Siege::start(addr, idle));
     let ours = load(&format!("{base}/v/{}/media", share.token), size, clients, chunk, seconds);
+    let reopened = siege.map(Siege::end);
     let mut report = serde_json::json!({
         "file_mb": size as f64 / 1e6, "clients": clients, "range_kib": chunk_kib, "seconds": seconds,
-        "share_to_playable_ms": share_to_playable_ms, "reel": summary(&ours),
+        "idle_connections": idle, "share_to_playable_ms": share_to_playable_ms, "reel": summary(&ours),
+        "reel_idle_reopened": reopened,
     });
     let dir = video.parent().context("video folder")?;
     match nginx(dir, tmp.path())? {
         Some((mut child, port)) => {
+            let siege = (idle > 0).then(|| Siege::start(std::net::SocketAddr::from(([127, 0, 0, 1], port)), idle));
             let theirs = load(&format!("http://127.0.0.1:{port}/video.mp4"), size, clients, chunk, seconds);
+            report["nginx_idle_reopened"] = siege.map(Siege::end).into();
             let _ = child.kill();
             let _ = child.wait();
             report["nginx"] = summary(&theirs);

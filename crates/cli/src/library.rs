@@ -214,8 +214,8 @@ pub fn run(cmd: LibCmd, root: Option<&Path>) -> Result<()> {
             eprintln!("described {}", m.id);
         }
         LibCmd::Delete { id } => {
-            let id = lib.delete(&id).map_err(reel_app::ApiError::from)?;
-            eprintln!("moved {id} to the trash (`reel trash restore {id}` brings it back)");
+            let id = reel_app::delete_recording(&lib, &id)?;
+            eprintln!("moved {id} to the trash and revoked its links (`reel trash restore {id}` brings the recording back, not the links)");
         }
         LibCmd::Trash { action, name } => match (action.as_str(), name) {
             ("list", _) => {

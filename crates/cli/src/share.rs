@@ -8,13 +8,25 @@ use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub enum ShareCmd {
-    /// Serve share pages and media (loopback by default).
+    /// Serve share pages and media (loopback by default; 0.0.0.0:8787 for the LAN).
     Serve {
         #[arg(long, default_value = "127.0.0.1:8787")]
         bind: String,
-        /// How viewers reach this server, for links and link previews (default: http://BIND).
+        /// How viewers reach this server, for links and link previews (default: http://BIND,
+        /// or the machine's first LAN address when bound to every address). Recorded in the
+        /// library: `reel share` then prints links this server answers.
         #[arg(long)]
         base_url: Option<String>,
+        /// Seconds a client may take to send a request's headers (also how long an idle
+        /// kept-alive connection is kept).
+        #[arg(long, default_value_t = 10)]
+        header_timeout: u64,
+        /// Open connections in all.
+        #[arg(long, default_value_t = 4096)]
+        max_connections: usize,
+        /// Open connections from one client address.
+        #[arg(long, default_value_t = 256)]
+        max_per_client: usize,
     },
     /// Make a share link for a recording.
     Share {
@@ -30,7 +42,8 @@ pub enum ShareCmd {
         /// The speed the player starts at (viewers can change it).
         #[arg(long)]
         default_speed: Option<f64>,
-        /// The server's public address (default: $REEL_BASE_URL, else http://127.0.0.1:8787).
+        /// The server's public address (default: $REEL_BASE_URL, else the address `reel serve`
+        /// recorded in the library, else http://127.0.0.1:8787).
         #[arg(long)]
         base_url: Option<String>,
         #[arg(long)]
@@ -52,21 +65,38 @@ pub enum ShareCmd {
 pub fn run(cmd: ShareCmd, root: Option<&Path>) -> Result<()> {
     let lib = reel_app::open_library(root)?;
     match cmd {
-        ShareCmd::Serve { bind, base_url } => {
-            let addr: SocketAddr = bind.parse().with_context(|| format!("--bind '{bind}' is not an address like 127.0.0.1:8787"))?;
-            if !addr.ip().is_loopback() {
-                eprintln!("warning: serving on {addr}, reachable from other machines; anyone with a link can watch it");
+        ShareCmd::Serve { bind, base_url, header_timeout, max_connections, max_per_client } => {
+            let addr: SocketAddr = bind.parse().with_context(|| format!("--bind '{bind}' is not an address like 127.0.0.1:8787 (or 0.0.0.0:8787 for the LAN)"))?;
+            if let Some(b) = &base_url {
+                if !(b.starts_with("http://") || b.starts_with("https://")) || b.len() < 10 {
+                    anyhow::bail!("--base-url '{b}' is not a URL like http://192.168.1.5:8787");
+                }
             }
-            reel_app::serve(&lib, addr, base_url.as_deref(), |a| {
-                println!("listening on http://{a}");
+            if header_timeout == 0 || max_connections == 0 || max_per_client == 0 {
+                anyhow::bail!("--header-timeout, --max-connections and --max-per-client must be at least 1");
+            }
+            let limits = reel_app::Limits { header_timeout: std::time::Duration::from_secs(header_timeout), max_connections, max_per_client };
+            reel_app::serve(&lib, addr, base_url.as_deref(), limits, |a, base| {
+                if !a.ip().is_loopback() {
+                    eprintln!("warning: serving on {a}, reachable from other machines over plain HTTP; anyone with a link can watch it");
+                    let others: Vec<String> = reel_app::lan_addresses().iter().map(|ip| std::net::SocketAddr::new(*ip, a.port()).to_string()).collect();
+                    if a.ip().is_unspecified() && !others.is_empty() {
+                        eprintln!("this machine's addresses: {} (choose with --base-url)", others.join(", "));
+                    }
+                }
+                // One line on stdout (scripts read it), written so that a reader that has gone
+                // away (a closed pipe) does not end the server.
                 use std::io::Write;
-                let _ = std::io::stdout().flush();
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "listening on http://{a}");
+                let _ = out.flush();
+                eprintln!("links: {base}/v/…");
             })?;
         }
         ShareCmd::Share { id, password, expires, no_download, default_speed, base_url, json } => {
             let expires_in = expires.as_deref().map(reel_share_duration).transpose()?;
             let o = reel_app::ShareOptions { password, expires_in, no_download, default_speed };
-            let base = base_url.unwrap_or_else(reel_app::default_base_url);
+            let base = base_url.unwrap_or_else(|| reel_app::default_base_url(&lib));
             let (s, url) = reel_app::share(&lib, &id, &o, &base)?;
             if json {
                 println!("{}", serde_json::json!({"url": url, "token": s.token, "expires": s.expires, "recording": s.recording_id}));

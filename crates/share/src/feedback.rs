@@ -80,7 +80,22 @@ fn clean(text: &str, what: &str, max: usize, multiline: bool) -> Result<String, 
     if t.chars().any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t'))) {
         return Err(ShareError::Invalid(format!("the {what} contains control characters")));
     }
+    if t.chars().any(is_format_char) {
+        return Err(ShareError::Invalid(format!("the {what} contains invisible formatting characters (direction overrides or zero-width marks); type it plainly")));
+    }
     Ok(t.to_string())
+}
+
+/// Unicode's format characters (category Cf): direction overrides that make text read other
+/// than it is stored (a name that shows "Alice" but sorts as anything), zero-width spaces and
+/// marks, and tag characters. The zero-width joiner is kept: it glues emoji sequences
+/// (👩‍💻), and alone it changes nothing a reader sees.
+fn is_format_char(c: char) -> bool {
+    matches!(c,
+        '\u{AD}' | '\u{600}'..='\u{605}' | '\u{61C}' | '\u{6DD}' | '\u{70F}' | '\u{8E2}' | '\u{180E}'
+        | '\u{200B}' | '\u{200C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{110BD}' | '\u{110CD}'
+        | '\u{13430}'..='\u{1343F}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0001}' | '\u{E0020}'..='\u{E007F}')
 }
 
 // One row's worth of columns, each checked here: a struct would only repeat them.
@@ -165,11 +180,15 @@ mod tests {
             (1.0, "a", &"x".repeat(MAX_COMMENT_CHARS + 1), "longer than"),
             (1.0, "a\u{7}", "b", "control characters"),
             (1.0, &"n".repeat(61), "b", "longer than"),
+            (1.0, "Ali\u{202E}ecila", "b", "invisible formatting"),
+            (1.0, "a", "see\u{200B}this", "invisible formatting"),
+            (1.0, "a", "\u{2066}x\u{2069}", "invisible formatting"),
         ] {
             let e = add_comment(&db, "r", "t", at, 10.0, name, body, 4).unwrap_err().to_string();
             assert!(e.contains(why), "{e}");
         }
         assert_eq!(feedback(&db, "r").unwrap().comments.len(), 2, "refused comments left nothing behind");
+        add_comment(&db, "r", "t", 1.0, 10.0, "Dev 👩\u{200D}💻", "an emoji sequence is fine", 5).expect("the joiner inside an emoji");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! pages and ranged media ([`server`]). Publishing to S3 builds on the same pages.
 
 pub mod feedback;
+pub mod listen;
 mod media;
 pub mod page;
 pub mod server;

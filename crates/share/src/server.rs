@@ -4,7 +4,8 @@
 //!  GET  /v/{token}              share page: a plain <video controls> that works before any
 //!                               script runs, poster, Open Graph / Twitter tags; the player
 //!                               script enhances it
-//!  POST /v/{token}              password form → session cookie (argon2, 5 tries a minute)
+//!  POST /v/{token}              password form → session cookie (argon2; per client: 5 wrong
+//!                               tries, then a wait doubling from 1 min to 1 h; kept on disk)
 //!  GET  /v/{token}/media        the MP4, byte ranges (206/416), ETag, If-Range (media.rs)
 //!  GET  /v/{token}/download     the same as an attachment (absent with --no-download)
 //!  GET  /v/{token}/poster.jpg   GET /v/{token}/preview.gif
@@ -19,7 +20,7 @@
 //! library's own folders, never from the request. Every response carries a strict
 //! Content-Security-Policy, `nosniff` and `no-referrer` (the token is in the URL).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -36,11 +37,13 @@ use reel_library::Library;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::feedback::Feedback;
+use crate::listen::{ClientAddr, Limits};
 use crate::page::{self, esc, PageUrls, PLAYER_CSS, PLAYER_JS};
 use crate::store::{new_token, Share, ShareStore};
 use crate::ShareError;
 
-const MAX_ATTEMPTS: usize = 5;
+/// How long a right password keeps a browser in (the cookie's Max-Age).
+const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 const ATTEMPT_WINDOW: Duration = Duration::from_secs(60);
 /// Comments and reactions per link per minute: enough for a room of viewers, not for a flood.
 const MAX_WRITES: usize = 60;
@@ -52,9 +55,9 @@ struct Inner {
     base_url: String,
     library: Library,
     store: ShareStore,
-    /// Unlocked sessions per token (cookie values). Kept in memory: a restart asks again.
-    sessions: Mutex<HashMap<String, HashSet<String>>>,
-    attempts: Mutex<HashMap<String, Vec<Instant>>>,
+    /// Unlocked sessions per token (cookie value → until when). Kept in memory: a restart
+    /// asks again.
+    sessions: Mutex<HashMap<String, HashMap<String, Instant>>>,
     writes: Mutex<HashMap<String, Vec<Instant>>>,
     /// The desktop app's own media routes (`/app/{secret}/…`), off unless set.
     app_secret: Option<String>,
@@ -84,16 +87,7 @@ impl AppState {
         let library = Library::open(library_root).map_err(|e| ShareError::Store(e.to_string()))?;
         let store = ShareStore::open(library_root)?;
         let base_url = base_url.trim_end_matches('/').to_string();
-        Ok(AppState(Arc::new(Inner {
-            base_url,
-            library,
-            store,
-            sessions: Mutex::default(),
-            attempts: Mutex::default(),
-            writes: Mutex::default(),
-            app_secret: None,
-            app_api: None,
-        })))
+        Ok(AppState(Arc::new(Inner { base_url, library, store, sessions: Mutex::default(), writes: Mutex::default(), app_secret: None, app_api: None })))
     }
 }
 
@@ -118,7 +112,21 @@ fn unlocked(st: &Inner, share: &Share, headers: &HeaderMap) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .any(|(k, v)| k == name && valid.contains(v))
+        .any(|(k, v)| k == name && valid.get(v).is_some_and(|until| *until > Instant::now()))
+}
+
+/// What browsers and proxies may keep: nothing of a password or expiring link (it must stop
+/// working when the password or the date says so, and a shared computer's cache must not
+/// show it to the next person), and for other links only with a revalidation each time (a
+/// revoked link stops at once).
+fn cache_policy(share: &Share, mut r: Response) -> Response {
+    let private = share.has_password || share.expires.is_some();
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(if private { "private, no-store" } else { "private, no-cache" }));
+    if private {
+        h.insert(header::VARY, HeaderValue::from_static("Cookie"));
+    }
+    r
 }
 
 /// The share (if valid and unlocked) and the recording's folder.
@@ -147,12 +155,12 @@ fn resolve_dir(st: &Inner, token: &str, headers: &HeaderMap) -> Option<(Share, P
 async fn page(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
     let Some(share) = st.0.store.valid(&token) else { return not_found() };
     if !unlocked(&st.0, &share, &headers) {
-        return password_page(&token, None, StatusCode::OK);
+        return cache_policy(&share, password_page(&token, None, StatusCode::OK));
     }
     let Some((share, dir, meta)) = resolve(&st.0, &token, &headers) else { return not_found() };
     let feedback = st.0.store.feedback(&share.recording_id).unwrap_or_default();
     let captions = dir.join("captions.vtt").is_file();
-    Html(share_page(&share, &meta, &st.0.base_url, captions, &feedback)).into_response()
+    cache_policy(&share, Html(share_page(&share, &meta, &st.0.base_url, captions, &feedback)).into_response())
 }
 
 fn password_page(token: &str, error: Option<&str>, status: StatusCode) -> Response {
@@ -204,22 +212,50 @@ struct Unlock {
     password: String,
 }
 
-async fn unlock(State(st): State<AppState>, UrlPath(token): UrlPath<String>, Form(f): Form<Unlock>) -> Response {
+async fn unlock(State(st): State<AppState>, UrlPath(token): UrlPath<String>, client: Option<axum::Extension<ClientAddr>>, Form(f): Form<Unlock>) -> Response {
     let Some(share) = st.0.store.valid(&token) else { return not_found() };
     if !share.has_password {
         return Redirect::to(&format!("/v/{}", share.token)).into_response();
     }
-    if over_limit(&st.0.attempts, &share.token, MAX_ATTEMPTS) {
-        return password_page(&share.token, Some("Too many attempts. Wait a minute, then try again."), StatusCode::TOO_MANY_REQUESTS);
-    }
+    // Failures are counted per client address (on disk); the SQLite work and the deliberately
+    // slow hash run off the async workers.
+    let client = client.map(|c| c.0 .0.to_string()).unwrap_or_else(|| "unknown".into());
     let (inner, tok, pw) = (st.0.clone(), share.token.clone(), f.password);
-    let ok = tokio::task::spawn_blocking(move || inner.store.check_password(&tok, &pw)).await.unwrap_or(false);
-    if !ok {
-        return password_page(&share.token, Some("That password is not right."), StatusCode::UNAUTHORIZED);
+    let outcome = tokio::task::spawn_blocking(move || {
+        let wait = inner.store.password_wait(&tok, &client);
+        if wait > 0 {
+            return Err(wait);
+        }
+        let ok = inner.store.check_password(&tok, &pw);
+        if ok {
+            inner.store.password_passed(&tok, &client);
+        } else {
+            inner.store.password_failed(&tok, &client);
+        }
+        Ok(ok)
+    })
+    .await
+    .unwrap_or(Ok(false));
+    match outcome {
+        Err(wait) => {
+            let msg = format!("Too many wrong passwords. Try again in {}.", if wait >= 120 { format!("{} minutes", (wait + 59) / 60) } else { format!("{wait} seconds") });
+            return cache_policy(&share, password_page(&share.token, Some(&msg), StatusCode::TOO_MANY_REQUESTS));
+        }
+        Ok(false) => return cache_policy(&share, password_page(&share.token, Some("That password is not right."), StatusCode::UNAUTHORIZED)),
+        Ok(true) => {}
     }
     let Ok(sid) = new_token() else { return (StatusCode::INTERNAL_SERVER_ERROR, "no randomness").into_response() };
-    st.0.sessions.lock().unwrap_or_else(|p| p.into_inner()).entry(share.token.clone()).or_default().insert(sid.clone());
-    let cookie = format!("{}={sid}; Path=/v/{}; HttpOnly; SameSite=Strict", cookie_name(&share.token), share.token);
+    {
+        let mut sessions = st.0.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        // Expired sessions go whenever a new one is made: the map never grows without bound.
+        for v in sessions.values_mut() {
+            v.retain(|_, until| *until > Instant::now());
+        }
+        sessions.retain(|_, v| !v.is_empty());
+        sessions.entry(share.token.clone()).or_default().insert(sid.clone(), Instant::now() + SESSION_TTL);
+    }
+    let secure = if st.0.base_url.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!("{}={sid}; Path=/v/{}; Max-Age={}; HttpOnly; SameSite=Strict{secure}", cookie_name(&share.token), share.token, SESSION_TTL.as_secs());
     let mut r = Redirect::to(&format!("/v/{}", share.token)).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
@@ -245,7 +281,7 @@ async fn file(st: &Inner, token: &str, req: Request, name: &str, attachment: boo
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
-    resp
+    cache_policy(&share, resp)
 }
 
 async fn media(State(st): State<AppState>, UrlPath(token): UrlPath<String>, req: Request) -> Response {
@@ -296,7 +332,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) 
 async fn feedback_get(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
     let Some((share, _, _)) = resolve(&st.0, &token, &headers) else { return not_found() };
     match st.0.store.feedback(&share.recording_id) {
-        Ok(f) => json_response(StatusCode::OK, &f),
+        Ok(f) => cache_policy(&share, json_response(StatusCode::OK, &f)),
         Err(e) => share_error(e),
     }
 }
@@ -364,8 +400,8 @@ async fn view_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, 
 }
 
 async fn chapters_vtt(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
-    let Some((_, _, meta)) = resolve(&st.0, &token, &headers) else { return not_found() };
-    ([(header::CONTENT_TYPE, "text/vtt; charset=utf-8")], reel_library::vtt::chapters_vtt(&meta.chapters)).into_response()
+    let Some((share, _, meta)) = resolve(&st.0, &token, &headers) else { return not_found() };
+    cache_policy(&share, ([(header::CONTENT_TYPE, "text/vtt; charset=utf-8")], reel_library::vtt::chapters_vtt(&meta.chapters)).into_response())
 }
 
 async fn captions_vtt(State(st): State<AppState>, UrlPath(token): UrlPath<String>, req: Request) -> Response {
@@ -462,10 +498,10 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
 }
 
-/// Runs the server until Ctrl-C. `on_ready` gets the bound address (port 0 picks one).
-/// `base_url` is how viewers reach it (`None`: `http://` + the bound address).
-pub fn run(bind: SocketAddr, base_url: Option<&str>, library_root: &std::path::Path, on_ready: impl FnOnce(SocketAddr)) -> Result<(), ShareError> {
-    run_with_app(bind, base_url, library_root, None, None, on_ready)
+/// Runs the server until Ctrl-C. `on_ready` gets the bound address (port 0 picks one) and
+/// returns the base URL viewers reach it at (for links and Open Graph tags).
+pub fn run(bind: SocketAddr, library_root: &std::path::Path, limits: Limits, on_ready: impl FnOnce(SocketAddr) -> String) -> Result<(), ShareError> {
+    run_with_app(bind, library_root, limits, None, None, on_ready)
 }
 
 /// `run`, plus the desktop app's media routes under `/app/{app_secret}/rec/{id}/{file}`: the
@@ -473,17 +509,17 @@ pub fn run(bind: SocketAddr, base_url: Option<&str>, library_root: &std::path::P
 /// over http). The secret is random per app start and known only to the app's window.
 pub fn run_with_app(
     bind: SocketAddr,
-    base_url: Option<&str>,
     library_root: &std::path::Path,
+    limits: Limits,
     app_secret: Option<String>,
     app_api: Option<AppApi>,
-    on_ready: impl FnOnce(SocketAddr),
+    on_ready: impl FnOnce(SocketAddr) -> String,
 ) -> Result<(), ShareError> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| ShareError::Internal(e.to_string()))?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| ShareError::Bind(bind.to_string(), e.to_string()))?;
         let addr = listener.local_addr().map_err(|e| ShareError::Internal(e.to_string()))?;
-        let base = base_url.map(str::to_string).unwrap_or_else(|| format!("http://{addr}"));
+        let base = on_ready(addr);
         let mut state = AppState::new(library_root, &base)?;
         if let Some(secret) = app_secret {
             if let Some(inner) = Arc::get_mut(&mut state.0) {
@@ -491,12 +527,10 @@ pub fn run_with_app(
                 inner.app_api = app_api;
             }
         }
-        on_ready(addr);
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| ShareError::Internal(e.to_string()))
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        crate::listen::serve(listener, router(state), limits, Arc::default(), stop).await;
+        Ok(())
     })
 }

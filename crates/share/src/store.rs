@@ -43,6 +43,11 @@ pub struct ShareStore {
     db: Mutex<Connection>,
 }
 
+/// Wrong passwords a client may make on a link before it has to wait.
+const FREE_FAILURES: i64 = 5;
+/// Wrong passwords on one link within an hour, from all clients, before it pauses.
+const LINK_CEILING: i64 = 200;
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -111,6 +116,14 @@ impl ShareStore {
         )
         .map_err(|e| ShareError::Store(e.to_string()))?;
         db.execute_batch(feedback::SCHEMA).map_err(|e| ShareError::Store(e.to_string()))?;
+        // Wrong passwords per link and client address: kept on disk, so a restart does not
+        // hand an attacker a fresh set of guesses.
+        db.execute_batch(
+            "CREATE TABLE IF NOT EXISTS password_failures(
+                token TEXT NOT NULL, client TEXT NOT NULL, failures INTEGER NOT NULL, last INTEGER NOT NULL,
+                PRIMARY KEY(token, client));",
+        )
+        .map_err(|e| ShareError::Store(e.to_string()))?;
         Ok(ShareStore { db: Mutex::new(db) })
     }
 
@@ -152,6 +165,48 @@ impl ShareStore {
         drop(db);
         let live = !s.revoked && s.expires.is_none_or(|e| e > now());
         live.then_some(s)
+    }
+
+    /// Seconds `client` must wait before trying a password on `token` again (0: now). Only
+    /// failures count: five are free, then the wait doubles from a minute up to an hour. And a
+    /// link that collects `LINK_CEILING` failures within an hour from everywhere pauses for
+    /// everyone until the hour has passed.
+    pub fn password_wait(&self, token: &str, client: &str) -> i64 {
+        let db = self.lock();
+        let now = now();
+        let mine: Option<(i64, i64)> = db
+            .query_row("SELECT failures, last FROM password_failures WHERE token = ?1 AND client = ?2", params![token, client], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .ok()
+            .flatten();
+        let own = match mine {
+            Some((n, last)) if n >= FREE_FAILURES => {
+                let backoff = (60i64 << (n - FREE_FAILURES).min(6)).min(3600);
+                (last + backoff - now).max(0)
+            }
+            _ => 0,
+        };
+        let recent: (i64, Option<i64>) = db
+            .query_row("SELECT COALESCE(SUM(failures), 0), MIN(last) FROM password_failures WHERE token = ?1 AND last > ?2", params![token, now - 3600], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap_or((0, None));
+        let link = if recent.0 >= LINK_CEILING { recent.1.map(|first| (first + 3600 - now).max(1)).unwrap_or(60) } else { 0 };
+        own.max(link)
+    }
+
+    /// Records a wrong password from `client` on `token`.
+    pub fn password_failed(&self, token: &str, client: &str) {
+        let _ = self.lock().execute(
+            "INSERT INTO password_failures(token, client, failures, last) VALUES (?1, ?2, 1, ?3)
+             ON CONFLICT(token, client) DO UPDATE SET failures = failures + 1, last = excluded.last",
+            params![token, client, now()],
+        );
+    }
+
+    /// The right password from `client`: its count starts again.
+    pub fn password_passed(&self, token: &str, client: &str) {
+        let _ = self.lock().execute("DELETE FROM password_failures WHERE token = ?1 AND client = ?2", params![token, client]);
     }
 
     pub fn check_password(&self, token: &str, password: &str) -> bool {

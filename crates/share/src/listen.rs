@@ -1,0 +1,146 @@
+//! The share server's own accept loop: what a server on the open network needs and
+//! `axum::serve` does not give — a deadline for request headers (which also ends idle
+//! keep-alive connections), and caps on connections in all and per client address, so that a
+//! flood of idle or half-sent connections (slowloris) cannot starve real viewers.
+//!
+//! ```text
+//!  accept ─> over the global cap or the client's cap? ─ yes ─> closed at once (counted)
+//!                 │ no
+//!                 └─> hyper HTTP/1 connection: headers within `header_timeout`, also between
+//!                     requests of a kept-alive connection (hyper runs the same timer while it
+//!                     waits for the next request head) ─> the router
+//! ```
+//! Accept errors (EMFILE when out of file descriptors) pause the loop for a moment instead of
+//! spinning; the soft limit on open files is raised to the hard one at start.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+/// The client's address, as an extension on every request (password failures are counted per
+/// client).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub IpAddr);
+
+/// Connection limits of a server on the open network.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// A request's headers must arrive within this; a kept-alive connection waiting longer for
+    /// its next request is closed.
+    pub header_timeout: Duration,
+    /// Open connections in all.
+    pub max_connections: usize,
+    /// Open connections from one client address. A browser opens about six; 200 viewers behind
+    /// one office NAT open more, hence the margin.
+    pub max_per_client: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { header_timeout: Duration::from_secs(10), max_connections: 4096, max_per_client: 256 }
+    }
+}
+
+/// Connections refused by a cap since start (for logs and tests).
+#[derive(Default)]
+pub struct Counters {
+    pub refused: AtomicU64,
+    pub accepted: AtomicU64,
+}
+
+struct Open {
+    total: usize,
+    per_client: HashMap<IpAddr, usize>,
+}
+
+/// One connection's place under the caps, given back when it closes.
+struct Slot {
+    open: Arc<Mutex<Open>>,
+    ip: IpAddr,
+}
+
+impl Slot {
+    fn take(open: &Arc<Mutex<Open>>, ip: IpAddr, limits: &Limits) -> Option<Slot> {
+        let mut o = open.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = o.per_client.get(&ip).copied().unwrap_or(0);
+        if o.total >= limits.max_connections || mine >= limits.max_per_client {
+            return None;
+        }
+        o.total += 1;
+        o.per_client.insert(ip, mine + 1);
+        Some(Slot { open: open.clone(), ip })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut o = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        o.total = o.total.saturating_sub(1);
+        if let Some(n) = o.per_client.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                o.per_client.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Lets this process open as many files (sockets) as the system allows it.
+fn raise_open_files() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    unsafe {
+        let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes.
+pub async fn serve(listener: TcpListener, app: Router, limits: Limits, counters: Arc<Counters>, shutdown: impl Future<Output = ()>) {
+    raise_open_files();
+    let open = Arc::new(Mutex::new(Open { total: 0, per_client: HashMap::new() }));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(_) => {
+                    // Out of descriptors or a connection reset before accept: wait a little
+                    // rather than spin; the header deadline frees descriptors.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let ip = peer.ip().to_canonical();
+        let Some(slot) = Slot::take(&open, ip, &limits) else {
+            counters.refused.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        };
+        counters.accepted.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(app.clone(), move |mut r: axum::http::Request<hyper::body::Incoming>| {
+            r.extensions_mut().insert(ClientAddr(ip));
+            r
+        }));
+        tokio::spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).max_buf_size(64 * 1024);
+            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+            drop(slot);
+        });
+    }
+}

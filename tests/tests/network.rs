@@ -1,0 +1,206 @@
+//! Links a colleague can open: the share server on this host's side of a real network link
+//! (a veth pair into a network namespace the test makes: another host as far as the network
+//! goes, never loopback), and a real Chromium on the other host. And what the open network
+//! sends a server: idle and half-sent connections, floods of them.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reel_tests::*;
+
+fn lib_cmd(dir: &Path) -> Command {
+    let mut c = reel(dir);
+    c.env("REEL_LIBRARY", dir.join("lib")).env_remove("REEL_BASE_URL");
+    c
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `reel serve` with `args`; returns it and the address it listens on.
+fn serve(dir: &Path, args: &[&str]) -> (Server, SocketAddr) {
+    let mut child = lib_cmd(dir).arg("serve").args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("unexpected first line: {line}")).parse().unwrap();
+    (Server(child), addr)
+}
+
+fn record(dir: &Path, title: &str) -> String {
+    let o = run_ok(lib_cmd(dir).args(["record", "--camera", "synthetic", "--mic", "tone", "--size", "320x180", "--duration", "3", "--json", "--title", title]));
+    json(&o)["id"].as_str().unwrap().to_string()
+}
+
+fn num(v: serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+#[test]
+fn a_colleague_on_another_host_opens_the_link_plays_it_at_2x_and_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Netns::create();
+    let id = record(dir.path(), "For the team");
+    // The server on this host's address on the link; its address goes into the library.
+    let (_server, addr) = serve(dir.path(), &["--bind", &format!("{}:0", net.host_ip)]);
+    // `reel share` with no flag prints a link that server answers.
+    let link = String::from_utf8(run_ok(lib_cmd(dir.path()).args(["share", &id])).stdout).unwrap().trim().to_string();
+    assert!(link.starts_with(&format!("http://{addr}/v/")), "the link names the server's address: {link}");
+
+    // The other host: Chromium there opens the link, plays at 2x, posts a comment.
+    let b = Browser::start_in(&net);
+    b.goto(&link);
+    assert_eq!(b.js("return document.title"), "For the team");
+    b.js("const v = document.querySelector('video'); v.muted = true; v.play(); return 0");
+    b.js("[...document.querySelectorAll('.controls button')].find(b => b.textContent === '2x').click(); return 0");
+    assert_eq!(num(b.js("return document.querySelector('video').playbackRate")), 2.0);
+    let plays = wait_for(Duration::from_secs(20), || num(b.js("return document.querySelector('video').currentTime")) > 1.0);
+    assert!(
+        plays,
+        "it plays over the link: {}",
+        b.js("const v = document.querySelector('video'); return JSON.stringify({t: v.currentTime, rs: v.readyState, err: v.error && v.error.code})")
+    );
+    b.js("const f = document.querySelector('.comment-form'); f.querySelector('[name=name]').value = 'Colleague'; \
+          f.querySelector('[name=body]').value = 'Seen from the other host'; f.requestSubmit(); return 0");
+    assert!(wait_for(Duration::from_secs(10), || b.js("return document.body.textContent").as_str().is_some_and(|t| t.contains("Comment posted."))), "the comment is posted");
+    drop(b);
+    // The creator sees it.
+    let shown = json(&run_ok(lib_cmd(dir.path()).args(["show", &id, "--json"])));
+    let comments = shown["feedback"]["comments"].as_array().cloned().unwrap_or_default();
+    assert!(comments.iter().any(|c| c["name"] == "Colleague" && c["body"] == "Seen from the other host"), "{comments:?}");
+
+    // The link outlives the server: restarted on the same address, the same link plays.
+    drop(_server);
+    let (_again, addr2) = serve(dir.path(), &["--bind", &addr.to_string()]);
+    assert_eq!(addr2, addr);
+    let b = Browser::start_in(&net);
+    b.goto(&link);
+    assert_eq!(b.js("return document.title"), "For the team", "the link works after a restart");
+}
+
+/// Connects from `from` (a second loopback address: another client as far as the server's
+/// per-client cap is concerned) to `to`.
+fn connect_from(from: &str, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let sock = socket2_connect(from, to)?;
+    sock.set_read_timeout(Some(Duration::from_secs(3)))?;
+    Ok(sock)
+}
+
+fn socket2_connect(from: &str, to: SocketAddr) -> std::io::Result<TcpStream> {
+    // std has no bind-before-connect; libc does it in three calls.
+    use std::os::fd::FromRawFd;
+    let ip: std::net::Ipv4Addr = from.parse().map_err(|_| std::io::Error::other("bad address"))?;
+    let SocketAddr::V4(to4) = to else { return Err(std::io::Error::other("IPv4 only")) };
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mk = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr { s_addr: u32::from(ip).to_be() },
+            sin_zero: [0; 8],
+        };
+        let local = mk(ip, 0);
+        let remote = mk(*to4.ip(), to4.port());
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        if libc::bind(fd, &local as *const _ as *const libc::sockaddr, len) != 0 || libc::connect(fd, &remote as *const _ as *const libc::sockaddr, len) != 0 {
+            let e = std::io::Error::last_os_error();
+            libc::close(fd);
+            return Err(e);
+        }
+        Ok(TcpStream::from_raw_fd(fd))
+    }
+}
+
+/// True when the server closed `s` (EOF) within its read timeout.
+fn closed(s: &TcpStream) -> bool {
+    let mut buf = [0u8; 512];
+    let mut r = s;
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::ConnectionReset) => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn idle_and_half_sent_connections_cannot_starve_viewers() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = record(dir.path(), "Under siege");
+    let (_server, addr) = serve(dir.path(), &["--bind", "127.0.0.1:0", "--header-timeout", "3", "--max-per-client", "50"]);
+    let link = String::from_utf8(run_ok(lib_cmd(dir.path()).args(["share", &id])).stdout).unwrap().trim().to_string();
+
+    // One client opens 300 connections and sends nothing, or half a request: its first 50
+    // are held, every one past its cap is closed at once.
+    let mut held = Vec::new();
+    for i in 0..300u32 {
+        let mut s = connect_from("127.0.0.2", addr).expect("connect");
+        if i.is_multiple_of(2) {
+            s.write_all(b"GET /v/x HTTP/1.1\r\nHost: a\r\nX-Slow: ").unwrap();
+        }
+        held.push(s);
+    }
+    // "At once": each is closed within a second, well before the 3 s header deadline.
+    let refused = held[60..]
+        .iter()
+        .filter(|s| {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+            closed(s)
+        })
+        .count();
+    assert_eq!(refused, 240, "connections past the client's cap are closed at once");
+
+    // Meanwhile another viewer is served: the page and a media range.
+    let (st, _, body) = http_get(&link);
+    assert_eq!(st, 200, "a viewer is served while 300 connections press");
+    assert!(String::from_utf8_lossy(&body).contains("Under siege"));
+
+    // The held ones, idle or half-sent, are closed by the header deadline (3 s here).
+    let timed_out = held[..50].iter().filter(|s| {
+        let _ = s.set_read_timeout(Some(Duration::from_secs(8)));
+        closed(s)
+    });
+    assert_eq!(timed_out.count(), 50, "idle and half-sent connections are closed by the header deadline");
+    // A kept-alive connection that goes quiet after a request is closed too.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    s.write_all(format!("GET /assets/player.css HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).unwrap();
+    assert!(closed(&s), "the idle kept-alive connection is closed");
+}
+
+#[test]
+fn cache_headers_follow_the_kind_of_link_and_deleting_revokes() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = record(dir.path(), "Private things");
+    let (_server, _) = serve(dir.path(), &["--bind", "127.0.0.1:0"]);
+    let open = String::from_utf8(run_ok(lib_cmd(dir.path()).args(["share", &id])).stdout).unwrap().trim().to_string();
+    let expiring = String::from_utf8(run_ok(lib_cmd(dir.path()).args(["share", &id, "--expires", "1d"])).stdout).unwrap().trim().to_string();
+    let header = |hs: &[(String, String)], n: &str| hs.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone()).unwrap_or_default();
+    for path in ["", "/media", "/poster.jpg", "/feedback"] {
+        let (st, hs, _) = http_get(&format!("{open}{path}"));
+        assert_eq!(st, 200, "{path}");
+        assert_eq!(header(&hs, "cache-control"), "private, no-cache", "an open link's {path}");
+        let (st, hs, _) = http_get(&format!("{expiring}{path}"));
+        assert_eq!(st, 200, "{path}");
+        assert_eq!(header(&hs, "cache-control"), "private, no-store", "an expiring link's {path}");
+        assert_eq!(header(&hs, "vary"), "Cookie");
+    }
+    // Deleted: its links stop; restored from the trash: they stay stopped.
+    run_ok(lib_cmd(dir.path()).args(["delete", &id]));
+    assert_eq!(http_get(&open).0, 404, "a deleted recording's link is revoked");
+    run_ok(lib_cmd(dir.path()).args(["trash", "restore", &id]));
+    assert_eq!(http_get(&open).0, 404, "restoring the recording does not revive its links");
+}
