@@ -204,3 +204,36 @@ fn cache_headers_follow_the_kind_of_link_and_deleting_revokes() {
     run_ok(lib_cmd(dir.path()).args(["trash", "restore", &id]));
     assert_eq!(http_get(&open).0, 404, "restoring the recording does not revive its links");
 }
+
+/// Posts a password from `from` (a client address) and returns the HTTP status.
+fn try_password(from: &str, addr: SocketAddr, token: &str, password: &str) -> u16 {
+    let mut s = connect_from(from, addr).expect("connect");
+    let body = format!("password={password}");
+    let req =
+        format!("POST /v/{token} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    s.write_all(req.as_bytes()).unwrap();
+    let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    resp.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// An attacker guessing from one address is slowed down (and stays slowed down after a
+/// restart), while the right password from another address works at once.
+#[test]
+fn password_guesses_are_slowed_per_client_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = record(dir.path(), "Locked");
+    let (server, addr) = serve(dir.path(), &["--bind", "127.0.0.1:0"]);
+    let out = run_ok(lib_cmd(dir.path()).args(["share", &id, "--password", "correct horse", "--json"]));
+    let token = json(&out)["token"].as_str().unwrap().to_string();
+    for i in 0..5 {
+        assert_eq!(try_password("127.0.0.2", addr, &token, "guess"), 401, "guess {i} is just wrong");
+    }
+    assert_eq!(try_password("127.0.0.2", addr, &token, "guess"), 429, "the sixth guess must wait");
+    assert_eq!(try_password("127.0.0.2", addr, &token, "correct+horse"), 429, "even the right one, from the guesser");
+    assert_eq!(try_password("127.0.0.3", addr, &token, "correct+horse"), 303, "the right password from another client works at once");
+    drop(server);
+    let (_again, addr) = serve(dir.path(), &["--bind", &addr.to_string()]);
+    assert_eq!(try_password("127.0.0.2", addr, &token, "guess"), 429, "a restart gives no fresh guesses");
+}
