@@ -2,9 +2,10 @@
 //! for the recorder, the library and share APIs for the rest). Errors cross into the UI as
 //! `{code, message}` (reel_app::ApiError).
 //!
-//! The app runs the share server in-process on a loopback port: media in the webview must play
-//! from http://127.0.0.1 (WebKitGTK cannot play it from tauri://), and the same server answers
-//! share links while the app is open. The app's own media routes carry a random secret.
+//! The app runs two servers in-process: the share server (links, on loopback or the LAN as set,
+//! port 8787 kept across restarts) and its own loopback-only server (`reel_app::http`): media in
+//! the webview must play from http://127.0.0.1 (WebKitGTK cannot play it from tauri://), under
+//! a random secret per start, with the Host header checked.
 
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
@@ -19,7 +20,7 @@ use tauri::State;
 struct App {
     studio: Arc<Studio>,
     secret: String,
-    /// The in-process server's address, once it listens.
+    /// The app's own loopback server's address, once it listens.
     server: Arc<OnceLock<Result<String, ApiError>>>,
 }
 
@@ -64,14 +65,8 @@ fn interrupted() -> Vec<reel_app::session::Session> {
 /// Finishes every interrupted recording; those meant for the library join it at once.
 #[tauri::command]
 async fn recover_all(app: State<'_, App>) -> Api<Vec<Result<reel_app::Recovered, ApiError>>> {
-    let lib = app.studio.library_arc();
-    tauri::async_runtime::spawn_blocking(move || {
-        let r = reel_app::recover_all();
-        lib.refresh();
-        r
-    })
-    .await
-    .map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })
+    let studio = app.studio.clone();
+    blocking(move || Ok(studio.recover_all())).await
 }
 
 /// Off the main thread: loading a deck can take a moment.
@@ -184,11 +179,11 @@ fn trash_list(app: State<'_, App>) -> Vec<reel_app::studio::TrashItem> {
 }
 
 /// Runs a long library job on a blocking thread, reporting progress (0..1) on `progress`.
-async fn job<T: Send + 'static>(app: &App, progress: Channel<f64>, f: impl FnOnce(&reel_app::Library, &mut dyn FnMut(f64) -> bool) -> Api<T> + Send + 'static) -> Api<T> {
-    let lib = app.studio.library_arc();
+async fn job<T: Send + 'static>(app: &App, progress: Channel<f64>, f: impl FnOnce(&Studio, &mut dyn FnMut(f64) -> bool) -> Api<T> + Send + 'static) -> Api<T> {
+    let studio = app.studio.clone();
     tauri::async_runtime::spawn_blocking(move || {
         let mut last = -1.0;
-        f(&lib, &mut |x| {
+        f(&studio, &mut |x| {
             if x - last >= 0.01 || x >= 1.0 {
                 last = x;
                 let _ = progress.send(x);
@@ -202,42 +197,24 @@ async fn job<T: Send + 'static>(app: &App, progress: Channel<f64>, f: impl FnOnc
 
 #[tauri::command]
 async fn trim(app: State<'_, App>, id: String, start: f64, end: f64, progress: Channel<f64>) -> Api<reel_app::Meta> {
-    job(&app, progress, move |lib, p| Ok(lib.trim(&id, start, end, p)?)).await
+    job(&app, progress, move |st, p| st.trim(&id, start, end, p)).await
 }
 
 #[tauri::command]
 async fn cut(app: State<'_, App>, id: String, from: f64, to: f64, progress: Channel<f64>) -> Api<reel_app::Meta> {
-    job(&app, progress, move |lib, p| Ok(lib.cut(&id, from, to, p)?)).await
+    job(&app, progress, move |st, p| st.cut(&id, from, to, p)).await
 }
 
 /// Exports with the speed baked in to `output` (default: ~/Videos/TITLE (SPEEDx).mp4).
 #[tauri::command]
 async fn export(app: State<'_, App>, id: String, speed: f64, output: Option<String>, progress: Channel<f64>) -> Api<String> {
-    let (entry, _) = app.studio.library().show(&id)?;
-    let out = match output.filter(|o| !o.trim().is_empty()) {
-        Some(o) => std::path::PathBuf::from(o),
-        None => {
-            let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
-            let dir = home.join("Videos");
-            let _ = std::fs::create_dir_all(&dir);
-            let safe: String = entry.title.chars().map(|c| if c.is_alphanumeric() || c == ' ' || c == '-' { c } else { '_' }).collect();
-            dir.join(format!("{} ({speed}x).mp4", safe.trim()))
-        }
-    };
-    let shown = out.display().to_string();
-    job(&app, progress, move |lib, p| Ok(lib.export(&id, &out, speed, None, p).map(|_| ())?)).await?;
-    Ok(shown)
+    job(&app, progress, move |st, p| st.export(&id, speed, output, p)).await
 }
 
-/// Publishes to S3-compatible storage (credentials from the AWS_* environment or
-/// ~/.aws/credentials) and returns the link.
+/// Publishes to S3-compatible storage and returns the link.
 #[tauri::command]
 async fn publish(app: State<'_, App>, id: String, target: String, endpoint: Option<String>, progress: Channel<f64>) -> Api<String> {
-    job(&app, progress, move |lib, p| {
-        let storage = reel_app::connect_storage(&target, endpoint.as_deref().filter(|e| !e.is_empty()), None)?;
-        Ok(reel_app::publish(lib, &id, &storage, &Default::default(), p)?.url)
-    })
-    .await
+    job(&app, progress, move |st, p| st.publish(&id, &target, endpoint.as_deref(), p)).await
 }
 
 /// Makes the editor's filmstrip (served as `strip.jpg` by the app's server).
@@ -280,12 +257,27 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // Two servers: the share server (links; loopback or the LAN, as set) and the app's own,
+    // loopback only (the window's media; the UI over HTTP only with REEL_APP_HTTP_UI=1).
     let server = Arc::new(OnceLock::new());
     {
         let (server, secret, root, studio) = (server.clone(), secret.clone(), lib.root().to_path_buf(), studio.clone());
+        let http_ui = std::env::var_os("REEL_APP_HTTP_UI").is_some_and(|v| v == "1");
+        std::thread::spawn(move || {
+            let r = reel_app::http::run(root, secret, http_ui.then_some(studio), |a| {
+                let _ = server.set(Ok(format!("http://{a}")));
+            });
+            if let Err(e) = r {
+                eprintln!("error: the app's media server could not start: {e}");
+                let _ = server.set(Err(e));
+            }
+        });
+    }
+    {
+        let (root, studio) = (lib.root().to_path_buf(), studio.clone());
         std::thread::spawn(move || {
             let r = reel_app::open_library(Some(&root)).and_then(|lib| {
-                reel_app::serve_app(&lib, bind, secret, Some(studio), public_url, |a| {
+                reel_app::serve_shares(&lib, bind, studio, public_url, |a| {
                     // The port it got is kept for the next start, so links made now keep
                     // working after a restart (8787 was taken: another port, remembered).
                     if a.port() != bind.port() {
@@ -293,17 +285,13 @@ fn main() {
                         let mut s = reel_app::settings::Settings::load(&path);
                         s.server_bind = std::net::SocketAddr::new(bind.ip(), a.port()).to_string();
                         if let Err(e) = s.save(&path) {
-                            eprintln!("warning: the server's port could not be kept: {e}");
+                            eprintln!("warning: the share server's port could not be kept: {e}");
                         }
                     }
-                    // Bound to every address: the window still reaches it over loopback.
-                    let a = if a.ip().is_unspecified() { std::net::SocketAddr::from(([127, 0, 0, 1], a.port())) } else { a };
-                    let _ = server.set(Ok(format!("http://{a}")));
                 })
             });
             if let Err(e) = r {
-                eprintln!("error: the media server could not start: {e}");
-                let _ = server.set(Err(e));
+                eprintln!("error: the share server could not start (links made now will not open until it does): {e}");
             }
         });
     }

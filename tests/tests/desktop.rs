@@ -41,19 +41,25 @@ fn shot(b: &Browser, dir: &Path, name: &str) {
     }
 }
 
-#[test]
-fn record_find_watch_and_share_in_the_desktop_app() {
-    let dir = tempfile::tempdir().unwrap();
+/// The desktop app's binary and a virtual display `display` (":N") for it.
+fn desktop(display: &'static str) -> (PathBuf, &'static str, std::process::Child) {
     let app = reel_bin().with_file_name("reel-desktop");
     assert!(app.exists(), "{} is missing: build it with `cargo build -p reel-desktop` (the test command does)", app.display());
-    let display = ":94";
-    let mut xvfb = Command::new("Xvfb")
+    let xvfb = Command::new("Xvfb")
         .args([display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("Xvfb is missing: install xvfb");
-    assert!(wait_for(Duration::from_secs(10), || Path::new("/tmp/.X11-unix/X94").exists()), "Xvfb did not start");
+    let socket = format!("/tmp/.X11-unix/X{}", display.trim_start_matches(':'));
+    assert!(wait_for(Duration::from_secs(10), || Path::new(&socket).exists()), "Xvfb did not start");
+    (app, display, xvfb)
+}
+
+#[test]
+fn record_find_watch_and_share_in_the_desktop_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, display, mut xvfb) = desktop(":94");
     let lib = dir.path().join("lib");
     let state = dir.path().join("state");
     // A recording killed mid-way (as by a crash) before the app starts: the app offers it.
@@ -66,7 +72,8 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     std::thread::sleep(Duration::from_secs(3));
     unsafe { libc::kill(killed.id() as i32, libc::SIGKILL) };
     let _ = killed.wait();
-    let b = Browser::start_app(&app, display, &[("REEL_LIBRARY", &lib), ("REEL_STATE_DIR", &state), ("HOME", dir.path())]);
+    // The app's UI over HTTP (for Chromium, below) is served only when asked for.
+    let b = Browser::start_app(&app, display, &[("REEL_LIBRARY", &lib), ("REEL_STATE_DIR", &state), ("HOME", dir.path()), ("REEL_APP_HTTP_UI", Path::new("1"))]);
 
     // The demo camera's preview shows, exactly as it will be recorded.
     assert!(wait_for(Duration::from_secs(30), || num(b.js("return document.querySelector('#preview').naturalWidth")) > 0.0), "a preview frame");
@@ -218,6 +225,23 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     let post = |s: &str| agent.post(&format!("{server}/app/{s}/api/library_list")).header("content-type", "application/json").send("{}").map(|r| r.status().as_u16()).unwrap_or(0);
     assert_eq!(post(&secret), 200);
     assert_eq!(post(&"A".repeat(secret.len())), 404, "the app's API needs the secret");
+    // Only this computer's own name for the server is answered (no DNS rebinding), and the
+    // share server, which may face the network, has none of the app's routes.
+    let raw = |addr: &str, host: &str, path: &str| {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+        let mut r = String::new();
+        let _ = s.read_to_string(&mut r);
+        r.split_whitespace().nth(1).unwrap_or("").to_string()
+    };
+    let app_addr = server.trim_start_matches("http://").to_string();
+    let ui = format!("/app/{secret}/ui/index.html");
+    assert_eq!(raw(&app_addr, &app_addr, &ui), "200");
+    assert_eq!(raw(&app_addr, "rebind.example.com", &ui), "403", "a foreign Host is refused");
+    let share_addr = url.trim_start_matches("http://").split('/').next().unwrap().to_string();
+    assert_ne!(share_addr, app_addr, "links and the app's calls are on two servers");
+    assert_eq!(raw(&share_addr, &share_addr, &ui), "404", "the share server knows nothing of the app");
     drop(c);
     drop(b);
     let _ = xvfb.kill();
@@ -231,16 +255,7 @@ fn record_find_watch_and_share_in_the_desktop_app() {
 #[test]
 fn the_desktop_app_previews_and_records_a_real_camera() {
     let dir = tempfile::tempdir().unwrap();
-    let app = reel_bin().with_file_name("reel-desktop");
-    assert!(app.exists(), "{} is missing: build it with `cargo build -p reel-desktop` (the test command does)", app.display());
-    let display = ":95";
-    let mut xvfb = Command::new("Xvfb")
-        .args([display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("Xvfb is missing: install xvfb");
-    assert!(wait_for(Duration::from_secs(10), || Path::new("/tmp/.X11-unix/X95").exists()), "Xvfb did not start");
+    let (app, display, mut xvfb) = desktop(":95");
     let lib = dir.path().join("lib");
     let unplug = dir.path().join("unplugged");
     let log = dir.path().join("camera.log");

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 pub mod durable;
+pub mod http;
 pub mod settings;
 pub mod studio;
 
@@ -286,27 +287,18 @@ pub fn serve(lib: &Library, bind: std::net::SocketAddr, base_url: Option<&str>, 
     })?)
 }
 
-/// The desktop app's server: share links plus its own media routes under `/app/{secret}/`.
-/// With a studio, the app's API and UI are served over HTTP too (`/app/{secret}/ui/index.html`).
-/// Links point at `public_url`, else at an address worked out from the bound one; that base
-/// goes to the studio (for links made in the app) and into the library (for `reel share`).
-/// If the port asked for is taken, any free port is used and `on_ready` says which.
-pub fn serve_app(
+/// The desktop app's share server (which may face the LAN): links point at `public_url`, else
+/// at an address worked out from the bound one; that base goes to the studio (for links made
+/// in the app) and into the library (for `reel share`). If the port asked for is taken, any
+/// free one is used and `on_ready` says which. The app's own calls and media are on another,
+/// loopback-only server ([`http`]).
+pub fn serve_shares(
     lib: &Library,
     bind: std::net::SocketAddr,
-    secret: String,
-    studio: Option<std::sync::Arc<studio::Studio>>,
+    studio: std::sync::Arc<studio::Studio>,
     public_url: Option<String>,
     on_ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), ApiError> {
-    let server = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
-    let api = studio.clone().map(|st| {
-        let (server, secret) = (server.clone(), secret.clone());
-        std::sync::Arc::new(move |cmd: &str, args: serde_json::Value| {
-            let base = server.get().cloned().unwrap_or_default();
-            studio::dispatch(&st, &base, &secret, cmd, args).map_err(|e| (e.code, e.message))
-        }) as reel_share::server::AppApi
-    });
     // A port in use (another Reel, another program): any free one rather than no server.
     let bind = match std::net::TcpListener::bind(bind) {
         Ok(l) => {
@@ -315,18 +307,11 @@ pub fn serve_app(
         }
         Err(_) => std::net::SocketAddr::new(bind.ip(), 0),
     };
-    Ok(reel_share::server::run_with_app(bind, lib.root(), Limits::default(), Some(secret), api, |a| {
-        let _ = server.set(format!("http://{}", std::net::SocketAddr::new(if a.ip().is_unspecified() { [127, 0, 0, 1].into() } else { a.ip() }, a.port())));
-        let base = public_url.filter(|u| !u.is_empty()).map(|u| u.trim_end_matches('/').to_string()).unwrap_or_else(|| base_url_for(a));
-        if let Some(st) = &studio {
-            st.set_share_base(&base);
-        }
-        if let Err(e) = record_server(lib, &base, a) {
-            eprintln!("warning: {e}");
-        }
+    let public = public_url.filter(|u| !u.is_empty());
+    serve(lib, bind, public.as_deref(), Limits::default(), |a, base| {
+        studio.set_share_base(base);
         on_ready(a);
-        base
-    })?)
+    })
 }
 
 /// A random secret for the app's media routes.

@@ -538,6 +538,48 @@ impl Studio {
         self.library.trash().into_iter().map(|(name, m)| TrashItem { title: m.map(|m| m.title).unwrap_or_else(|| name.clone()), name }).collect()
     }
 
+    /// Keeps a range of a recording (the previous version goes to the trash).
+    pub fn trim(&self, id: &str, start: f64, end: f64, progress: &mut dyn FnMut(f64) -> bool) -> Result<reel_library::Meta, ApiError> {
+        Ok(self.library.trim(id, start, end, progress)?)
+    }
+
+    /// Cuts a range out of a recording (the previous version goes to the trash).
+    pub fn cut(&self, id: &str, from: f64, to: f64, progress: &mut dyn FnMut(f64) -> bool) -> Result<reel_library::Meta, ApiError> {
+        Ok(self.library.cut(id, from, to, progress)?)
+    }
+
+    /// Exports with the speed baked in to `output` (default: ~/Videos/TITLE (SPEEDx).mp4).
+    /// Returns where it went.
+    pub fn export(&self, id: &str, speed: f64, output: Option<String>, progress: &mut dyn FnMut(f64) -> bool) -> Result<String, ApiError> {
+        let (entry, _) = self.library.show(id)?;
+        let out = match output.filter(|o| !o.trim().is_empty()) {
+            Some(o) => PathBuf::from(o),
+            None => {
+                let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+                let dir = home.join("Videos");
+                let _ = std::fs::create_dir_all(&dir);
+                let safe: String = entry.title.chars().map(|c| if c.is_alphanumeric() || c == ' ' || c == '-' { c } else { '_' }).collect();
+                dir.join(format!("{} ({speed}x).mp4", safe.trim()))
+            }
+        };
+        self.library.export(id, &out, speed, None, progress)?;
+        Ok(out.display().to_string())
+    }
+
+    /// Publishes to S3-compatible storage (credentials from the AWS_* environment or
+    /// ~/.aws/credentials) and returns the link.
+    pub fn publish(&self, id: &str, target: &str, endpoint: Option<&str>, progress: &mut dyn FnMut(f64) -> bool) -> Result<String, ApiError> {
+        let storage = crate::connect_storage(target, endpoint.filter(|e| !e.is_empty()), None)?;
+        Ok(crate::publish(&self.library, id, &storage, &Default::default(), progress)?.url)
+    }
+
+    /// Finishes every interrupted recording; those meant for the library join it at once.
+    pub fn recover_all(&self) -> Vec<Result<crate::Recovered, ApiError>> {
+        let r = crate::recover_all();
+        self.library.refresh();
+        r
+    }
+
     /// Sets where share links point (the app's server calls it once it listens).
     pub fn set_share_base(&self, base: &str) {
         let _ = self.share_base.set(base.trim_end_matches('/').to_string());
@@ -567,7 +609,7 @@ fn json<T: serde::Serialize>(v: T) -> Result<serde_json::Value, ApiError> {
 
 /// The app's calls by name with JSON arguments (camelCase, as the UI sends them): what the
 /// HTTP API serves so the same UI runs in a plain browser. The Tauri commands are these calls,
-/// typed. Long jobs with progress (trim, cut, export, publish) are app-only.
+/// typed, over the same `Studio` methods; long jobs report progress there.
 pub fn dispatch(studio: &Studio, server: &str, secret: &str, command: &str, a: serde_json::Value) -> Result<serde_json::Value, ApiError> {
     use base64::Engine;
     let lib = studio.library();
@@ -580,6 +622,13 @@ pub fn dispatch(studio: &Studio, server: &str, secret: &str, command: &str, a: s
             json(())
         }
         "interrupted" => json(crate::interrupted_recordings()),
+        "recover_all" => json(studio.recover_all()),
+        // Long jobs: over HTTP the answer comes when they are done (the app's window gets
+        // progress through a Tauri channel).
+        "trim" => json(studio.trim(&arg::<String>(&a, "id")?, arg(&a, "start")?, arg(&a, "end")?, &mut |_| true)?),
+        "cut" => json(studio.cut(&arg::<String>(&a, "id")?, arg(&a, "from")?, arg(&a, "to")?, &mut |_| true)?),
+        "export" => json(studio.export(&arg::<String>(&a, "id")?, arg(&a, "speed")?, arg(&a, "output")?, &mut |_| true)?),
+        "publish" => json(studio.publish(&arg::<String>(&a, "id")?, &arg::<String>(&a, "target")?, arg::<Option<String>>(&a, "endpoint")?.as_deref(), &mut |_| true)?),
         "configure" => json(studio.configure(arg(&a, "config")?)?),
         // Over HTTP the JPEG travels as base64 (the app gets raw bytes).
         "preview" => {

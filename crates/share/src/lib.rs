@@ -3,7 +3,7 @@
 
 pub mod feedback;
 pub mod listen;
-mod media;
+pub mod media;
 pub mod page;
 pub mod server;
 pub mod store;

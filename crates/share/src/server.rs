@@ -59,25 +59,7 @@ struct Inner {
     /// asks again.
     sessions: Mutex<HashMap<String, HashMap<String, Instant>>>,
     writes: Mutex<HashMap<String, Vec<Instant>>>,
-    /// The desktop app's own media routes (`/app/{secret}/…`), off unless set.
-    app_secret: Option<String>,
-    /// The desktop app's API over HTTP (`POST /app/{secret}/api/{command}`), so its UI runs in
-    /// a plain browser too (tests); the same calls as the app's Tauri commands.
-    app_api: Option<AppApi>,
 }
-
-/// `(command, JSON arguments)` → JSON result, or `(code, message)`.
-pub type AppApi = Arc<dyn Fn(&str, serde_json::Value) -> Result<serde_json::Value, (String, String)> + Send + Sync>;
-
-/// The desktop UI's files, served under `/app/{secret}/ui/` for a plain browser.
-static UI_FILES: &[(&str, &str, &str)] = &[
-    ("index.html", "text/html; charset=utf-8", include_str!("../../../ui/index.html")),
-    ("main.js", "text/javascript; charset=utf-8", include_str!("../../../ui/main.js")),
-    ("backend.js", "text/javascript; charset=utf-8", include_str!("../../../ui/backend.js")),
-    ("player.js", "text/javascript; charset=utf-8", PLAYER_JS),
-    ("style.css", "text/css; charset=utf-8", include_str!("../../../ui/style.css")),
-    ("player.css", "text/css; charset=utf-8", PLAYER_CSS),
-];
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -87,7 +69,7 @@ impl AppState {
         let library = Library::open(library_root).map_err(|e| ShareError::Store(e.to_string()))?;
         let store = ShareStore::open(library_root)?;
         let base_url = base_url.trim_end_matches('/').to_string();
-        Ok(AppState(Arc::new(Inner { base_url, library, store, sessions: Mutex::default(), writes: Mutex::default(), app_secret: None, app_api: None })))
+        Ok(AppState(Arc::new(Inner { base_url, library, store, sessions: Mutex::default(), writes: Mutex::default() })))
     }
 }
 
@@ -408,59 +390,6 @@ async fn captions_vtt(State(st): State<AppState>, UrlPath(token): UrlPath<String
     file(&st.0, &token, req, "captions.vtt", false).await
 }
 
-/// Whether `secret` is the app's (compared in full whatever the input, so timing tells nothing).
-fn app_secret_ok(st: &Inner, secret: &str) -> bool {
-    let Some(expected) = st.app_secret.as_deref() else { return false };
-    secret.len() == expected.len() && secret.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-}
-
-/// The desktop UI's files for a plain browser.
-async fn app_ui(State(st): State<AppState>, UrlPath((secret, name)): UrlPath<(String, String)>) -> Response {
-    if !app_secret_ok(&st.0, &secret) || st.0.app_api.is_none() {
-        return not_found();
-    }
-    match UI_FILES.iter().find(|(n, _, _)| *n == name) {
-        Some((_, ct, body)) => {
-            let csp = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob:; media-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
-            ([(header::CONTENT_TYPE, *ct), (header::CONTENT_SECURITY_POLICY, csp)], *body).into_response()
-        }
-        None => not_found(),
-    }
-}
-
-/// The desktop app's API over HTTP: JSON in, JSON out, errors as `{code, message}`.
-async fn app_api(State(st): State<AppState>, UrlPath((secret, command)): UrlPath<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(api) = st.0.app_api.clone().filter(|_| app_secret_ok(&st.0, &secret)) else { return not_found() };
-    // JSON only, even for calls without arguments: a cross-site form cannot send it.
-    let args: serde_json::Value = match parse_json(&headers, if body.is_empty() { b"{}" } else { &body }) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match tokio::task::spawn_blocking(move || api(&command, args)).await {
-        Ok(Ok(v)) => json_response(StatusCode::OK, &v),
-        Ok(Err((code, message))) => {
-            let status = match code.as_str() {
-                "not_found" => StatusCode::NOT_FOUND,
-                "internal" | "io" => StatusCode::INTERNAL_SERVER_ERROR,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            json_error(status, &code, &message)
-        }
-        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
-    }
-}
-
-/// A file of a library recording for the desktop app (no share link needed; the secret is).
-async fn app_file(State(st): State<AppState>, UrlPath((secret, id, name)): UrlPath<(String, String, String)>, headers: HeaderMap) -> Response {
-    let same = app_secret_ok(&st.0, &secret);
-    let plain_id = !id.is_empty() && !id.starts_with('.') && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !same || !plain_id || !matches!(name.as_str(), "video.mp4" | "poster.jpg" | "preview.gif" | "captions.vtt" | "strip.jpg") {
-        return not_found();
-    }
-    let path = st.0.library.root().join("recordings").join(&id).join(&name);
-    crate::media::respond(&path, &headers).unwrap_or_else(not_found)
-}
-
 async fn asset(UrlPath(name): UrlPath<String>) -> Response {
     match name.as_str() {
         "player.js" => ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], PLAYER_JS).into_response(),
@@ -485,13 +414,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v/{token}/reactions", post(reaction_post))
         .route("/v/{token}/views", post(view_post))
         .route("/assets/{name}", get(asset))
-        .route("/app/{secret}/rec/{id}/{name}", get(app_file))
-        .route("/app/{secret}/ui/{name}", get(app_ui))
-        .route("/app/{secret}/api/{command}", post(app_api))
         .fallback(|| async { not_found() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
-        // The app's UI pages set their own (they show preview frames from blob: URLs).
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp)))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
@@ -501,32 +426,12 @@ pub fn router(state: AppState) -> Router {
 /// Runs the server until Ctrl-C. `on_ready` gets the bound address (port 0 picks one) and
 /// returns the base URL viewers reach it at (for links and Open Graph tags).
 pub fn run(bind: SocketAddr, library_root: &std::path::Path, limits: Limits, on_ready: impl FnOnce(SocketAddr) -> String) -> Result<(), ShareError> {
-    run_with_app(bind, library_root, limits, None, None, on_ready)
-}
-
-/// `run`, plus the desktop app's media routes under `/app/{app_secret}/rec/{id}/{file}`: the
-/// app's library view and player load posters and video from here (WebKitGTK plays media only
-/// over http). The secret is random per app start and known only to the app's window.
-pub fn run_with_app(
-    bind: SocketAddr,
-    library_root: &std::path::Path,
-    limits: Limits,
-    app_secret: Option<String>,
-    app_api: Option<AppApi>,
-    on_ready: impl FnOnce(SocketAddr) -> String,
-) -> Result<(), ShareError> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| ShareError::Internal(e.to_string()))?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| ShareError::Bind(bind.to_string(), e.to_string()))?;
         let addr = listener.local_addr().map_err(|e| ShareError::Internal(e.to_string()))?;
         let base = on_ready(addr);
-        let mut state = AppState::new(library_root, &base)?;
-        if let Some(secret) = app_secret {
-            if let Some(inner) = Arc::get_mut(&mut state.0) {
-                inner.app_secret = Some(secret);
-                inner.app_api = app_api;
-            }
-        }
+        let state = AppState::new(library_root, &base)?;
         let stop = async {
             let _ = tokio::signal::ctrl_c().await;
         };
