@@ -203,24 +203,44 @@ pub fn record_server(lib: &Library, base_url: &str, bind: std::net::SocketAddr) 
         .map_err(|e| ApiError { code: "io".into(), message: format!("cannot record the server's address in {}: {e}", lib.root().display()) })
 }
 
-/// The addresses other machines can reach this one at (not loopback), IPv4 first: what a
-/// share server bound to every address offers as its public address.
+/// The addresses other machines can reach this one at, best first: the source address of the
+/// default route (what the LAN sees), then other private IPv4 addresses, then the rest.
+/// Loopback, link-local and virtual interfaces (Docker, VM and container bridges, veth) are
+/// left out: a link with 172.17.0.1 in it reaches nobody.
 pub fn lan_addresses() -> Vec<std::net::IpAddr> {
-    let mut v: Vec<std::net::IpAddr> = if_addrs::get_if_addrs()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|i| i.ip())
-        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified() && !matches!(ip, std::net::IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80))
-        .collect();
-    v.sort_by_key(|ip| (ip.is_ipv6(), *ip));
+    use std::net::IpAddr;
+    // Connecting a UDP socket sends nothing; it only picks the route and its source address.
+    let primary = std::net::UdpSocket::bind("0.0.0.0:0").and_then(|s| s.connect("192.0.2.1:9").and_then(|_| s.local_addr())).ok().map(|a| a.ip());
+    let virtual_if = |name: &str| ["docker", "veth", "virbr", "br-", "vboxnet", "vmnet", "cni", "flannel", "podman", "lxc", "tun", "tap"].iter().any(|p| name.starts_with(p));
+    let usable = |ip: &IpAddr| match ip {
+        IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_unspecified() && !v4.is_link_local(),
+        IpAddr::V6(v6) => !v6.is_loopback() && !v6.is_unspecified() && v6.segments()[0] & 0xffc0 != 0xfe80,
+    };
+    let mut v: Vec<IpAddr> = if_addrs::get_if_addrs().unwrap_or_default().into_iter().filter(|i| !virtual_if(&i.name)).map(|i| i.ip()).filter(usable).collect();
+    let rank = |ip: &IpAddr| match ip {
+        _ if Some(*ip) == primary => 0,
+        IpAddr::V4(v4) if v4.is_private() => 1,
+        IpAddr::V4(_) => 2,
+        IpAddr::V6(_) => 3,
+    };
+    v.sort_by_key(|ip| (rank(ip), *ip));
     v.dedup();
     v
 }
 
 /// The base URL for a server bound to `bind`: the address itself, or for an unspecified
-/// address (0.0.0.0) the machine's first LAN address, which colleagues can reach.
+/// address (0.0.0.0) the machine's best LAN address, which colleagues can reach (loopback when
+/// there is none).
 pub fn base_url_for(bind: std::net::SocketAddr) -> String {
-    let ip = if bind.ip().is_unspecified() { lan_addresses().into_iter().find(|ip| ip.is_ipv4() == bind.is_ipv4()).unwrap_or(bind.ip()) } else { bind.ip() };
+    let ip = if bind.ip().is_unspecified() {
+        lan_addresses().into_iter().find(|ip| ip.is_ipv4() == bind.is_ipv4()).unwrap_or(if bind.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        })
+    } else {
+        bind.ip()
+    };
     format!("http://{}", std::net::SocketAddr::new(ip, bind.port()))
 }
 
@@ -299,13 +319,13 @@ pub fn serve_shares(
     public_url: Option<String>,
     on_ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), ApiError> {
-    // A port in use (another Reel, another program): any free one rather than no server.
-    let bind = match std::net::TcpListener::bind(bind) {
-        Ok(l) => {
-            drop(l);
-            bind
-        }
-        Err(_) => std::net::SocketAddr::new(bind.ip(), 0),
+    // The port in use (another Reel, another program): the next of ten, rather than no server
+    // (and rather than a random one, which the next start could not find again).
+    let in_use = |a: std::net::SocketAddr| matches!(std::net::TcpListener::bind(a), Err(e) if e.kind() == std::io::ErrorKind::AddrInUse);
+    let bind = if bind.port() != 0 && in_use(bind) {
+        (1..=10).map(|i| std::net::SocketAddr::new(bind.ip(), bind.port().saturating_add(i))).find(|a| !in_use(*a)).unwrap_or(std::net::SocketAddr::new(bind.ip(), 0))
+    } else {
+        bind
     };
     let public = public_url.filter(|u| !u.is_empty());
     serve(lib, bind, public.as_deref(), Limits::default(), |a, base| {

@@ -79,10 +79,18 @@ impl Settings {
             return Err(bad(format!("server address '{}': use 127.0.0.1:PORT (this machine) or 0.0.0.0:PORT (also the LAN)", self.server_bind)));
         }
         if !self.public_url.is_empty() {
-            let ok = (self.public_url.starts_with("http://") || self.public_url.starts_with("https://"))
-                && self.public_url.split("://").nth(1).is_some_and(|h| !h.is_empty() && !h.contains(' '));
-            if !ok {
+            let host = self.public_url.strip_prefix("http://").or_else(|| self.public_url.strip_prefix("https://")).map(|r| r.split('/').next().unwrap_or(""));
+            let Some(host) = host.filter(|h| !h.is_empty() && !h.contains(' ')) else {
                 return Err(bad(format!("public address '{}' is not a URL like http://192.168.1.5:8787", self.public_url)));
+            };
+            // Colleagues cannot reach a server that listens on loopback only.
+            let local = host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
+            if !local && bind.ip().is_loopback() {
+                return Err(bad(format!(
+                    "public address '{}' is for other machines, but the server address {bind} listens on this one only; use 0.0.0.0:{} as the server address",
+                    self.public_url,
+                    bind.port()
+                )));
             }
         }
         if !self.s3_target.is_empty() {
@@ -133,6 +141,7 @@ mod tests {
             (Settings { server_bind: "192.168.1.5:8787".into(), ..Default::default() }, "0.0.0.0:PORT"),
             (Settings { s3_target: "ftp://x".into(), ..Default::default() }, "s3://"),
             (Settings { public_url: "my laptop".into(), ..Default::default() }, "public address"),
+            (Settings { public_url: "http://192.168.1.5:8787".into(), ..Default::default() }, "use 0.0.0.0:8787"),
             (Settings { library: Some("relative/lib".into()), ..Default::default() }, "absolute"),
         ] {
             let e = bad.save(&p).unwrap_err().message;

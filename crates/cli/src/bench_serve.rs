@@ -2,7 +2,7 @@
 //! server and against nginx serving the same file in the same run (the peer), with the same
 //! client. Also: from `reel share` to a playable link (page + first media range).
 //!
-//! With `--idle N`, N connections from another client address are held open against each
+//! With `--idle N`, N connections from 250 other client addresses are held open against each
 //! server during its load (half idle, half with a half-sent request), reopened whenever the
 //! server closes them; nginx gets Reel's header and keep-alive deadlines (10 s) for fairness.
 //!
@@ -124,9 +124,9 @@ fn nginx(dir: &Path, work: &Path) -> Result<Option<(std::process::Child, u16)>> 
     Ok(Some((child, port)))
 }
 
-/// Keeps `n` connections open to `addr` from another client address (127.0.0.2), half of them
-/// idle and half with a half-sent request (slowloris), reopening any the server closes, until
-/// dropped: the abuse both servers get during the load.
+/// Keeps `n` connections open to `addr` from 250 other client addresses, half of them idle and
+/// half with a half-sent request (slowloris), reopening any the server closes, until dropped:
+/// the abuse both servers get during the load.
 struct Siege {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<u64>>,
@@ -139,7 +139,9 @@ impl Siege {
         let thread = std::thread::spawn(move || {
             let open = |i: usize| -> Option<socket2::Socket> {
                 let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
-                sock.bind(&std::net::SocketAddr::from(([127, 0, 0, 2], 0)).into()).ok()?;
+                // Spread over 250 client addresses (127.0.1.x): a distributed attack, each
+                // address under a per-client cap, so both servers hold them all.
+                sock.bind(&std::net::SocketAddr::from(([127, 0, 1, (i % 250) as u8 + 2], 0)).into()).ok()?;
                 sock.connect_timeout(&addr.into(), Duration::from_secs(1)).ok()?;
                 if i.is_multiple_of(2) {
                     let _ = sock.send(b"GET /v/x HTTP/1.1\r\nHost: a\r\nX-Slow: ");

@@ -75,7 +75,7 @@ pub fn run(cmd: ShareCmd, root: Option<&Path>) -> Result<()> {
             if header_timeout == 0 || max_connections == 0 || max_per_client == 0 {
                 anyhow::bail!("--header-timeout, --max-connections and --max-per-client must be at least 1");
             }
-            let limits = reel_app::Limits { header_timeout: std::time::Duration::from_secs(header_timeout), max_connections, max_per_client };
+            let limits = reel_app::Limits { header_timeout: std::time::Duration::from_secs(header_timeout), max_connections, max_per_client, ..Default::default() };
             reel_app::serve(&lib, addr, base_url.as_deref(), limits, |a, base| {
                 if !a.ip().is_loopback() {
                     eprintln!("warning: serving on {a}, reachable from other machines over plain HTTP; anyone with a link can watch it");

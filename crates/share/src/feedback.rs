@@ -88,12 +88,13 @@ fn clean(text: &str, what: &str, max: usize, multiline: bool) -> Result<String, 
 
 /// Unicode's format characters (category Cf): direction overrides that make text read other
 /// than it is stored (a name that shows "Alice" but sorts as anything), zero-width spaces and
-/// marks, and tag characters. The zero-width joiner is kept: it glues emoji sequences
-/// (👩‍💻), and alone it changes nothing a reader sees.
+/// marks, and tag characters. The zero-width joiner and non-joiner are kept: the joiner glues
+/// emoji sequences (👩‍💻), the non-joiner is part of ordinary Persian, Urdu and Kurdish
+/// spelling; alone neither changes what a reader sees.
 fn is_format_char(c: char) -> bool {
     matches!(c,
-        '\u{AD}' | '\u{600}'..='\u{605}' | '\u{61C}' | '\u{6DD}' | '\u{70F}' | '\u{8E2}' | '\u{180E}'
-        | '\u{200B}' | '\u{200C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+        '\u{AD}' | '\u{600}'..='\u{605}' | '\u{61C}' | '\u{6DD}' | '\u{70F}' | '\u{890}' | '\u{891}' | '\u{8E2}' | '\u{180E}'
+        | '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
         | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{110BD}' | '\u{110CD}'
         | '\u{13430}'..='\u{1343F}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0001}' | '\u{E0020}'..='\u{E007F}')
 }

@@ -8,8 +8,11 @@
 //!                 │ no
 //!                 └─> hyper HTTP/1 connection: headers within `header_timeout`, also between
 //!                     requests of a kept-alive connection (hyper runs the same timer while it
-//!                     waits for the next request head) ─> the router
+//!                     waits for the next request head); a socket that makes no progress
+//!                     reading or writing for `io_timeout` is closed (a body trickled in a byte
+//!                     at a time, a response never read) ─> the router
 //! ```
+//! Clients are counted by address, IPv6 ones by their /64 (one host can hold a whole /64).
 //! Accept errors (EMFILE when out of file descriptors) pause the loop for a moment instead of
 //! spinning; the soft limit on open files is raised to the hard one at start.
 
@@ -41,11 +44,24 @@ pub struct Limits {
     /// Open connections from one client address. A browser opens about six; 200 viewers behind
     /// one office NAT open more, hence the margin.
     pub max_per_client: usize,
+    /// A socket with no progress in either direction for this long is closed.
+    pub io_timeout: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { header_timeout: Duration::from_secs(10), max_connections: 4096, max_per_client: 256 }
+        Limits { header_timeout: Duration::from_secs(10), max_connections: 4096, max_per_client: 256, io_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// The key a client is counted under: its address, or for IPv6 its /64.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
     }
 }
 
@@ -93,22 +109,31 @@ impl Drop for Slot {
     }
 }
 
-/// Lets this process open as many files (sockets) as the system allows it.
-fn raise_open_files() {
-    #[cfg(unix)]
+/// Lets this process open as many files (sockets) as the system allows it, and returns that
+/// number (`None`: unknown).
+fn raise_open_files() -> Option<usize> {
     // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
     unsafe {
         let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return None;
+        }
+        if r.rlim_cur < r.rlim_max {
             r.rlim_cur = r.rlim_max;
             let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+            let _ = libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
         }
+        usize::try_from(r.rlim_cur).ok()
     }
 }
 
 /// Serves `app` on `listener` until `shutdown` completes.
-pub async fn serve(listener: TcpListener, app: Router, limits: Limits, counters: Arc<Counters>, shutdown: impl Future<Output = ()>) {
-    raise_open_files();
+pub async fn serve(listener: TcpListener, app: Router, mut limits: Limits, counters: Arc<Counters>, shutdown: impl Future<Output = ()>) {
+    // Never more connections than files the process may open, with a reserve for the media
+    // files and databases the requests need (else a flood turns into 404s for everyone).
+    if let Some(files) = raise_open_files() {
+        limits.max_connections = limits.max_connections.min(files.saturating_sub(128).max(16));
+    }
     let open = Arc::new(Mutex::new(Open { total: 0, per_client: HashMap::new() }));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -124,7 +149,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, counters:
             },
             _ = &mut shutdown => break,
         };
-        let ip = peer.ip().to_canonical();
+        let ip = client_key(peer.ip());
         let Some(slot) = Slot::take(&open, ip, &limits) else {
             counters.refused.fetch_add(1, Ordering::Relaxed);
             drop(stream);
@@ -139,7 +164,10 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, counters:
         tokio::spawn(async move {
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).max_buf_size(64 * 1024);
-            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+            let mut io = tokio_io_timeout::TimeoutStream::new(stream);
+            io.set_read_timeout(Some(limits.io_timeout));
+            io.set_write_timeout(Some(limits.io_timeout));
+            let _ = http.serve_connection(TokioIo::new(Box::pin(io)), service).await;
             drop(slot);
         });
     }

@@ -201,18 +201,19 @@ async fn unlock(State(st): State<AppState>, UrlPath(token): UrlPath<String>, cli
     }
     // Failures are counted per client address (on disk); the SQLite work and the deliberately
     // slow hash run off the async workers.
+    // Served without the accept loop that sets the client's address: one shared key, the
+    // strictest reading (never a fresh budget per request).
     let client = client.map(|c| c.0 .0.to_string()).unwrap_or_else(|| "unknown".into());
     let (inner, tok, pw) = (st.0.clone(), share.token.clone(), f.password);
-    let outcome = tokio::task::spawn_blocking(move || {
-        let wait = inner.store.password_wait(&tok, &client);
-        if wait > 0 {
-            return Err(wait);
-        }
+    // At most two argon2 checks at a time (each takes ~19 MiB and a core for a moment): a
+    // burst of guesses queues instead of exhausting memory.
+    static VERIFY: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let Ok(_permit) = VERIFY.acquire().await else { return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response() };
+    let outcome: Result<bool, i64> = tokio::task::spawn_blocking(move || {
+        inner.store.password_attempt(&tok, &client)?;
         let ok = inner.store.check_password(&tok, &pw);
         if ok {
             inner.store.password_passed(&tok, &client);
-        } else {
-            inner.store.password_failed(&tok, &client);
         }
         Ok(ok)
     })
@@ -237,7 +238,7 @@ async fn unlock(State(st): State<AppState>, UrlPath(token): UrlPath<String>, cli
         sessions.entry(share.token.clone()).or_default().insert(sid.clone(), Instant::now() + SESSION_TTL);
     }
     let secure = if st.0.base_url.starts_with("https://") { "; Secure" } else { "" };
-    let cookie = format!("{}={sid}; Path=/v/{}; Max-Age={}; HttpOnly; SameSite=Strict{secure}", cookie_name(&share.token), share.token, SESSION_TTL.as_secs());
+    let cookie = format!("{}={sid}; Path=/v/{}; Max-Age={}; HttpOnly; SameSite=Lax{secure}", cookie_name(&share.token), share.token, SESSION_TTL.as_secs());
     let mut r = Redirect::to(&format!("/v/{}", share.token)).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
@@ -417,6 +418,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { not_found() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        // A body must arrive whole within this, however slowly it trickles.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(Duration::from_secs(10)))
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp)))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))

@@ -121,7 +121,9 @@ impl ShareStore {
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS password_failures(
                 token TEXT NOT NULL, client TEXT NOT NULL, failures INTEGER NOT NULL, last INTEGER NOT NULL,
-                PRIMARY KEY(token, client));",
+                PRIMARY KEY(token, client));
+             CREATE TABLE IF NOT EXISTS password_events(token TEXT NOT NULL, client TEXT NOT NULL, at INTEGER NOT NULL);
+             CREATE INDEX IF NOT EXISTS password_events_token ON password_events(token, at);",
         )
         .map_err(|e| ShareError::Store(e.to_string()))?;
         Ok(ShareStore { db: Mutex::new(db) })
@@ -167,14 +169,18 @@ impl ShareStore {
         live.then_some(s)
     }
 
-    /// Seconds `client` must wait before trying a password on `token` again (0: now). Only
-    /// failures count: five are free, then the wait doubles from a minute up to an hour. And a
-    /// link that collects `LINK_CEILING` failures within an hour from everywhere pauses for
-    /// everyone until the hour has passed.
-    pub fn password_wait(&self, token: &str, client: &str) -> i64 {
-        let db = self.lock();
+    /// Takes one password attempt for `client` on `token`, or says how many seconds it must
+    /// wait first. Only failures count: five are free, then the wait doubles from a minute up
+    /// to an hour. The attempt is counted as a failure before the password is checked (and
+    /// taken back by [`ShareStore::password_passed`]), in one transaction, so requests sent
+    /// all at once cannot all slip past the check. A link with `LINK_CEILING` failures within
+    /// the last hour from everywhere slows down: clients that already failed wait until the
+    /// hour has passed, new ones get one try a second between them all.
+    pub fn password_attempt(&self, token: &str, client: &str) -> Result<(), i64> {
+        let mut db = self.lock();
         let now = now();
-        let mine: Option<(i64, i64)> = db
+        let Ok(tx) = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) else { return Err(1) };
+        let mine: Option<(i64, i64)> = tx
             .query_row("SELECT failures, last FROM password_failures WHERE token = ?1 AND client = ?2", params![token, client], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
             .ok()
@@ -186,27 +192,42 @@ impl ShareStore {
             }
             _ => 0,
         };
-        let recent: (i64, Option<i64>) = db
-            .query_row("SELECT COALESCE(SUM(failures), 0), MIN(last) FROM password_failures WHERE token = ?1 AND last > ?2", params![token, now - 3600], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .unwrap_or((0, None));
-        let link = if recent.0 >= LINK_CEILING { recent.1.map(|first| (first + 3600 - now).max(1)).unwrap_or(60) } else { 0 };
-        own.max(link)
+        let _ = tx.execute("DELETE FROM password_events WHERE at <= ?1", params![now - 3600]);
+        let (recent, first, latest): (i64, Option<i64>, Option<i64>) = tx
+            .query_row("SELECT COUNT(*), MIN(at), MAX(at) FROM password_events WHERE token = ?1", params![token], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap_or((0, None, None));
+        let link = if recent < LINK_CEILING {
+            0
+        } else if mine.is_some() {
+            first.map(|f| (f + 3600 - now).max(1)).unwrap_or(60)
+        } else if latest.is_some_and(|l| l >= now) {
+            1
+        } else {
+            0
+        };
+        let wait = own.max(link);
+        if wait > 0 {
+            return Err(wait);
+        }
+        let counted = tx
+            .execute(
+                "INSERT INTO password_failures(token, client, failures, last) VALUES (?1, ?2, 1, ?3)
+                 ON CONFLICT(token, client) DO UPDATE SET failures = failures + 1, last = excluded.last",
+                params![token, client, now],
+            )
+            .and_then(|_| tx.execute("INSERT INTO password_events(token, client, at) VALUES (?1, ?2, ?3)", params![token, client, now]));
+        match counted.and_then(|_| tx.commit()) {
+            Ok(()) => Ok(()),
+            Err(_) => Err(1),
+        }
     }
 
-    /// Records a wrong password from `client` on `token`.
-    pub fn password_failed(&self, token: &str, client: &str) {
-        let _ = self.lock().execute(
-            "INSERT INTO password_failures(token, client, failures, last) VALUES (?1, ?2, 1, ?3)
-             ON CONFLICT(token, client) DO UPDATE SET failures = failures + 1, last = excluded.last",
-            params![token, client, now()],
-        );
-    }
-
-    /// The right password from `client`: its count starts again.
+    /// The right password from `client`: its count starts again, and the attempt taken for it
+    /// no longer counts against the link.
     pub fn password_passed(&self, token: &str, client: &str) {
-        let _ = self.lock().execute("DELETE FROM password_failures WHERE token = ?1 AND client = ?2", params![token, client]);
+        let db = self.lock();
+        let _ = db.execute("DELETE FROM password_failures WHERE token = ?1 AND client = ?2", params![token, client]);
+        let _ = db.execute("DELETE FROM password_events WHERE rowid = (SELECT MAX(rowid) FROM password_events WHERE token = ?1 AND client = ?2)", params![token, client]);
     }
 
     pub fn check_password(&self, token: &str, password: &str) -> bool {
