@@ -12,8 +12,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Build: Tauri's WebKitGTK, ffmpeg's libraries (ffmpeg-next binds them with bindgen, hence clang),
-# ALSA/PulseAudio headers for cpal, nasm for libjpeg-turbo's SIMD (the camera's MJPEG decoder,
-# built by the mozjpeg crate: without nasm it silently builds 2-3x slower plain C).
+# ALSA/PulseAudio headers for cpal, nasm for libjpeg-turbo's SIMD (nokhwa's own MJPEG decoder
+# and the peer `reel bench camera` measures; the mozjpeg crate silently builds plain C without).
 build_pkgs=(build-essential pkg-config clang libclang-dev nasm
   libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libssl-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev

@@ -1,8 +1,9 @@
 //! Camera pixels to the compositor's RGBA, without per-pixel scalar loops on the common paths:
-//! YUYV and NV12 through yuvutils-rs (AVX2 on x86), MJPEG through libjpeg-turbo's SIMD decoder
-//! (the `mozjpeg` crate nokhwa already builds) or zune-jpeg (pure Rust). Both JPEG decoders
-//! write RGBA straight into the caller's buffer; `reel bench camera` measures them against each
-//! other and against ffmpeg's own MJPEG decoder, and [`Jpeg::default`] is the faster here.
+//! YUYV and NV12 through yuvutils-rs (AVX2 on x86), MJPEG through zune-jpeg (pure Rust, SIMD)
+//! or libjpeg-turbo's SIMD decoder (the `mozjpeg` crate nokhwa already builds). Both JPEG
+//! decoders write RGBA straight into the caller's buffer; `reel bench camera` measures them
+//! against each other and against ffmpeg's own MJPEG decoder, and [`Jpeg::default`] is the
+//! faster here.
 //!
 //! Raw formats are taken as V4L2 defines them: YUYV and NV12 in BT.601 limited range (what
 //! UVC webcams send), JPEG frames as JFIF (full range, the decoder's business).
@@ -23,11 +24,12 @@ pub enum Jpeg {
 }
 
 impl Default for Jpeg {
-    /// libjpeg-turbo: 1.15-1.25x faster than zune-jpeg on webcam-style MJPEG here (`reel bench
-    /// camera`: 720p 1.80 against 2.23 ms, 1080p 3.80 against 4.38 ms), and what nokhwa itself
-    /// decodes with.
+    /// zune-jpeg: in a release build it is the faster of the two on webcam-style MJPEG here
+    /// (`reel bench camera`, median of 7: 720p 1.77 against libjpeg-turbo's 1.82 ms, 1080p
+    /// 3.38 against 3.76 ms; ffmpeg's decoder 2.58 and 5.71 ms), and being Rust, a torn frame
+    /// cannot take the process down.
     fn default() -> Self {
-        Jpeg::Turbo
+        Jpeg::Zune
     }
 }
 

@@ -31,16 +31,16 @@ pub enum PixelFormat {
 
 impl PixelFormat {
     /// Estimated conversion cost to RGBA in nanoseconds per pixel on one core, measured by
-    /// `reel bench camera` on this project's 2-core machines (YUYV 720p 0.69 ms, 1080p 1.33 ms;
-    /// MJPEG 720p 1.80 ms, 1080p 3.80 ms with libjpeg-turbo's SIMD). NV12, RGB and grey are
-    /// estimates from the work per pixel. Only the ratios matter.
+    /// `reel bench camera` on this project's 2-core machines in a release build (YUYV 720p
+    /// 0.67 ms, 1080p 1.19 ms; MJPEG 720p 1.77 ms, 1080p 3.38 ms with zune-jpeg). NV12, RGB and
+    /// grey are estimates from the work per pixel. Only the ratios matter.
     pub fn cost_per_pixel(self) -> f64 {
         match self {
-            PixelFormat::Yuyv => 0.7,
-            PixelFormat::Nv12 => 0.6,
+            PixelFormat::Yuyv => 0.65,
+            PixelFormat::Nv12 => 0.55,
             PixelFormat::Rgb | PixelFormat::Bgr => 0.8,
             PixelFormat::Gray => 0.6,
-            PixelFormat::Mjpeg => 1.9,
+            PixelFormat::Mjpeg => 1.75,
         }
     }
 
