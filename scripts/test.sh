@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
+# What review asks of every change: formatted, no clippy warnings, documentation that builds.
+cargo fmt --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 cargo build --workspace --bins --locked
 cargo test --workspace --exclude reel-tests --locked
 cargo test -p reel-tests --locked -- --test-threads=1

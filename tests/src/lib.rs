@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The `reel` binary built next to this test (target/<profile>/reel).
+/// The `reel` binary built next to this test (`target/<profile>/reel`).
 pub fn reel_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     // target/<profile>/deps/<test>-<hash> → target/<profile>/reel

@@ -5,7 +5,7 @@
 //! [`Out`], which carries the queue's full-queue policy: wait up to a budget, then drop the item
 //! and count it in [`Health`]. Audio callbacks never wait (a budget of zero), because blocking a
 //! device callback loses more than the one chunk. Every item is stamped with media time from the
-//! recording's one [`Clock`].
+//! recording's one [`Clock`](reel_media::Clock).
 //!
 //! This crate knows nothing of ffmpeg: decoding a video file into frames is the codec crate's job;
 //! [`paced`] turns any iterator of frames into a camera-like source.

@@ -16,10 +16,10 @@ use crate::scene_args::SceneArgs;
 
 #[derive(Args)]
 pub struct RecordArgs {
-    /// synthetic | none | file:PATH | <index> | <name>
+    /// synthetic | none | file:PATH | INDEX | NAME (see `reel devices`)
     #[arg(long, default_value = "synthetic")]
     camera: CameraSpec,
-    /// tone | none | default | <name>
+    /// tone | none | default | NAME
     #[arg(long, default_value = "default")]
     mic: MicSpec,
     /// Stop after this many seconds.
