@@ -244,7 +244,7 @@ pub fn base_url_for(bind: std::net::SocketAddr) -> String {
     format!("http://{}", std::net::SocketAddr::new(ip, bind.port()))
 }
 
-pub use reel_share::listen::Limits;
+pub use reel_share::listen::{raise_open_files, Limits};
 
 /// Creates a share link for a recording; returns the share and its URL under `base_url`.
 pub fn share(lib: &Library, id: &str, o: &ShareOptions, base_url: &str) -> Result<(Share, String), ApiError> {

@@ -177,20 +177,9 @@ impl Siege {
     }
 }
 
-/// Lets this process hold thousands of sockets (the siege and the viewers).
-fn raise_open_files() {
-    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
-    unsafe {
-        let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
-            r.rlim_cur = r.rlim_max;
-            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &r);
-        }
-    }
-}
-
 pub fn serve(clients: usize, seconds: f64, chunk_kib: u64, idle: usize, json: bool) -> Result<()> {
-    raise_open_files();
+    // Thousands of sockets: the siege and the viewers.
+    let _ = reel_app::raise_open_files();
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("src.mp4");
     let st = Command::new("ffmpeg")

@@ -111,7 +111,7 @@ impl Drop for Slot {
 
 /// Lets this process open as many files (sockets) as the system allows it, and returns that
 /// number (`None`: unknown).
-fn raise_open_files() -> Option<usize> {
+pub fn raise_open_files() -> Option<usize> {
     // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
     unsafe {
         let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
