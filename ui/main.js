@@ -48,7 +48,7 @@ $("settings").addEventListener("submit", async (e) => {
     library: f.elements.library.value.trim() || null, size: f.elements.size.value, fps: Number(f.elements.fps.value),
     quality: f.elements.quality.value, default_speed: Number(f.elements.default_speed.value), server_bind: f.elements.server_bind.value.trim() || "127.0.0.1:8787",
     public_url: f.elements.public_url.value.trim(),
-    s3_target: f.elements.s3_target.value.trim(), s3_endpoint: f.elements.s3_endpoint.value.trim(),
+    tls_cert: f.elements.tls_cert.value.trim(), tls_key: f.elements.tls_key.value.trim(),
   };
   try {
     await call("settings_set", { settings: next });
@@ -58,15 +58,17 @@ $("settings").addEventListener("submit", async (e) => {
     $("settings-status").textContent = "Saved.";
   } catch (err) { $("settings-status").textContent = ""; showError(err); }
 });
-/// Settings that act at once: recording size, fps and quality; the share speed; the S3 target.
+/// Settings that act at once: recording size, fps and quality; the share speed; the S3 place.
 function applySettings() {
   if (!settings) return;
   config.size = settings.size; $("size").value = settings.size;
   config.fps = settings.fps;
   config.quality = settings.quality;
   $("share-speed").value = String(settings.default_speed);
-  if (settings.s3_target) $("publish-target").value = settings.s3_target;
-  if (settings.s3_endpoint) $("publish-endpoint").value = settings.s3_endpoint;
+  $("s3-target").value = settings.s3_target ?? "";
+  $("s3-endpoint").value = settings.s3_endpoint ?? "";
+  $("s3-region").value = settings.s3_region ?? "";
+  $("s3-profile").value = settings.s3_profile ?? "";
 }
 for (const b of document.querySelectorAll("nav button")) b.addEventListener("click", () => show(b.dataset.view));
 
@@ -388,18 +390,48 @@ $("export").addEventListener("click", async () => {
     $("job-text").textContent = `Exported to ${out}`;
   } catch (e) { $("job-text").textContent = ""; showError(e); }
 });
-$("publish-target").value = localStorage.getItem("reel.s3.target") ?? "";
-$("publish-endpoint").value = localStorage.getItem("reel.s3.endpoint") ?? "";
-$("publish").addEventListener("click", async () => {
-  const target = $("publish-target").value.trim(), endpoint = $("publish-endpoint").value.trim();
-  localStorage.setItem("reel.s3.target", target);
-  localStorage.setItem("reel.s3.endpoint", endpoint);
+// ---- share: a link on this network, or published to S3 ----
+function shareWay() { return $("share-dialog").querySelector("input[name=way]:checked").value; }
+for (const r of document.querySelectorAll("#share-dialog input[name=way]")) r.addEventListener("change", () => {
+  $("way-server").hidden = shareWay() !== "server";
+  $("way-s3").hidden = shareWay() !== "s3";
+  clearError("share-error");
+  $("share-url").value = "";
+});
+async function showS3Keys() {
+  const hint = await call("s3_keys").catch(() => null);
+  $("s3-keys-state").textContent = hint ? `Keys stored in this app (owner-only file): ${hint}` : "No keys stored: enter them (kept in an owner-only file), or name an AWS profile.";
+  $("s3-keys-form").hidden = Boolean(hint);
+  $("s3-keys-forget").hidden = !hint;
+}
+$("s3-keys-save").addEventListener("click", async () => {
   try {
-    const url = await runJob("Publishing", "publish", { id: current, target, endpoint: endpoint || null });
-    $("job-text").textContent = "";
-    $("share-url").value = url;
-    $("share-dialog").showModal();
-  } catch (e) { $("job-text").textContent = ""; showError(e); }
+    await call("s3_keys_set", { accessKey: $("s3-access").value, secretKey: $("s3-secret").value });
+    $("s3-access").value = ""; $("s3-secret").value = "";
+    clearError("share-error");
+    await showS3Keys();
+  } catch (e) { showError(e, "share-error"); }
+});
+$("s3-keys-forget").addEventListener("click", async () => {
+  try { await call("s3_keys_forget"); await showS3Keys(); } catch (e) { showError(e, "share-error"); }
+});
+$("publish").addEventListener("click", async () => {
+  const place = { target: $("s3-target").value.trim(), endpoint: $("s3-endpoint").value.trim() || null, region: $("s3-region").value.trim() || null, profile: $("s3-profile").value.trim() || null };
+  const bar = $("publish-job");
+  const ch = window.__TAURI__?.core?.Channel ? new window.__TAURI__.core.Channel() : null;
+  if (ch) ch.onmessage = (x) => { bar.value = x; };
+  bar.hidden = false; bar.value = 0; $("publish").disabled = true;
+  clearError("share-error");
+  try {
+    $("share-url").value = await call("publish", { id: current, place, progress: ch });
+    bar.value = 1;
+    $("share-url").select();
+    // The place is kept for next time (not the keys: those have their own file).
+    if (settings) {
+      const next = { ...settings, s3_target: place.target, s3_endpoint: place.endpoint ?? "", s3_region: place.region ?? "", s3_profile: place.profile ?? "" };
+      await call("settings_set", { settings: next }).then(() => { settings = next; }).catch(() => {});
+    }
+  } catch (e) { showError(e, "share-error"); } finally { $("publish").disabled = false; setTimeout(() => { bar.hidden = true; }, 1500); }
 });
 $("watch-desc").addEventListener("change", async (e) => { try { await call("describe", { id: current, text: e.target.value }); } catch (err) { showError(err); } });
 
@@ -420,12 +452,24 @@ $("delete").addEventListener("click", async () => {
   if (!confirm("Move this recording to the trash? You can restore it until the trash is emptied.")) return;
   try { await call("delete", { id: current }); show("library"); } catch (e) { showError(e); }
 });
-$("share").addEventListener("click", () => { $("share-url").value = ""; $("share-dialog").showModal(); });
+$("share").addEventListener("click", async () => {
+  $("share-url").value = "";
+  clearError("share-error");
+  $("share-where").textContent = document.body.dataset.shareBase ? `(${document.body.dataset.shareBase})` : "";
+  if (!settings) settings = await call("settings_get").catch(() => null);
+  applySettings();
+  showS3Keys();
+  $("share-dialog").showModal();
+});
 $("share-make").addEventListener("click", async () => {
+  clearError("share-error");
   try {
-    $("share-url").value = await call("share_link", { id: current, password: $("share-password").value || null, expires: $("share-expires").value || null, defaultSpeed: Number($("share-speed").value) });
+    $("share-url").value = await call("share_link", {
+      id: current, password: $("share-password").value || null, expires: $("share-expires").value || null,
+      defaultSpeed: Number($("share-speed").value), allowDownload: $("share-download").checked,
+    });
     $("share-url").select();
-  } catch (e) { showError(e); }
+  } catch (e) { showError(e, "share-error"); }
 });
 $("share-copy").addEventListener("click", async () => { await navigator.clipboard?.writeText($("share-url").value).catch(() => {}); $("share-url").select(); });
 

@@ -42,6 +42,8 @@ async function api(base, path, body) {
 export function enhance(box) {
   const video = box.querySelector("video");
   if (!video) return;
+  // --no-download: no "Save video as…" on the video's own menu (discouraged, not prevented).
+  if (box.querySelector("video[data-no-download]")) video.addEventListener("contextmenu", (e) => e.preventDefault());
   const base = box.dataset.api;
   const duration = () => Number(box.dataset.duration) || video.duration || 0;
 

@@ -28,7 +28,7 @@ type Api<T> = Result<T, ApiError>;
 
 #[tauri::command]
 fn app_info(app: State<'_, App>) -> Api<reel_app::studio::AppInfo> {
-    let server = app.server.get().cloned().unwrap_or_else(|| Err(ApiError { code: "busy".into(), message: "the media server is still starting".into() }))?;
+    let server = app.server.get().cloned().unwrap_or_else(|| Err(ApiError { code: reel_app::ErrorCode::Busy, message: "the media server is still starting".into() }))?;
     Ok(app.studio.info(&server, &app.secret))
 }
 
@@ -78,7 +78,7 @@ async fn configure(app: State<'_, App>, config: StudioConfig) -> Api<usize> {
 
 /// Runs `f` on a blocking thread (async commands must not hold the runtime).
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Api<T> + Send + 'static) -> Api<T> {
-    tauri::async_runtime::spawn_blocking(f).await.map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })?
+    tauri::async_runtime::spawn_blocking(f).await.map_err(|e| ApiError { code: reel_app::ErrorCode::Internal, message: e.to_string() })?
 }
 
 /// When the process started, for the cold-start figure (`scripts/bench-desktop.sh`).
@@ -168,9 +168,29 @@ fn restore(app: State<'_, App>, name: String) -> Api<String> {
     Ok(app.studio.library().restore(&name)?)
 }
 
+/// Makes a link (the password's argon2 hash takes a moment: off the main thread).
 #[tauri::command]
-fn share_link(app: State<'_, App>, id: String, password: Option<String>, expires: Option<String>, default_speed: Option<f64>) -> Api<String> {
-    app.studio.share_link(&id, password, expires, default_speed)
+async fn share_link(app: State<'_, App>, id: String, password: Option<String>, expires: Option<String>, default_speed: Option<f64>, allow_download: Option<bool>) -> Api<String> {
+    let studio = app.studio.clone();
+    blocking(move || studio.share_link(&id, password, expires, default_speed, allow_download.unwrap_or(true))).await
+}
+
+#[tauri::command]
+fn s3_keys(app: State<'_, App>) -> Option<String> {
+    app.studio.s3_keys()
+}
+
+/// Stores S3 keys in an owner-only file; returns the hint shown in place of the secret.
+#[tauri::command]
+async fn s3_keys_set(app: State<'_, App>, access_key: String, secret_key: String) -> Api<String> {
+    let studio = app.studio.clone();
+    blocking(move || studio.set_s3_keys(&access_key, &secret_key)).await
+}
+
+#[tauri::command]
+async fn s3_keys_forget(app: State<'_, App>) -> Api<()> {
+    let studio = app.studio.clone();
+    blocking(move || studio.forget_s3_keys()).await
 }
 
 #[tauri::command]
@@ -192,7 +212,7 @@ async fn job<T: Send + 'static>(app: &App, progress: Channel<f64>, f: impl FnOnc
         })
     })
     .await
-    .map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })?
+    .map_err(|e| ApiError { code: reel_app::ErrorCode::Internal, message: e.to_string() })?
 }
 
 #[tauri::command]
@@ -213,8 +233,8 @@ async fn export(app: State<'_, App>, id: String, speed: f64, output: Option<Stri
 
 /// Publishes to S3-compatible storage and returns the link.
 #[tauri::command]
-async fn publish(app: State<'_, App>, id: String, target: String, endpoint: Option<String>, progress: Channel<f64>) -> Api<String> {
-    job(&app, progress, move |st, p| st.publish(&id, &target, endpoint.as_deref(), p)).await
+async fn publish(app: State<'_, App>, id: String, place: reel_app::studio::S3Place, progress: Channel<f64>) -> Api<String> {
+    job(&app, progress, move |st, p| st.publish(&id, &place, p)).await
 }
 
 /// Makes the editor's filmstrip (served as `strip.jpg` by the app's server).
@@ -223,7 +243,7 @@ async fn filmstrip(app: State<'_, App>, id: String) -> Api<()> {
     let lib = app.studio.library_arc();
     tauri::async_runtime::spawn_blocking(move || lib.filmstrip(&id).map(|_| ()))
         .await
-        .map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })?
+        .map_err(|e| ApiError { code: reel_app::ErrorCode::Internal, message: e.to_string() })?
         .map_err(ApiError::from)
 }
 
@@ -243,6 +263,7 @@ fn main() {
     let settings = reel_app::settings::Settings::load(&reel_app::settings::path());
     let bind: std::net::SocketAddr = settings.server_bind.parse().unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 8787)));
     let public_url = Some(settings.public_url.clone()).filter(|u| !u.is_empty());
+    let tls = settings.tls();
     let lib = match reel_app::open_library(settings.library.as_deref()) {
         Ok(l) => Arc::new(l),
         Err(e) => {
@@ -277,7 +298,7 @@ fn main() {
         let (root, studio) = (lib.root().to_path_buf(), studio.clone());
         std::thread::spawn(move || {
             let r = reel_app::open_library(Some(&root)).and_then(|lib| {
-                reel_app::serve_shares(&lib, bind, studio, public_url, |a| {
+                reel_app::serve_shares(&lib, bind, studio, public_url, tls, |a| {
                     // The port it got is kept for the next start, so links made now keep
                     // working after a restart (8787 was taken: another port, remembered).
                     if a.port() != bind.port() {
@@ -320,6 +341,9 @@ fn main() {
             delete,
             restore,
             share_link,
+            s3_keys,
+            s3_keys_set,
+            s3_keys_forget,
             trash_list,
             trim,
             cut,

@@ -25,6 +25,14 @@ pub fn reel(dir: &Path) -> Command {
     c
 }
 
+/// A file holding `password`, for `reel share --password-file` (a password is never put on a
+/// command line).
+pub fn password_file(dir: &Path, password: &str) -> std::path::PathBuf {
+    let p = dir.join(format!("password-{}.txt", password.len()));
+    std::fs::write(&p, format!("{password}\n")).expect("write the password file");
+    p
+}
+
 pub fn run_ok(c: &mut Command) -> Output {
     let out = c.output().expect("run reel");
     assert!(out.status.success(), "reel failed ({}):\nstdout: {}\nstderr: {}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

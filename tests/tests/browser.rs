@@ -116,12 +116,13 @@ fn share_page_plays_at_speed_in_chromium() {
     }
 
     // A password-protected link in the browser: the form, a wrong password, then the video.
-    let locked = json(&run_ok(lib_cmd(dir.path()).args(["share", &id, "--password", "hunter2", "--json"])))["token"].as_str().unwrap().to_string();
+    let pw = password_file(dir.path(), "hunter2-hunter2");
+    let locked = json(&run_ok(lib_cmd(dir.path()).args(["share", &id, "--json", "--password-file"]).arg(&pw)))["token"].as_str().unwrap().to_string();
     b.goto(&format!("{base}/v/{locked}"));
     assert_eq!(b.js("return document.querySelectorAll('video').length"), 0, "nothing before the password");
     b.js("document.querySelector('#pw').value = 'nope'; document.querySelector('form').submit(); return 0");
     assert!(wait_for(Duration::from_secs(5), || b.js("return document.querySelector('.error')?.textContent ?? ''") == "That password is not right."));
-    b.js("document.querySelector('#pw').value = 'hunter2'; document.querySelector('form').submit(); return 0");
+    b.js("document.querySelector('#pw').value = 'hunter2-hunter2'; document.querySelector('form').submit(); return 0");
     assert!(wait_for(Duration::from_secs(10), || num(b.js("return document.querySelector('video')?.readyState ?? 0")) >= 1.0), "the video loads after the password");
     // An expired link shows the same 404 as any wrong path.
     let short = json(&run_ok(lib_cmd(dir.path()).args(["share", &id, "--expires", "1s", "--json"])))["token"].as_str().unwrap().to_string();

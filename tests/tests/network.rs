@@ -31,7 +31,13 @@ fn serve(dir: &Path, args: &[&str]) -> (Server, SocketAddr) {
     let mut child = lib_cmd(dir).arg("serve").args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("unexpected first line: {line}")).parse().unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .or_else(|| line.trim().strip_prefix("listening on https://"))
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .parse()
+        .unwrap();
     (Server(child), addr)
 }
 
@@ -236,7 +242,8 @@ fn password_guesses_are_slowed_per_client_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let id = record(dir.path(), "Locked");
     let (server, addr) = serve(dir.path(), &["--bind", "127.0.0.1:0"]);
-    let out = run_ok(lib_cmd(dir.path()).args(["share", &id, "--password", "correct horse", "--json"]));
+    let pw = password_file(dir.path(), "correct horse");
+    let out = run_ok(lib_cmd(dir.path()).args(["share", &id, "--json", "--password-file"]).arg(&pw));
     let token = json(&out)["token"].as_str().unwrap().to_string();
     for i in 0..5 {
         assert_eq!(try_password("127.0.0.2", addr, &token, "guess"), 401, "guess {i} is just wrong");
@@ -247,4 +254,77 @@ fn password_guesses_are_slowed_per_client_and_survive_a_restart() {
     drop(server);
     let (_again, addr) = serve(dir.path(), &["--bind", &addr.to_string()]);
     assert_eq!(try_password("127.0.0.2", addr, &token, "guess"), 429, "a restart gives no fresh guesses");
+}
+
+/// A self-signed certificate for `ip` (as a company CA or mkcert would issue): cert and key.
+fn certificate(dir: &Path, ip: std::net::Ipv4Addr) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=reel-test"])
+        .arg("-addext")
+        .arg(format!("subjectAltName=IP:{ip}"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is missing: install openssl");
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    (cert, key)
+}
+
+/// `curl` on the other host: the status, the response headers and the body.
+fn curl_in(net: &Netns, args: &[&str]) -> (String, String) {
+    let out = net.cmd("curl").args(["-sS", "--max-time", "20", "-D", "-"]).args(args).output().expect("curl is missing: install curl");
+    assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.to_string(), body.to_string())
+}
+
+/// HTTPS on the share server, as a colleague on another host reaches it: the certificate
+/// verifies against its CA, links say https://, the password's session cookie is Secure,
+/// plain HTTP to the TLS port gets nothing, and a client that opens a TLS connection and says
+/// nothing is let go after the header deadline.
+#[test]
+fn https_links_for_a_colleague_with_secure_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Netns::create();
+    let id = record(dir.path(), "Over TLS");
+    let (cert, key) = certificate(dir.path(), net.host_ip);
+    let (_server, addr) =
+        serve(dir.path(), &["--bind", &format!("{}:0", net.host_ip), "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap(), "--header-timeout", "2"]);
+    let link = String::from_utf8(run_ok(lib_cmd(dir.path()).args(["share", &id])).stdout).unwrap().trim().to_string();
+    assert!(link.starts_with(&format!("https://{addr}/v/")), "links name https: {link}");
+    let cacert = cert.to_str().unwrap();
+    let (head, body) = curl_in(&net, &["--cacert", cacert, &link]);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(body.contains("<title>Over TLS</title>"), "{body}");
+    let (head, _) = curl_in(&net, &["--cacert", cacert, "-r", "0-99", &format!("{link}/media")]);
+    assert!(head.starts_with("HTTP/1.1 206") && head.to_ascii_lowercase().contains("content-length: 100\r\n"), "{head}");
+    // Without the CA the certificate is refused (curl verifies): TLS is real, not decoration.
+    let out = net.cmd("curl").args(["-sS", "--max-time", "10", &link]).output().unwrap();
+    assert!(!out.status.success(), "an unknown certificate is not trusted");
+
+    // A password link over HTTPS: the session cookie is Secure.
+    let pw = password_file(dir.path(), "correct horse battery");
+    let locked = String::from_utf8(run_ok(lib_cmd(dir.path()).args(["share", &id, "--password-file"]).arg(&pw)).stdout).unwrap().trim().to_string();
+    let (head, _) = curl_in(&net, &["--cacert", cacert, "--data-urlencode", "password=correct horse battery", &locked]);
+    let cookie = head.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap_or_else(|| panic!("no session cookie: {head}"));
+    assert!(head.starts_with("HTTP/1.1 303") && cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{head}");
+
+    // Plain HTTP to the TLS port is not served.
+    let plain = link.replacen("https://", "http://", 1);
+    let out = net.cmd("curl").args(["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", &plain]).output().unwrap();
+    assert!(!out.status.success() || String::from_utf8_lossy(&out.stdout) != "200", "plain HTTP gets no page");
+    // A TLS client that never sends its hello is closed after the header deadline (2 s).
+    let mut silent = TcpStream::connect(addr).unwrap();
+    silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let t = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    let n = silent.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed, nothing sent");
+    assert!(t.elapsed() < Duration::from_secs(8), "let go after the header deadline, not held: {:?}", t.elapsed());
+    let (head, _) = curl_in(&net, &["--cacert", cacert, &link]);
+    assert!(head.starts_with("HTTP/1.1 200"), "still serving: {head}");
 }

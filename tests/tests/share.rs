@@ -64,6 +64,12 @@ fn share(dir: &Path, id: &str, extra: &[&str]) -> String {
     json(&o)["token"].as_str().unwrap().to_string()
 }
 
+fn share_locked(dir: &Path, id: &str, password: &str, extra: &[&str]) -> String {
+    let pw = password_file(dir, password);
+    let o = run_ok(lib_cmd(dir).args(["share", id, "--json", "--password-file"]).arg(&pw).args(extra));
+    json(&o)["token"].as_str().unwrap().to_string()
+}
+
 #[test]
 fn share_page_media_ranges_and_security() {
     let dir = tempfile::tempdir().unwrap();
@@ -138,7 +144,7 @@ fn share_page_media_ranges_and_security() {
 fn password_expiry_and_no_download() {
     let dir = tempfile::tempdir().unwrap();
     let id = record(dir.path(), "Private");
-    let token = share(dir.path(), &id, &["--password", "open sesame", "--no-download"]);
+    let token = share_locked(dir.path(), &id, "open sesame", &["--no-download"]);
     let short = share(dir.path(), &id, &["--expires", "3s"]);
     let made = std::time::Instant::now();
     let srv = serve(dir.path());
@@ -170,11 +176,25 @@ fn password_expiry_and_no_download() {
     assert_eq!(st, 200);
     let html = String::from_utf8_lossy(&body);
     assert!(html.contains("<video") && !html.contains("class=\"download\""), "no download button");
+    assert!(html.contains("<video controls controlslist=\"nodownload\" data-no-download"), "the player's own download item is hidden: {html}");
+    assert!(!html.contains("og:video"), "no og:video: an unfurler's video link is a download link");
+    // The media element's ranged fetch plays; whole-file and non-media fetches are refused.
     let (st, hs, _) = get(&format!("{page}/media"), &[("Cookie", &pair), ("Range", "bytes=0-9")]);
     assert_eq!(st, 206);
     assert_eq!(header(&hs, "content-disposition"), Some("inline"));
+    let (st, _, _) = get(&format!("{page}/media"), &[("Cookie", &pair), ("Range", "bytes=0-"), ("Sec-Fetch-Dest", "video")]);
+    assert_eq!(st, 206, "as Chromium's <video> asks");
+    for (why, hs) in [
+        ("a plain fetch of the whole file", vec![("Cookie", pair.as_str())]),
+        ("a document navigation", vec![("Cookie", pair.as_str()), ("Range", "bytes=0-"), ("Sec-Fetch-Dest", "document")]),
+        ("a script's fetch", vec![("Cookie", pair.as_str()), ("Range", "bytes=0-"), ("Sec-Fetch-Dest", "empty")]),
+    ] {
+        let (st, _, body) = get(&format!("{page}/media"), &hs);
+        assert_eq!(st, 403, "--no-download refuses {why}");
+        assert!(String::from_utf8_lossy(&body).contains("not downloaded"), "says why");
+    }
     let (st, _, _) = get(&format!("{page}/download"), &[("Cookie", &pair)]);
-    assert_eq!(st, 404, "--no-download");
+    assert_eq!(st, 403, "--no-download");
     // Attempts are rate-limited.
     let codes: Vec<u16> = (0..6).map(|_| post("guess").0).collect();
     assert!(codes.contains(&429), "too many attempts are refused: {codes:?}");
@@ -199,7 +219,15 @@ fn bad_share_requests_are_clear_errors() {
     fail(&["share", "nope"], "no recording 'nope'");
     fail(&["share", &id, "--expires", "soon"], "not a duration");
     fail(&["share", &id, "--default-speed", "7"], "0.5 to 3");
-    fail(&["share", &id, "--password", ""], "empty password");
+    fail(&["share", &id, "--password", "hunter2"], "visible to every user");
+    fail(&["share", &id, "--password"], "asks on a terminal and there is none");
+    let short = password_file(dir.path(), "hunter2");
+    fail(&["share", &id, "--password-file", short.to_str().unwrap()], "shorter than 8 characters");
+    let empty = password_file(dir.path(), "");
+    fail(&["share", &id, "--password-file", empty.to_str().unwrap()], "empty password");
+    fail(&["share", &id, "--password-file", "/nonexistent/pw"], "cannot read the password from /nonexistent/pw");
+    fail(&["serve", "--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"], "/nonexistent/cert.pem");
+    fail(&["serve", "--tls-cert", "/nonexistent/cert.pem"], "--tls-key");
     fail(&["serve", "--bind", "nonsense"], "not an address");
 }
 
@@ -215,7 +243,7 @@ fn comments_reactions_views_and_tracks_over_http() {
     let dir = tempfile::tempdir().unwrap();
     let id = record(dir.path(), "Feedback");
     let token = share(dir.path(), &id, &[]);
-    let locked = share(dir.path(), &id, &["--password", "pw"]);
+    let locked = share_locked(dir.path(), &id, "password-123", &[]);
     let srv_captions = dir.path().join("talk.srt");
     std::fs::write(&srv_captions, "1\n00:00:00,200 --> 00:00:01,500\nHello <b>there</b>\n").unwrap();
     run_ok(lib_cmd(dir.path()).args(["captions", &id]).arg(&srv_captions));
@@ -275,7 +303,7 @@ fn comments_reactions_views_and_tracks_over_http() {
     let show = json(&run_ok(lib_cmd(dir.path()).args(["show", &id, "--json"])));
     assert_eq!(show["feedback"]["comments"][0]["name"], "<i>Eve</i>");
     let text = String::from_utf8_lossy(&run_ok(lib_cmd(dir.path()).args(["show", &id])).stdout).into_owned();
-    assert!(text.contains("comment  0:01  <i>Eve</i>: <script>alert(1)</script> look here") && text.contains("views    2"), "{text}");
+    assert!(text.contains("comment  0:01  <i>Eve</i> (link ") && text.contains("): <script>alert(1)</script> look here") && text.contains("views    2"), "{text}");
 
     // A locked link reveals nothing and takes nothing without the password; a revoked one neither.
     let (st, _) = post_json(&format!("{}/v/{locked}/comments", srv.base), r#"{"at": 1, "body": "sneaky"}"#, "application/json");
@@ -309,4 +337,84 @@ fn huge_headers_are_refused_and_the_server_goes_on() {
     }
     let (st, _, _) = get(&v, &[]);
     assert_eq!(st, 200, "the server still answers");
+}
+
+/// Two links to one recording (the client's and the board's): each keeps its own
+/// conversation, the creator sees both with the link each came through, the store keeps no
+/// token (a copied shares.sqlite opens nothing), and a link is revoked by the id `reel
+/// shares` lists.
+#[test]
+fn each_link_has_its_own_conversation_and_the_store_keeps_no_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let id = record(dir.path(), "Two audiences");
+    let made = |extra: &[&str]| json(&run_ok(lib_cmd(dir.path()).args(["share", &id, "--json"]).args(extra)));
+    let (client, board) = (made(&[]), made(&[]));
+    let (ct, bt) = (client["token"].as_str().unwrap().to_string(), board["token"].as_str().unwrap().to_string());
+    let (cid, bid) = (client["id"].as_str().unwrap().to_string(), board["id"].as_str().unwrap().to_string());
+    assert_eq!((cid.len(), bid.len()), (12, 12), "short link ids");
+    let srv = serve(dir.path());
+    let (cv, bv) = (format!("{}/v/{ct}", srv.base), format!("{}/v/{bt}", srv.base));
+    assert_eq!(post_json(&format!("{cv}/comments"), r#"{"at": 1, "name": "Client", "body": "for the client only"}"#, "application/json").0, 201);
+    assert_eq!(post_json(&format!("{bv}/reactions"), r#"{"at": 1, "emoji": "👍"}"#, "application/json").0, 201);
+    let feedback = |v: &str| -> serde_json::Value { serde_json::from_slice(&get(&format!("{v}/feedback"), &[]).2).unwrap() };
+    let (cf, bf) = (feedback(&cv), feedback(&bv));
+    assert_eq!(cf["comments"][0]["body"], "for the client only");
+    assert!(cf["comments"][0].get("link").is_none(), "viewers are not told of other links: {cf}");
+    assert_eq!(cf["reactions"].as_array().map(Vec::len), Some(0), "{cf}");
+    assert_eq!(bf["comments"].as_array().map(Vec::len), Some(0), "the board does not see the client's comment: {bf}");
+    assert_eq!(bf["reactions"].as_array().map(Vec::len), Some(1));
+    assert!(!String::from_utf8_lossy(&get(&bv, &[]).2).contains("for the client only"), "nor on its page");
+    let show = json(&run_ok(lib_cmd(dir.path()).args(["show", &id, "--json"])));
+    assert_eq!(show["feedback"]["comments"][0]["link"], cid.as_str(), "the creator sees which link: {show}");
+    assert_eq!(show["feedback"]["reactions"][0]["link"], bid.as_str());
+
+    // The store: owner-only, no token in it; the library folder owner-only.
+    let store = dir.path().join("lib/shares.sqlite");
+    assert_eq!(std::fs::metadata(&store).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(dir.path().join("lib")).unwrap().permissions().mode() & 0o777, 0o700);
+    for f in ["shares.sqlite", "shares.sqlite-wal"] {
+        let bytes = std::fs::read(dir.path().join("lib").join(f)).unwrap_or_default();
+        for t in [&ct, &bt] {
+            assert!(!bytes.windows(t.len()).any(|w| w == t.as_bytes()), "{f} holds a token");
+        }
+    }
+    let listed = String::from_utf8(run_ok(lib_cmd(dir.path()).args(["shares"])).stdout).unwrap();
+    assert!(listed.contains(&cid) && listed.contains(&bid) && !listed.contains(&ct), "{listed}");
+    run_ok(lib_cmd(dir.path()).args(["unshare", &cid]));
+    assert_eq!(get(&cv, &[]).0, 404, "revoked by its id");
+    assert_eq!(get(&bv, &[]).0, 200, "the other link goes on");
+}
+
+/// A writer holding the share store (a `reel share` in another process, a slow disk) must not
+/// stall viewers: pages, media and feedback are read without waiting for it, while a comment
+/// waits its turn off the async workers and lands once the writer is done.
+#[test]
+fn a_busy_share_store_never_stalls_viewers() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = record(dir.path(), "Busy");
+    let token = share(dir.path(), &id, &[]);
+    let srv = serve(dir.path());
+    let v = format!("{}/v/{token}", srv.base);
+    assert_eq!(get(&v, &[]).0, 200);
+    let db = rusqlite::Connection::open(dir.path().join("lib/shares.sqlite")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE; INSERT INTO views(recording_id, viewer, first_seen) VALUES ('x', 'held-by-the-test-0000', 0);").unwrap();
+    let held = std::time::Instant::now();
+    let comment = {
+        let v = v.clone();
+        std::thread::spawn(move || post_json(&format!("{v}/comments"), r#"{"at": 1, "body": "waits for the writer"}"#, "application/json").0)
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Several rounds, so that every worker thread has had a turn while the comment waits.
+    for _ in 0..8 {
+        assert_eq!(get(&v, &[]).0, 200);
+        assert_eq!(get(&format!("{v}/media"), &[("Range", "bytes=0-999")]).0, 206);
+        assert_eq!(get(&format!("{v}/feedback"), &[]).0, 200);
+    }
+    // The comment waits for the write lock for up to 10 s: answered well before, the viewers
+    // did not queue behind it.
+    assert!(held.elapsed() < std::time::Duration::from_secs(5), "viewers waited for the writer: {:?}", held.elapsed());
+    assert!(!comment.is_finished(), "the comment is still waiting for the writer");
+    db.execute_batch("COMMIT").unwrap();
+    assert_eq!(comment.join().unwrap(), 201, "and lands once the writer is done");
 }

@@ -107,31 +107,35 @@ async fn app_api(State(st): State<AppHttp>, UrlPath((secret, command)): UrlPath<
     // JSON only, even for calls without arguments: a cross-site form cannot send it.
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")) {
-        return json_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &ApiError { code: "bad_input".into(), message: "send the request as application/json".into() });
+        return json_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &ApiError { code: crate::ErrorCode::BadInput, message: "send the request as application/json".into() });
     }
     let args: serde_json::Value = match serde_json::from_slice(if body.is_empty() { b"{}" } else { &body }) {
         Ok(v) => v,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, &ApiError { code: "bad_input".into(), message: format!("the request body is not JSON: {e}") }),
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &ApiError { code: crate::ErrorCode::BadInput, message: format!("the request body is not JSON: {e}") }),
     };
     let (server, secret) = (format!("http://{}", st.0.addr), st.0.secret.clone());
     match tokio::task::spawn_blocking(move || dispatch(&studio, &server, &secret, &command, args)).await {
         Ok(Ok(v)) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], serde_json::to_vec(&v).unwrap_or_default()).into_response(),
         Ok(Err(e)) => {
-            let status = match e.code.as_str() {
-                "not_found" => StatusCode::NOT_FOUND,
-                "internal" | "io" => StatusCode::INTERNAL_SERVER_ERROR,
-                _ => StatusCode::BAD_REQUEST,
+            use crate::ErrorCode as C;
+            let status = match e.code {
+                C::NotFound => StatusCode::NOT_FOUND,
+                C::Busy | C::CameraBusy | C::OutputExists | C::Full => StatusCode::CONFLICT,
+                C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+                C::Internal | C::Io | C::Pipeline | C::EncodeFailed | C::CaptureFailed => StatusCode::INTERNAL_SERVER_ERROR,
+                C::Network => StatusCode::BAD_GATEWAY,
+                C::CameraUnavailable | C::MicUnavailable | C::CameraPermission | C::Denied | C::BadInput | C::Cancelled => StatusCode::BAD_REQUEST,
             };
             json_error(status, &e)
         }
-        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &ApiError { code: "internal".into(), message: e.to_string() }),
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &ApiError { code: crate::ErrorCode::Internal, message: e.to_string() }),
     }
 }
 
 /// Runs the app's server on 127.0.0.1 (any free port) until the process ends. With a studio,
 /// the UI and the API are served over HTTP too. `on_ready` gets the address.
 pub fn run(library_root: PathBuf, secret: String, studio: Option<Arc<Studio>>, on_ready: impl FnOnce(SocketAddr)) -> Result<(), ApiError> {
-    let io = |e: std::io::Error| ApiError { code: "io".into(), message: format!("the app's server could not start: {e}") };
+    let io = |e: std::io::Error| ApiError { code: crate::ErrorCode::Io, message: format!("the app's server could not start: {e}") };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(io)?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.map_err(io)?;
@@ -148,7 +152,7 @@ pub fn run(library_root: PathBuf, secret: String, studio: Option<Arc<Studio>>, o
             .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
             .with_state(state);
         on_ready(addr);
-        reel_share::listen::serve(listener, app, reel_share::listen::Limits::default(), Arc::default(), std::future::pending()).await;
+        reel_share::listen::serve(listener, app, reel_share::listen::Limits::default(), Arc::default(), None, std::future::pending()).await;
         Ok(())
     })
 }

@@ -10,20 +10,26 @@ pub mod settings;
 pub mod studio;
 
 pub use reel_capture::{CameraInfo, CameraSpec, MicInfo, MicSpec};
-pub use reel_media::{ClockMode, Fps, Size};
+pub use reel_media::{ClockMode, ErrorCode, Fps, Size};
 pub use reel_recorder::{session, Control, RecordError, RecordOptions, Recording, Recovered, State, Summary};
 
 /// An error as the UI sees it: `{code, message}`.
 #[derive(Clone, Debug, serde::Serialize, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError { code, message: message.into() }
+    }
 }
 
 impl From<RecordError> for ApiError {
     fn from(e: RecordError) -> Self {
-        ApiError { code: e.code().to_string(), message: e.to_string() }
+        ApiError { code: e.code(), message: e.to_string() }
     }
 }
 
@@ -67,7 +73,7 @@ pub use reel_recorder::{StageCommand, StageSpec, Timeline};
 
 impl From<reel_compose::ComposeError> for ApiError {
     fn from(e: reel_compose::ComposeError) -> Self {
-        ApiError { code: "bad_input".into(), message: e.to_string() }
+        ApiError { code: crate::ErrorCode::BadInput, message: e.to_string() }
     }
 }
 
@@ -95,16 +101,16 @@ pub fn preview_frame(o: &PreviewOptions) -> Result<reel_media::VideoFrame, ApiEr
 /// Renders one composed frame to an image file (PNG or JPEG by extension), atomically.
 pub fn preview_to_file(o: &PreviewOptions, output: &Path) -> Result<(), ApiError> {
     let f = preview_frame(o)?;
-    let img = image::RgbaImage::from_raw(f.width, f.height, f.data.to_vec()).ok_or_else(|| ApiError { code: "internal".into(), message: "frame size mismatch".into() })?;
+    let img = image::RgbaImage::from_raw(f.width, f.height, f.data.to_vec()).ok_or_else(|| ApiError { code: crate::ErrorCode::Internal, message: "frame size mismatch".into() })?;
     let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("png").to_ascii_lowercase();
     let format = match ext.as_str() {
         "png" => image::ImageFormat::Png,
         "jpg" | "jpeg" => image::ImageFormat::Jpeg,
-        other => return Err(ApiError { code: "bad_input".into(), message: format!("cannot write .{other} images: use .png or .jpg") }),
+        other => return Err(ApiError { code: crate::ErrorCode::BadInput, message: format!("cannot write .{other} images: use .png or .jpg") }),
     };
     let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = output.with_file_name(format!(".{name}.reel-tmp"));
-    let io = |e: String| ApiError { code: "io".into(), message: format!("cannot write {}: {e}", output.display()) };
+    let io = |e: String| ApiError { code: crate::ErrorCode::Io, message: format!("cannot write {}: {e}", output.display()) };
     let rgb;
     let r = if format == image::ImageFormat::Jpeg {
         rgb = image::DynamicImage::ImageRgba8(img).into_rgb8();
@@ -120,7 +126,7 @@ pub use reel_library::{Entry, Hit, Library, LibraryError, Meta};
 
 impl From<LibraryError> for ApiError {
     fn from(e: LibraryError) -> Self {
-        ApiError { code: e.code().to_string(), message: e.to_string() }
+        ApiError { code: e.code(), message: e.to_string() }
     }
 }
 
@@ -164,9 +170,14 @@ impl LibraryRecording {
 
 pub use reel_share::{Comment, Feedback, Reaction, Share, ShareError, ShareOptions};
 
+/// Checks a password for a link before it is used: not empty, at least 8 characters.
+pub fn check_new_password(p: &str) -> Result<(), ApiError> {
+    Ok(reel_share::store::check_new_password(p)?)
+}
+
 impl From<ShareError> for ApiError {
     fn from(e: ShareError) -> Self {
-        ApiError { code: e.code().to_string(), message: e.to_string() }
+        ApiError { code: e.code(), message: e.to_string() }
     }
 }
 
@@ -198,9 +209,9 @@ pub fn server_record(lib: &Library) -> Option<ServerRecord> {
 /// Records the share server's address in the library, durably.
 pub fn record_server(lib: &Library, base_url: &str, bind: std::net::SocketAddr) -> Result<(), ApiError> {
     let r = ServerRecord { base_url: base_url.trim_end_matches('/').to_string(), bind: bind.to_string(), pid: std::process::id() };
-    let bytes = serde_json::to_vec_pretty(&r).map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })?;
+    let bytes = serde_json::to_vec_pretty(&r).map_err(|e| ApiError { code: crate::ErrorCode::Internal, message: e.to_string() })?;
     durable::write(&server_record_path(lib), &bytes)
-        .map_err(|e| ApiError { code: "io".into(), message: format!("cannot record the server's address in {}: {e}", lib.root().display()) })
+        .map_err(|e| ApiError { code: crate::ErrorCode::Io, message: format!("cannot record the server's address in {}: {e}", lib.root().display()) })
 }
 
 /// The addresses other machines can reach this one at, best first: the source address of the
@@ -231,7 +242,7 @@ pub fn lan_addresses() -> Vec<std::net::IpAddr> {
 /// The base URL for a server bound to `bind`: the address itself, or for an unspecified
 /// address (0.0.0.0) the machine's best LAN address, which colleagues can reach (loopback when
 /// there is none).
-pub fn base_url_for(bind: std::net::SocketAddr) -> String {
+pub fn base_url_for(bind: std::net::SocketAddr, scheme: &str) -> String {
     let ip = if bind.ip().is_unspecified() {
         lan_addresses().into_iter().find(|ip| ip.is_ipv4() == bind.is_ipv4()).unwrap_or(if bind.is_ipv4() {
             std::net::Ipv4Addr::LOCALHOST.into()
@@ -241,7 +252,7 @@ pub fn base_url_for(bind: std::net::SocketAddr) -> String {
     } else {
         bind.ip()
     };
-    format!("http://{}", std::net::SocketAddr::new(ip, bind.port()))
+    format!("{scheme}://{}", std::net::SocketAddr::new(ip, bind.port()))
 }
 
 pub use reel_share::listen::{raise_open_files, Limits};
@@ -250,15 +261,17 @@ pub use reel_share::listen::{raise_open_files, Limits};
 pub fn share(lib: &Library, id: &str, o: &ShareOptions, base_url: &str) -> Result<(Share, String), ApiError> {
     let (entry, _) = lib.show(id)?;
     if entry.status != "ok" {
-        return Err(ApiError { code: "bad_input".into(), message: format!("{} cannot be shared: {}", entry.id, entry.warning.unwrap_or_default()) });
+        return Err(ApiError { code: crate::ErrorCode::BadInput, message: format!("{} cannot be shared: {}", entry.id, entry.warning.unwrap_or_default()) });
     }
     let store = reel_share::ShareStore::open(lib.root())?;
     let s = store.create(&entry.id, o)?;
-    let url = format!("{}/v/{}", base_url.trim_end_matches('/'), s.token);
+    let token = s.token.as_deref().ok_or_else(|| ApiError::new(ErrorCode::Internal, "a new link came without its token"))?;
+    let url = format!("{}/v/{token}", base_url.trim_end_matches('/'));
     Ok((s, url))
 }
 
-/// Revokes a token, or every link of a recording (id or unique id prefix).
+/// Revokes a link (its token, or its id's first 12 or more hex digits as `reel shares` lists
+/// it), or every link of a recording (id or unique id prefix).
 pub fn unshare(lib: &Library, id_or_token: &str) -> Result<usize, ApiError> {
     let store = reel_share::ShareStore::open(lib.root())?;
     let n = store.revoke(id_or_token)?;
@@ -269,7 +282,8 @@ pub fn unshare(lib: &Library, id_or_token: &str) -> Result<usize, ApiError> {
     Ok(store.revoke(&id)?)
 }
 
-/// What viewers left on a recording (from every link to it): comments, reactions, views.
+/// What viewers left on a recording (from every link to it, each item naming its link):
+/// comments, reactions, views.
 pub fn feedback(lib: &Library, id: &str) -> Result<Feedback, ApiError> {
     let id = lib.resolve(id)?;
     Ok(reel_share::ShareStore::open(lib.root())?.feedback(&id)?)
@@ -292,13 +306,31 @@ pub fn shares(lib: &Library) -> Result<Vec<Share>, ApiError> {
     Ok(reel_share::ShareStore::open(lib.root())?.list()?)
 }
 
-/// Runs the share server on `bind` until Ctrl-C, with the given connection limits. Once it
-/// listens, its address (`base_url`, else one derived from the bound address) is recorded in
-/// the library for `reel share`; `on_ready` gets the bound address and that base URL.
-pub fn serve(lib: &Library, bind: std::net::SocketAddr, base_url: Option<&str>, limits: Limits, on_ready: impl FnOnce(std::net::SocketAddr, &str)) -> Result<(), ApiError> {
-    Ok(reel_share::server::run(bind, lib.root(), limits, |a| {
+/// A certificate and key for HTTPS on the share server (PEM files).
+#[derive(Clone, Debug)]
+pub struct Tls {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+/// Runs the share server on `bind` until Ctrl-C, with the given connection limits, over HTTPS
+/// when `tls` is given. Once it listens, its address (`base_url`, else one derived from the
+/// bound address) is recorded in the library for `reel share`; `on_ready` gets the bound
+/// address and that base URL.
+pub fn serve(
+    lib: &Library,
+    bind: std::net::SocketAddr,
+    base_url: Option<&str>,
+    limits: Limits,
+    tls: Option<&Tls>,
+    on_ready: impl FnOnce(std::net::SocketAddr, &str),
+) -> Result<(), ApiError> {
+    // A bad certificate is found before the port is taken or the address recorded.
+    let acceptor = tls.map(|t| reel_share::listen::tls_acceptor(&t.cert, &t.key)).transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    Ok(reel_share::server::run(bind, lib.root(), limits, acceptor, |a| {
         // The base URL may depend on the port bound (port 0), so it is settled once bound.
-        let base = base_url.map(|b| b.trim_end_matches('/').to_string()).unwrap_or_else(|| base_url_for(a));
+        let base = base_url.map(|b| b.trim_end_matches('/').to_string()).unwrap_or_else(|| base_url_for(a, scheme));
         if let Err(e) = record_server(lib, &base, a) {
             eprintln!("warning: {e}");
         }
@@ -317,6 +349,7 @@ pub fn serve_shares(
     bind: std::net::SocketAddr,
     studio: std::sync::Arc<studio::Studio>,
     public_url: Option<String>,
+    tls: Option<Tls>,
     on_ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), ApiError> {
     // The port in use (another Reel, another program): the next of ten, rather than no server
@@ -328,7 +361,7 @@ pub fn serve_shares(
         bind
     };
     let public = public_url.filter(|u| !u.is_empty());
-    serve(lib, bind, public.as_deref(), Limits::default(), |a, base| {
+    serve(lib, bind, public.as_deref(), Limits::default(), tls.as_ref(), |a, base| {
         studio.set_share_base(base);
         on_ready(a);
     })
@@ -350,11 +383,11 @@ pub fn format_time(unix: i64) -> String {
 }
 
 pub use reel_publish::live::LiveUpload;
-pub use reel_publish::{Client as Storage, Publication, PublishOptions, Target, Uploaded};
+pub use reel_publish::{Client as Storage, Credentials, Publication, PublishOptions, Target, Uploaded};
 
 impl From<reel_publish::PublishError> for ApiError {
     fn from(e: reel_publish::PublishError) -> Self {
-        ApiError { code: e.code().to_string(), message: e.to_string() }
+        ApiError { code: e.code(), message: e.to_string() }
     }
 }
 
@@ -362,6 +395,14 @@ impl From<reel_publish::PublishError> for ApiError {
 pub fn connect_storage(target: &str, endpoint: Option<&str>, region: Option<&str>) -> Result<Storage, ApiError> {
     let t: Target = target.parse()?;
     let c = Storage::connect(&t, endpoint, region)?;
+    c.check()?;
+    Ok(c)
+}
+
+/// As [`connect_storage`], signing in as `how` says.
+pub fn connect_storage_as(target: &str, endpoint: Option<&str>, region: Option<&str>, how: &Credentials) -> Result<Storage, ApiError> {
+    let t: Target = target.parse()?;
+    let c = Storage::connect_as(&t, endpoint, region, how)?;
     c.check()?;
     Ok(c)
 }

@@ -24,8 +24,15 @@ pub struct Settings {
     /// How colleagues reach the share server (`http://192.168.1.5:8787`), put in every link.
     /// Empty: worked out from the address it listens on (a LAN address when on 0.0.0.0).
     pub public_url: String,
+    /// HTTPS for the share server: a PEM certificate chain and its key (both or neither).
+    pub tls_cert: String,
+    pub tls_key: String,
     pub s3_target: String,
     pub s3_endpoint: String,
+    /// Empty: the endpoint's default (us-east-1 for most S3-compatible servers).
+    pub s3_region: String,
+    /// A profile of `~/.aws/credentials` to publish with, when no keys are stored in the app.
+    pub s3_profile: String,
 }
 
 impl Default for Settings {
@@ -38,14 +45,18 @@ impl Default for Settings {
             default_speed: 1.0,
             server_bind: "127.0.0.1:8787".into(),
             public_url: String::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
             s3_target: String::new(),
             s3_endpoint: String::new(),
+            s3_region: String::new(),
+            s3_profile: String::new(),
         }
     }
 }
 
 fn bad(m: String) -> ApiError {
-    ApiError { code: "bad_input".into(), message: m }
+    ApiError { code: crate::ErrorCode::BadInput, message: m }
 }
 
 pub fn path() -> PathBuf {
@@ -93,8 +104,26 @@ impl Settings {
                 )));
             }
         }
+        match (self.tls_cert.trim().is_empty(), self.tls_key.trim().is_empty()) {
+            // An https:// public address without a certificate is fine: a proxy may end TLS.
+            (true, true) => {}
+            (false, false) => {
+                // Loaded now, so a wrong file is said here and not at the next start.
+                reel_share::listen::tls_acceptor(Path::new(self.tls_cert.trim()), Path::new(self.tls_key.trim())).map_err(|e| bad(format!("HTTPS: {e}")))?;
+                if self.public_url.starts_with("http://") {
+                    return Err(bad(format!("public address '{}' starts with http://, but the server serves HTTPS; use https://", self.public_url)));
+                }
+            }
+            _ => return Err(bad("HTTPS needs both a certificate file and its key file (or neither)".into())),
+        }
         if !self.s3_target.is_empty() {
             self.s3_target.parse::<reel_publish::Target>()?;
+        }
+        if !self.s3_endpoint.is_empty() && !self.s3_endpoint.starts_with("http://") && !self.s3_endpoint.starts_with("https://") {
+            return Err(bad(format!("S3 endpoint '{}' is not a URL like https://s3.example.com", self.s3_endpoint)));
+        }
+        if self.s3_profile.contains(['[', ']', '\n']) {
+            return Err(bad(format!("AWS profile '{}' is not a profile name", self.s3_profile)));
         }
         if let Some(l) = &self.library {
             if l.as_os_str().is_empty() || l.is_relative() {
@@ -107,9 +136,24 @@ impl Settings {
     /// Checks and saves (atomically).
     pub fn save(&self, path: &Path) -> Result<(), ApiError> {
         self.check()?;
-        let io = |e: std::io::Error| ApiError { code: "io".into(), message: format!("cannot save settings to {}: {e}", path.display()) };
+        let io = |e: std::io::Error| ApiError { code: crate::ErrorCode::Io, message: format!("cannot save settings to {}: {e}", path.display()) };
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| bad(e.to_string()))?;
         crate::durable::write(path, &bytes).map_err(io)
+    }
+
+    /// The share server's certificate, when HTTPS is set.
+    pub fn tls(&self) -> Option<crate::Tls> {
+        (!self.tls_cert.trim().is_empty() && !self.tls_key.trim().is_empty()).then(|| crate::Tls { cert: self.tls_cert.trim().into(), key: self.tls_key.trim().into() })
+    }
+
+    /// How the app signs in to S3: the keys stored in the app, else the profile named, else
+    /// as every AWS tool does (environment, then the default profile).
+    pub fn s3_credentials(&self) -> reel_publish::Credentials {
+        match S3Keys::load(&keys_path()) {
+            Some(k) => reel_publish::Credentials::Keys { access_key: k.access_key, secret_key: k.secret_key },
+            None if !self.s3_profile.trim().is_empty() => reel_publish::Credentials::Profile(self.s3_profile.trim().to_string()),
+            None => reel_publish::Credentials::Default,
+        }
     }
 
     /// The encoder preset for recordings: the live preset for the size, a lower CRF for `high`.
@@ -118,6 +162,56 @@ impl Settings {
             let p = reel_codec::Preset::live(size);
             reel_codec::Preset { crf: p.crf.saturating_sub(4), ..p }
         })
+    }
+}
+
+/// S3 keys entered in the app: kept beside the settings in a file of their own, owner-only
+/// (0600) from its first byte, never in `settings.json` (which the UI reads back) and never
+/// sent back to the UI (it is told only which key is stored).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct S3Keys {
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+/// Where [`S3Keys`] are kept: `s3-credentials.json` beside the settings.
+pub fn keys_path() -> PathBuf {
+    path().with_file_name("s3-credentials.json")
+}
+
+impl S3Keys {
+    pub fn load(path: &Path) -> Option<S3Keys> {
+        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    }
+
+    /// Checks and stores the keys, durably and owner-only.
+    pub fn save(&self, path: &Path) -> Result<(), ApiError> {
+        let (a, s) = (self.access_key.trim(), self.secret_key.trim());
+        if a.is_empty() || s.is_empty() {
+            return Err(bad("give both the S3 access key and its secret".into()));
+        }
+        if a.chars().chain(s.chars()).any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad("S3 keys contain no spaces or line breaks; paste them again".into()));
+        }
+        let bytes = serde_json::to_vec(&S3Keys { access_key: a.into(), secret_key: s.into() }).map_err(|e| bad(e.to_string()))?;
+        crate::durable::write_private(path, &bytes).map_err(|e| ApiError::new(crate::ErrorCode::Io, format!("cannot store the S3 keys in {}: {e}", path.display())))
+    }
+
+    /// Forgets stored keys (none stored: nothing to do).
+    pub fn forget(path: &Path) -> Result<(), ApiError> {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ApiError::new(crate::ErrorCode::Io, format!("cannot remove {}: {e}", path.display()))),
+            _ => Ok(()),
+        }
+    }
+
+    /// What the UI may see of stored keys: the access key with its middle hidden.
+    pub fn hint(&self) -> String {
+        let a: Vec<char> = self.access_key.chars().collect();
+        if a.len() <= 8 {
+            return "…".to_string();
+        }
+        format!("{}…{}", a[..4].iter().collect::<String>(), a[a.len() - 4..].iter().collect::<String>())
     }
 }
 
@@ -148,7 +242,32 @@ mod tests {
             assert!(e.contains(why), "{e}");
         }
         assert_eq!(Settings::load(&p), s, "a refused save changes nothing");
+        for (bad, why) in [
+            (Settings { tls_cert: "/nonexistent/cert.pem".into(), ..Default::default() }, "both a certificate"),
+            (Settings { tls_cert: "/nonexistent/cert.pem".into(), tls_key: "/nonexistent/key.pem".into(), ..Default::default() }, "HTTPS: /nonexistent/cert.pem"),
+            (Settings { s3_endpoint: "minio.local".into(), ..Default::default() }, "S3 endpoint"),
+        ] {
+            let e = bad.save(&p).unwrap_err().message;
+            assert!(e.contains(why), "{e}");
+        }
         std::fs::write(&p, b"{ not json").unwrap();
         assert_eq!(Settings::load(&p), Settings::default(), "unreadable: defaults, no crash");
+    }
+
+    #[test]
+    fn s3_keys_are_owner_only_and_shown_only_as_a_hint() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("s3-credentials.json");
+        assert!(S3Keys { access_key: "AKIA".into(), secret_key: " ".into() }.save(&p).is_err());
+        assert!(!p.exists(), "refused keys write nothing");
+        let k = S3Keys { access_key: "AKIAEXAMPLE12345".into(), secret_key: "wJalrXUtnFEMI/K7MDENG".into() };
+        k.save(&p).unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(S3Keys::load(&p), Some(k.clone()));
+        assert_eq!(k.hint(), "AKIA…2345");
+        S3Keys::forget(&p).unwrap();
+        S3Keys::forget(&p).unwrap();
+        assert_eq!(S3Keys::load(&p), None);
     }
 }

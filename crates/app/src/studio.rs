@@ -146,7 +146,7 @@ fn preview_size(out: Size, width: u32) -> Size {
 }
 
 fn bad(message: String) -> ApiError {
-    ApiError { code: "bad_input".into(), message }
+    ApiError { code: crate::ErrorCode::BadInput, message }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -198,7 +198,7 @@ impl Studio {
             let l = lock(&self.loaded);
             let o = &l.config;
             if o.camera != c.camera || o.mic != c.mic || o.size != c.size || o.fps != c.fps {
-                return Err(ApiError { code: "busy".into(), message: "camera, microphone and size cannot change while recording; stop the recording first".into() });
+                return Err(ApiError { code: crate::ErrorCode::Busy, message: "camera, microphone and size cannot change while recording; stop the recording first".into() });
             }
         }
         let same_deck = {
@@ -337,7 +337,7 @@ impl Studio {
                 *cache = Some(PreviewCompositor { compositor, backdrop: scene.background_image.clone() });
             }
             let Some(p) = cache.as_mut() else {
-                return Err(ApiError { code: "internal".into(), message: "no preview compositor".into() });
+                return Err(ApiError { code: crate::ErrorCode::Internal, message: "no preview compositor".into() });
             };
             reel_recorder::preview::render_on(&mut p.compositor, &camera, &scene, &stage, slide.min(slides.saturating_sub(1)), Duration::from_secs_f64(at))?
         };
@@ -354,7 +354,7 @@ impl Studio {
         drop(old_meter);
         let mut active = lock(&self.active);
         if active.is_some() {
-            return Err(ApiError { code: "busy".into(), message: "a recording is already running; stop it first".into() });
+            return Err(ApiError { code: crate::ErrorCode::Busy, message: "a recording is already running; stop it first".into() });
         }
         let (c, size, camera, stage) = {
             let l = lock(&self.loaded);
@@ -459,7 +459,7 @@ pub fn demo_deck(dir: &Path) -> Result<PathBuf, ApiError> {
     if deck.join("3.png").exists() {
         return Ok(deck);
     }
-    let io = |e: String| ApiError { code: "io".into(), message: format!("cannot write the demo deck in {}: {e}", deck.display()) };
+    let io = |e: String| ApiError { code: crate::ErrorCode::Io, message: format!("cannot write the demo deck in {}: {e}", deck.display()) };
     std::fs::create_dir_all(&deck).map_err(|e| io(e.to_string()))?;
     let slides = [
         ("Welcome to Reel", "Record your camera over slides, share a link", [37u8, 99, 235]),
@@ -566,11 +566,33 @@ impl Studio {
         Ok(out.display().to_string())
     }
 
-    /// Publishes to S3-compatible storage (credentials from the AWS_* environment or
-    /// ~/.aws/credentials) and returns the link.
-    pub fn publish(&self, id: &str, target: &str, endpoint: Option<&str>, progress: &mut dyn FnMut(f64) -> bool) -> Result<String, ApiError> {
-        let storage = crate::connect_storage(target, endpoint.filter(|e| !e.is_empty()), None)?;
+    /// Publishes to S3-compatible storage and returns the link. Signs in with the keys stored
+    /// in the app, else the AWS profile named, else as AWS tools do (environment, default
+    /// profile).
+    pub fn publish(&self, id: &str, place: &S3Place, progress: &mut dyn FnMut(f64) -> bool) -> Result<String, ApiError> {
+        let nonempty = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let how = match crate::settings::S3Keys::load(&crate::settings::keys_path()) {
+            Some(k) => crate::Credentials::Keys { access_key: k.access_key, secret_key: k.secret_key },
+            None => nonempty(&place.profile).map(crate::Credentials::Profile).unwrap_or_default(),
+        };
+        let storage = crate::connect_storage_as(place.target.trim(), nonempty(&place.endpoint).as_deref(), nonempty(&place.region).as_deref(), &how)?;
         Ok(crate::publish(&self.library, id, &storage, &Default::default(), progress)?.url)
+    }
+
+    /// Which S3 keys the app keeps (the access key with its middle hidden), if any.
+    pub fn s3_keys(&self) -> Option<String> {
+        crate::settings::S3Keys::load(&crate::settings::keys_path()).map(|k| k.hint())
+    }
+
+    /// Stores S3 keys (owner-only); returns the hint the UI shows.
+    pub fn set_s3_keys(&self, access_key: &str, secret_key: &str) -> Result<String, ApiError> {
+        let k = crate::settings::S3Keys { access_key: access_key.trim().into(), secret_key: secret_key.trim().into() };
+        k.save(&crate::settings::keys_path())?;
+        Ok(k.hint())
+    }
+
+    pub fn forget_s3_keys(&self) -> Result<(), ApiError> {
+        crate::settings::S3Keys::forget(&crate::settings::keys_path())
     }
 
     /// Finishes every interrupted recording; those meant for the library join it at once.
@@ -590,13 +612,27 @@ impl Studio {
         self.share_base.get().cloned().unwrap_or_else(|| crate::default_base_url(&self.library))
     }
 
-    /// A share link on this app's server, at its public address.
-    pub fn share_link(&self, id: &str, password: Option<String>, expires: Option<String>, default_speed: Option<f64>) -> Result<String, ApiError> {
+    /// A share link on this app's server, at its public address. `allow_download: false`
+    /// discourages downloads (`--no-download`).
+    pub fn share_link(&self, id: &str, password: Option<String>, expires: Option<String>, default_speed: Option<f64>, allow_download: bool) -> Result<String, ApiError> {
         let base = self.share_base();
         let expires_in = expires.filter(|e| !e.is_empty()).map(|e| crate::parse_duration(&e)).transpose()?;
-        let o = crate::ShareOptions { password: password.filter(|p| !p.is_empty()), expires_in, no_download: false, default_speed };
+        let o = crate::ShareOptions { password: password.filter(|p| !p.is_empty()), expires_in, no_download: !allow_download, default_speed };
         Ok(crate::share(&self.library, id, &o, &base)?.1)
     }
+}
+
+/// Where to publish: a bucket (`s3://BUCKET/PREFIX`), its endpoint and region (empty: AWS and
+/// the default region), and the AWS profile to sign in with when the app keeps no keys.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct S3Place {
+    pub target: String,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 fn arg<T: serde::de::DeserializeOwned>(args: &serde_json::Value, name: &str) -> Result<T, ApiError> {
@@ -604,7 +640,7 @@ fn arg<T: serde::de::DeserializeOwned>(args: &serde_json::Value, name: &str) -> 
 }
 
 fn json<T: serde::Serialize>(v: T) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(v).map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })
+    serde_json::to_value(v).map_err(|e| ApiError { code: crate::ErrorCode::Internal, message: e.to_string() })
 }
 
 /// The app's calls by name with JSON arguments (camelCase, as the UI sends them): what the
@@ -628,7 +664,10 @@ pub fn dispatch(studio: &Studio, server: &str, secret: &str, command: &str, a: s
         "trim" => json(studio.trim(&arg::<String>(&a, "id")?, arg(&a, "start")?, arg(&a, "end")?, &mut |_| true)?),
         "cut" => json(studio.cut(&arg::<String>(&a, "id")?, arg(&a, "from")?, arg(&a, "to")?, &mut |_| true)?),
         "export" => json(studio.export(&arg::<String>(&a, "id")?, arg(&a, "speed")?, arg(&a, "output")?, &mut |_| true)?),
-        "publish" => json(studio.publish(&arg::<String>(&a, "id")?, &arg::<String>(&a, "target")?, arg::<Option<String>>(&a, "endpoint")?.as_deref(), &mut |_| true)?),
+        "publish" => json(studio.publish(&arg::<String>(&a, "id")?, &arg::<S3Place>(&a, "place")?, &mut |_| true)?),
+        "s3_keys" => json(studio.s3_keys()),
+        "s3_keys_set" => json(studio.set_s3_keys(&arg::<String>(&a, "accessKey")?, &arg::<String>(&a, "secretKey")?)?),
+        "s3_keys_forget" => json(studio.forget_s3_keys()?),
         "configure" => json(studio.configure(arg(&a, "config")?)?),
         // Over HTTP the JPEG travels as base64 (the app gets raw bytes).
         "preview" => {
@@ -652,8 +691,14 @@ pub fn dispatch(studio: &Studio, server: &str, secret: &str, command: &str, a: s
         "filmstrip" => json(lib.filmstrip(&arg::<String>(&a, "id")?).map(|_| ())?),
         "settings_get" => json(crate::settings::Settings::load(&crate::settings::path())),
         "settings_set" => json(arg::<crate::settings::Settings>(&a, "settings")?.save(&crate::settings::path())?),
-        "share_link" => json(studio.share_link(&arg::<String>(&a, "id")?, arg(&a, "password")?, arg(&a, "expires")?, arg(&a, "defaultSpeed")?)?),
-        other => Err(ApiError { code: "not_found".into(), message: format!("'{other}' is not an app call over HTTP") }),
+        "share_link" => json(studio.share_link(
+            &arg::<String>(&a, "id")?,
+            arg(&a, "password")?,
+            arg(&a, "expires")?,
+            arg(&a, "defaultSpeed")?,
+            arg::<Option<bool>>(&a, "allowDownload")?.unwrap_or(true),
+        )?),
+        other => Err(ApiError { code: crate::ErrorCode::NotFound, message: format!("'{other}' is not an app call over HTTP") }),
     }
 }
 
@@ -663,6 +708,6 @@ pub fn jpeg(rgba: &[u8], w: u32, h: u32) -> Result<Vec<u8>, ApiError> {
     let mut out = Vec::with_capacity(rgb.len() / 8);
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
         .encode(&rgb, w, h, image::ExtendedColorType::Rgb8)
-        .map_err(|e| ApiError { code: "internal".into(), message: e.to_string() })?;
+        .map_err(|e| ApiError { code: crate::ErrorCode::Internal, message: e.to_string() })?;
     Ok(out)
 }

@@ -197,7 +197,7 @@ pub fn serve(clients: usize, seconds: f64, chunk_kib: u64, idle: usize, json: bo
     let root = tmp.path().join("lib");
     std::thread::spawn(move || {
         if let Ok(lib) = reel_app::open_library(Some(&root)) {
-            let _ = reel_app::serve(&lib, "127.0.0.1:0".parse().expect("addr"), None, reel_app::Limits::default(), |a, _| {
+            let _ = reel_app::serve(&lib, "127.0.0.1:0".parse().expect("addr"), None, reel_app::Limits::default(), None, |a, _| {
                 let _ = tx.send(a);
             });
         }
@@ -208,15 +208,15 @@ pub fn serve(clients: usize, seconds: f64, chunk_kib: u64, idle: usize, json: bo
     // From `reel share` to a playable link: the share is made, the page loads, media answers.
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let t = Instant::now();
-    let (share, _) = reel_app::share(&lib, &entry.id, &Default::default(), &base)?;
-    let page = agent.get(&format!("{base}/v/{}", share.token)).call()?.status().as_u16();
-    let media = agent.get(&format!("{base}/v/{}/media", share.token)).header("Range", "bytes=0-65535").call()?.status().as_u16();
+    let (_, link) = reel_app::share(&lib, &entry.id, &Default::default(), &base)?;
+    let page = agent.get(&link).call()?.status().as_u16();
+    let media = agent.get(&format!("{link}/media")).header("Range", "bytes=0-65535").call()?.status().as_u16();
     let share_to_playable_ms = t.elapsed().as_secs_f64() * 1000.0;
     anyhow::ensure!(page == 200 && media == 206, "the link did not work: page {page}, media {media}");
 
     let chunk = chunk_kib << 10;
     let siege = (idle > 0).then(|| Siege::start(addr, idle));
-    let ours = load(&format!("{base}/v/{}/media", share.token), size, clients, chunk, seconds);
+    let ours = load(&format!("{link}/media"), size, clients, chunk, seconds);
     let reopened = siege.map(Siege::end);
     let mut report = serde_json::json!({
         "file_mb": size as f64 / 1e6, "clients": clients, "range_kib": chunk_kib, "seconds": seconds,

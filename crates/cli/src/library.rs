@@ -193,7 +193,8 @@ pub fn run(cmd: LibCmd, root: Option<&Path>) -> Result<()> {
                 }
                 println!("  views    {}", fb.views);
                 for c in &fb.comments {
-                    println!("  comment  {}  {}: {}", fmt_dur(c.at_s), c.name, c.body.replace('\n', "\n           "));
+                    let via = c.link.as_deref().map(|l| format!(" (link {l})")).unwrap_or_default();
+                    println!("  comment  {}  {}{via}: {}", fmt_dur(c.at_s), c.name, c.body.replace('\n', "\n           "));
                 }
                 if !fb.reactions.is_empty() {
                     let r: Vec<String> = fb.reactions.iter().map(|r| format!("{} {}", fmt_dur(r.at_s), r.emoji)).collect();

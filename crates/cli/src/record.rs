@@ -314,7 +314,7 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
         summary["output"] = e.path.display().to_string().into();
         eprintln!("saved \"{}\" as {} ({:.1} s)", e.title, e.id, e.duration_s);
         if let (Some((s, opts)), Some((pub_id, upload))) = (&storage, live) {
-            let uploaded = upload.join().unwrap_or_else(|_| Err(reel_app::ApiError { code: "internal".into(), message: "the upload thread failed".into() }));
+            let uploaded = upload.join().unwrap_or_else(|_| Err(reel_app::ApiError { code: reel_app::ErrorCode::Internal, message: "the upload thread failed".into() }));
             let (p, warning) = reel_app::finish_live_publish(&lib, &e.id, s, opts, &pub_id, uploaded)?;
             // From the local file being final to the link working.
             let ready_ms = final_at.elapsed().as_secs_f64() * 1000.0;

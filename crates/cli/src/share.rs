@@ -27,12 +27,24 @@ pub enum ShareCmd {
         /// Open connections from one client address.
         #[arg(long, default_value_t = 256)]
         max_per_client: usize,
+        /// Serve HTTPS with this certificate chain (PEM; with --tls-key). Links then start
+        /// with https:// and password sessions are kept in Secure cookies.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
     },
     /// Make a share link for a recording.
     Share {
         id: String,
-        #[arg(long)]
+        /// Ask for a password on the terminal (at least 8 characters). Not given as a value: a
+        /// command line is visible to every user of the machine.
+        #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "")]
         password: Option<String>,
+        /// Read the password from the first line of FILE (`-`: standard input).
+        #[arg(long, conflicts_with = "password")]
+        password_file: Option<std::path::PathBuf>,
         /// How long the link works: 7d, 12h, 30m…
         #[arg(long)]
         expires: Option<String>,
@@ -49,7 +61,8 @@ pub enum ShareCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a link (its token) or every link of a recording (its id).
+    /// Revoke a link (its token, or its id as `reel shares` lists it) or every link of a
+    /// recording (its id).
     Unshare {
         /// Tokens made before they were kept hyphen-free may start with `-`: taken as is.
         #[arg(allow_hyphen_values = true)]
@@ -65,7 +78,7 @@ pub enum ShareCmd {
 pub fn run(cmd: ShareCmd, root: Option<&Path>) -> Result<()> {
     let lib = reel_app::open_library(root)?;
     match cmd {
-        ShareCmd::Serve { bind, base_url, header_timeout, max_connections, max_per_client } => {
+        ShareCmd::Serve { bind, base_url, header_timeout, max_connections, max_per_client, tls_cert, tls_key } => {
             let addr: SocketAddr = bind.parse().with_context(|| format!("--bind '{bind}' is not an address like 127.0.0.1:8787 (or 0.0.0.0:8787 for the LAN)"))?;
             if let Some(b) = &base_url {
                 if !(b.starts_with("http://") || b.starts_with("https://")) || b.len() < 10 {
@@ -76,9 +89,13 @@ pub fn run(cmd: ShareCmd, root: Option<&Path>) -> Result<()> {
                 anyhow::bail!("--header-timeout, --max-connections and --max-per-client must be at least 1");
             }
             let limits = reel_app::Limits { header_timeout: std::time::Duration::from_secs(header_timeout), max_connections, max_per_client, ..Default::default() };
-            reel_app::serve(&lib, addr, base_url.as_deref(), limits, |a, base| {
-                if !a.ip().is_loopback() {
-                    eprintln!("warning: serving on {a}, reachable from other machines over plain HTTP; anyone with a link can watch it");
+            let tls = tls_cert.zip(tls_key).map(|(cert, key)| reel_app::Tls { cert, key });
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            reel_app::serve(&lib, addr, base_url.as_deref(), limits, tls.as_ref(), |a, base| {
+                if !a.ip().is_loopback() && tls.is_none() {
+                    eprintln!(
+                        "warning: serving on {a} over plain HTTP: other machines can reach it, and anyone on the network path can read links, passwords and videos; use --tls-cert/--tls-key for HTTPS"
+                    );
                     let others: Vec<String> = reel_app::lan_addresses().iter().map(|ip| std::net::SocketAddr::new(*ip, a.port()).to_string()).collect();
                     if a.ip().is_unspecified() && !others.is_empty() {
                         eprintln!("this machine's addresses: {} (choose with --base-url)", others.join(", "));
@@ -88,18 +105,19 @@ pub fn run(cmd: ShareCmd, root: Option<&Path>) -> Result<()> {
                 // away (a closed pipe) does not end the server.
                 use std::io::Write;
                 let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "listening on http://{a}");
+                let _ = writeln!(out, "listening on {scheme}://{a}");
                 let _ = out.flush();
                 eprintln!("links: {base}/v/…");
             })?;
         }
-        ShareCmd::Share { id, password, expires, no_download, default_speed, base_url, json } => {
+        ShareCmd::Share { id, password, password_file, expires, no_download, default_speed, base_url, json } => {
+            let password = read_password(password, password_file.as_deref())?;
             let expires_in = expires.as_deref().map(reel_share_duration).transpose()?;
             let o = reel_app::ShareOptions { password, expires_in, no_download, default_speed };
             let base = base_url.unwrap_or_else(|| reel_app::default_base_url(&lib));
             let (s, url) = reel_app::share(&lib, &id, &o, &base)?;
             if json {
-                println!("{}", serde_json::json!({"url": url, "token": s.token, "expires": s.expires, "recording": s.recording_id}));
+                println!("{}", serde_json::json!({"url": url, "token": s.token, "id": s.short_id(), "expires": s.expires, "recording": s.recording_id}));
             } else {
                 println!("{url}");
                 if let Some(e) = s.expires {
@@ -118,12 +136,46 @@ pub fn run(cmd: ShareCmd, root: Option<&Path>) -> Result<()> {
             } else {
                 for s in list {
                     let state = if s.revoked { "revoked" } else { "active" };
-                    println!("{}  {}  {}{}", s.token, s.recording_id, state, if s.has_password { "  (password)" } else { "" });
+                    println!("{}  {}  {}{}", s.short_id(), s.recording_id, state, if s.has_password { "  (password)" } else { "" });
                 }
             }
         }
     }
     Ok(())
+}
+
+/// The link's password: from `--password-file` (`-`: stdin), or asked for on the terminal
+/// (twice) with `--password`. A value given on the command line is refused: `ps` shows it to
+/// every user of the machine, and the shell keeps it in its history.
+fn read_password(flag: Option<String>, file: Option<&Path>) -> Result<Option<String>> {
+    if let Some(f) = file {
+        let text = if f == Path::new("-") {
+            std::io::read_to_string(std::io::stdin()).context("cannot read the password from standard input")?
+        } else {
+            std::fs::read_to_string(f).with_context(|| format!("cannot read the password from {}", f.display()))?
+        };
+        let line = text.lines().next().unwrap_or("").to_string();
+        return Ok(Some(line));
+    }
+    match flag {
+        None => Ok(None),
+        Some(v) if !v.is_empty() => {
+            anyhow::bail!("a password on the command line is visible to every user of this machine (ps) and stays in your shell history; use --password alone to be asked for it, or --password-file FILE")
+        }
+        Some(_) => {
+            use std::io::IsTerminal;
+            if !std::io::stdin().is_terminal() {
+                anyhow::bail!("--password asks on a terminal and there is none; use --password-file FILE (or - for standard input)");
+            }
+            let p = rpassword::prompt_password("Password for the link: ").context("cannot read the password")?;
+            reel_app::check_new_password(&p)?;
+            let again = rpassword::prompt_password("The same again: ").context("cannot read the password")?;
+            if p != again {
+                anyhow::bail!("the two passwords differ; nothing was shared");
+            }
+            Ok(Some(p))
+        }
+    }
 }
 
 fn reel_share_duration(s: &str) -> Result<std::time::Duration> {

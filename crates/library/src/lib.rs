@@ -54,13 +54,13 @@ impl LibraryError {
         LibraryError::Io { path: path.to_path_buf(), reason: e.to_string() }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> reel_media::ErrorCode {
         match self {
-            LibraryError::NotFound(_) => "not_found",
-            LibraryError::Ambiguous(_) | LibraryError::Invalid(_) => "bad_input",
-            LibraryError::Codec(CodecError::Open { .. } | CodecError::NoStream { .. } | CodecError::Invalid { .. }) => "bad_input",
-            LibraryError::Cancelled => "cancelled",
-            _ => "io",
+            LibraryError::NotFound(_) => reel_media::ErrorCode::NotFound,
+            LibraryError::Ambiguous(_) | LibraryError::Invalid(_) => reel_media::ErrorCode::BadInput,
+            LibraryError::Codec(CodecError::Open { .. } | CodecError::NoStream { .. } | CodecError::Invalid { .. }) => reel_media::ErrorCode::BadInput,
+            LibraryError::Cancelled => reel_media::ErrorCode::Cancelled,
+            _ => reel_media::ErrorCode::Io,
         }
     }
 }
@@ -214,7 +214,18 @@ pub fn shift_events(events: &[serde_json::Value], keep: &[(f64, f64)]) -> Vec<se
 impl Library {
     /// Opens (creating if needed) the library at `root`, cleans up after interrupted jobs, adopts
     /// recovered recordings and rebuilds the index if it is missing, corrupt or stale.
+    ///
+    /// The library folder is owner-only (0700): recordings, comments and links are the
+    /// user's, not every account's on the machine. A folder found open to others is closed.
     pub fn open(root: &Path) -> Result<Library, LibraryError> {
+        {
+            use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(root).map_err(|e| LibraryError::io(root, e))?;
+            let m = std::fs::metadata(root).map_err(|e| LibraryError::io(root, e))?;
+            if m.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700)).map_err(|e| LibraryError::io(root, e))?;
+            }
+        }
         for d in ["recordings", "trash", "tmp"] {
             let p = root.join(d);
             std::fs::create_dir_all(&p).map_err(|e| LibraryError::io(&p, e))?;

@@ -9,9 +9,11 @@
 //! placed into constant-frame-rate slots by its stamp.
 
 mod clock;
+mod error_code;
 mod health;
 
 pub use clock::{Clock, ClockMode, Wait};
+pub use error_code::ErrorCode;
 pub use health::{Health, HealthSnapshot};
 
 use std::fmt;

@@ -48,16 +48,40 @@ impl std::fmt::Display for Target {
     }
 }
 
+/// Where the access key comes from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Credentials {
+    /// As every AWS tool: the environment, else `$AWS_PROFILE` (or `default`) in the shared
+    /// credentials file.
+    #[default]
+    Default,
+    /// A named section of the shared credentials file (`~/.aws/credentials`).
+    Profile(String),
+    /// Given directly (the app keeps them in an owner-only file).
+    Keys { access_key: String, secret_key: String },
+}
+
 /// Access key and secret: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`),
 /// else the `[AWS_PROFILE or default]` section of `~/.aws/credentials` (or
-/// `$AWS_SHARED_CREDENTIALS_FILE`), as every AWS tool reads them.
-fn credentials() -> Result<(String, String, Option<String>), PublishError> {
+/// `$AWS_SHARED_CREDENTIALS_FILE`), as every AWS tool reads them; or what `how` names.
+fn credentials(how: &Credentials) -> Result<(String, String, Option<String>), PublishError> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    if let (Some(k), Some(s)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-        return Ok((k, s, env("AWS_SESSION_TOKEN")));
-    }
+    let profile = match how {
+        Credentials::Keys { access_key, secret_key } => {
+            if access_key.trim().is_empty() || secret_key.trim().is_empty() {
+                return Err(PublishError::Invalid("the S3 access key and secret must both be given".into()));
+            }
+            return Ok((access_key.trim().to_string(), secret_key.trim().to_string(), None));
+        }
+        Credentials::Profile(p) => p.clone(),
+        Credentials::Default => {
+            if let (Some(k), Some(s)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+                return Ok((k, s, env("AWS_SESSION_TOKEN")));
+            }
+            env("AWS_PROFILE").unwrap_or_else(|| "default".into())
+        }
+    };
     let file = env("AWS_SHARED_CREDENTIALS_FILE").map(std::path::PathBuf::from).or_else(|| env("HOME").map(|h| std::path::Path::new(&h).join(".aws/credentials")));
-    let profile = env("AWS_PROFILE").unwrap_or_else(|| "default".into());
     if let Some(text) = file.as_ref().and_then(|f| std::fs::read_to_string(f).ok()) {
         let (mut section, mut key, mut secret, mut token) = (String::new(), None, None, None);
         for line in text.lines().map(str::trim) {
@@ -79,6 +103,9 @@ fn credentials() -> Result<(String, String, Option<String>), PublishError> {
             return Ok((k, s, token));
         }
     }
+    if let Credentials::Profile(p) = how {
+        return Err(PublishError::Invalid(format!("no profile '{p}' with an access key and secret in ~/.aws/credentials; check the profile name")));
+    }
     Err(PublishError::Invalid("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or put them in ~/.aws/credentials".into()))
 }
 
@@ -95,10 +122,15 @@ pub struct Client {
 impl Client {
     /// `endpoint`: an S3-compatible server (`--endpoint`, else `$AWS_ENDPOINT_URL`, else AWS).
     pub fn connect(target: &Target, endpoint: Option<&str>, region: Option<&str>) -> Result<Client, PublishError> {
+        Self::connect_as(target, endpoint, region, &Credentials::Default)
+    }
+
+    /// As [`Client::connect`], with the credentials `how` names.
+    pub fn connect_as(target: &Target, endpoint: Option<&str>, region: Option<&str>, how: &Credentials) -> Result<Client, PublishError> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let endpoint = endpoint.map(str::to_string).or_else(|| env("AWS_ENDPOINT_URL")).or_else(|| env("AWS_ENDPOINT"));
         let region = region.map(str::to_string).or_else(|| env("AWS_REGION")).or_else(|| env("AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".into());
-        let (key, secret, token) = credentials()?;
+        let (key, secret, token) = credentials(how)?;
         let mut b = AmazonS3Builder::new()
             .with_bucket_name(&target.bucket)
             .with_region(&region)

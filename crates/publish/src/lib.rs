@@ -20,7 +20,7 @@ pub mod live;
 mod publish;
 mod upload;
 
-pub use client::{Client, Target};
+pub use client::{Client, Credentials, Target};
 pub use publish::{publications, publish, publish_uploaded, unpublish, Publication, PublishOptions};
 pub use upload::{Progress, Uploaded, PART_SIZE};
 
@@ -44,14 +44,14 @@ pub enum PublishError {
 }
 
 impl PublishError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> reel_media::ErrorCode {
         match self {
-            PublishError::Invalid(_) => "bad_input",
-            PublishError::NoBucket(_) => "not_found",
-            PublishError::Denied(_) => "denied",
-            PublishError::Network(_) => "network",
-            PublishError::Io(_) => "io",
-            PublishError::Cancelled => "cancelled",
+            PublishError::Invalid(_) => reel_media::ErrorCode::BadInput,
+            PublishError::NoBucket(_) => reel_media::ErrorCode::NotFound,
+            PublishError::Denied(_) => reel_media::ErrorCode::Denied,
+            PublishError::Network(_) => reel_media::ErrorCode::Network,
+            PublishError::Io(_) => reel_media::ErrorCode::Io,
+            PublishError::Cancelled => reel_media::ErrorCode::Cancelled,
         }
     }
 }

@@ -146,7 +146,7 @@ pub fn publish_uploaded(lib: &Library, id: &str, client: &Client, o: &PublishOpt
         media: url_of("video.mp4")?,
         poster: url_of("poster.jpg")?,
         og_poster: url_of("poster.jpg")?,
-        og_media: url_of("video.mp4")?,
+        og_media: Some(url_of("video.mp4")?),
         download: Some(url_of("video.mp4")?),
         chapters_vtt: Some(url_of("chapters.vtt")?),
         captions_vtt: captions.is_some().then(|| url_of("captions.vtt")).transpose()?,

@@ -57,21 +57,21 @@ pub enum RecordError {
 
 impl RecordError {
     /// A stable machine-readable code for the UI and `--json`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> reel_media::ErrorCode {
         match self {
-            RecordError::Capture(CaptureError::NoCamera { .. } | CaptureError::CameraOpen { .. }) => "camera_unavailable",
-            RecordError::Capture(CaptureError::CameraBusy { .. }) => "camera_busy",
-            RecordError::Capture(CaptureError::CameraPermission { .. }) => "camera_permission",
-            RecordError::Capture(CaptureError::NoMic { .. } | CaptureError::MicOpen { .. } | CaptureError::AudioHost(_)) => "mic_unavailable",
-            RecordError::Capture(_) => "capture_failed",
-            RecordError::Codec(CodecError::Open { .. } | CodecError::NoStream { .. }) => "bad_input",
-            RecordError::Codec(_) => "encode_failed",
-            RecordError::Io { .. } | RecordError::Unwritable { .. } => "io",
-            RecordError::OutputExists(_) => "output_exists",
-            RecordError::NothingToRecover(_) => "not_found",
-            RecordError::StillRecording(_) => "busy",
-            RecordError::Pipeline(_) => "pipeline",
-            RecordError::Compose(_) => "bad_input",
+            RecordError::Capture(CaptureError::NoCamera { .. } | CaptureError::CameraOpen { .. }) => reel_media::ErrorCode::CameraUnavailable,
+            RecordError::Capture(CaptureError::CameraBusy { .. }) => reel_media::ErrorCode::CameraBusy,
+            RecordError::Capture(CaptureError::CameraPermission { .. }) => reel_media::ErrorCode::CameraPermission,
+            RecordError::Capture(CaptureError::NoMic { .. } | CaptureError::MicOpen { .. } | CaptureError::AudioHost(_)) => reel_media::ErrorCode::MicUnavailable,
+            RecordError::Capture(_) => reel_media::ErrorCode::CaptureFailed,
+            RecordError::Codec(CodecError::Open { .. } | CodecError::NoStream { .. }) => reel_media::ErrorCode::BadInput,
+            RecordError::Codec(_) => reel_media::ErrorCode::EncodeFailed,
+            RecordError::Io { .. } | RecordError::Unwritable { .. } => reel_media::ErrorCode::Io,
+            RecordError::OutputExists(_) => reel_media::ErrorCode::OutputExists,
+            RecordError::NothingToRecover(_) => reel_media::ErrorCode::NotFound,
+            RecordError::StillRecording(_) => reel_media::ErrorCode::Busy,
+            RecordError::Pipeline(_) => reel_media::ErrorCode::Pipeline,
+            RecordError::Compose(_) => reel_media::ErrorCode::BadInput,
         }
     }
 }

@@ -19,16 +19,21 @@ pub enum ShareError {
     Store(String),
     #[error("cannot listen on {0}: {1}; pick another --bind address or port")]
     Bind(String, String),
+    /// A recording holds as many comments or reactions as it takes.
+    #[error("{0}")]
+    Full(String),
     #[error("{0}")]
     Internal(String),
 }
 
 impl ShareError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> reel_media::ErrorCode {
         match self {
-            ShareError::Invalid(_) => "bad_input",
-            ShareError::Bind(..) => "busy",
-            _ => "io",
+            ShareError::Invalid(_) => reel_media::ErrorCode::BadInput,
+            ShareError::Bind(..) => reel_media::ErrorCode::Busy,
+            ShareError::Full(_) => reel_media::ErrorCode::Full,
+            ShareError::Internal(_) => reel_media::ErrorCode::Internal,
+            _ => reel_media::ErrorCode::Io,
         }
     }
 }

@@ -12,6 +12,8 @@
 //!                     reading or writing for `io_timeout` is closed (a body trickled in a byte
 //!                     at a time, a response never read) ─> the router
 //! ```
+//! With a certificate ([`tls_acceptor`]) each connection is TLS (rustls), its handshake held
+//! to the header deadline too.
 //! Clients are counted by address, IPv6 ones by their /64 (one host can hold a whole /64).
 //! Accept errors (EMFILE when out of file descriptors) pause the loop for a moment instead of
 //! spinning; the soft limit on open files is raised to the hard one at start.
@@ -26,7 +28,30 @@ use std::time::Duration;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+pub use tokio_rustls::TlsAcceptor;
+
+use crate::ShareError;
+
+/// A TLS acceptor from a PEM certificate chain and private key (what certbot, mkcert or a
+/// company CA hand out), for `reel serve --tls-cert/--tls-key`.
+pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> Result<TlsAcceptor, ShareError> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: &std::path::Path, e: String| ShareError::Invalid(format!("{}: {e}; give a PEM file (-----BEGIN …-----)", what.display()));
+    let chain = CertificateDer::pem_file_iter(cert).map_err(|e| bad(cert, e.to_string()))?.collect::<Result<Vec<_>, _>>().map_err(|e| bad(cert, e.to_string()))?;
+    if chain.is_empty() {
+        return Err(bad(cert, "no certificate in it".into()));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, format!("no private key read ({e})")))?;
+    let mut config = tokio_rustls::rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key_der)
+        .map_err(|e| ShareError::Invalid(format!("{} and {} do not make a usable certificate: {e}", cert.display(), key.display())))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
 
 /// The client's address, as an extension on every request (password failures are counted per
 /// client).
@@ -127,8 +152,21 @@ pub fn raise_open_files() -> Option<usize> {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` completes.
-pub async fn serve(listener: TcpListener, app: Router, mut limits: Limits, counters: Arc<Counters>, shutdown: impl Future<Output = ()>) {
+/// One connection: HTTP/1 with the header deadline (keep-alive included) over `io`.
+async fn serve_io<I, S>(io: I, service: S, limits: Limits)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<axum::http::Request<hyper::body::Incoming>, Response = axum::response::Response> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).max_buf_size(64 * 1024);
+    let _ = http.serve_connection(TokioIo::new(io), service).await;
+}
+
+/// Serves `app` on `listener` until `shutdown` completes; over TLS when `tls` is given.
+pub async fn serve(listener: TcpListener, app: Router, mut limits: Limits, counters: Arc<Counters>, tls: Option<TlsAcceptor>, shutdown: impl Future<Output = ()>) {
     // Never more connections than files the process may open, with a reserve for the media
     // files and databases the requests need (else a flood turns into 404s for everyone).
     if let Some(files) = raise_open_files() {
@@ -161,13 +199,22 @@ pub async fn serve(listener: TcpListener, app: Router, mut limits: Limits, count
             r.extensions_mut().insert(ClientAddr(ip));
             r
         }));
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).max_buf_size(64 * 1024);
             let mut io = tokio_io_timeout::TimeoutStream::new(stream);
             io.set_read_timeout(Some(limits.io_timeout));
             io.set_write_timeout(Some(limits.io_timeout));
-            let _ = http.serve_connection(TokioIo::new(Box::pin(io)), service).await;
+            let io = Box::pin(io);
+            match tls {
+                // A handshake is held to the header deadline: a client that opens a TLS
+                // connection and says nothing is a slowloris too.
+                Some(tls) => {
+                    if let Ok(Ok(stream)) = tokio::time::timeout(limits.header_timeout, tls.accept(io)).await {
+                        serve_io(stream, service, limits).await;
+                    }
+                }
+                None => serve_io(io, service, limits).await,
+            }
             drop(slot);
         });
     }

@@ -17,7 +17,11 @@ pub struct PageUrls {
     pub poster: String,
     /// Absolute poster and media addresses for link unfurlers.
     pub og_poster: String,
-    pub og_media: String,
+    /// Left out when downloads are discouraged (`--no-download`): an unfurler's `og:video` is
+    /// a download link by another name.
+    pub og_media: Option<String>,
+    /// `None`: downloads are discouraged (no button, `controlslist="nodownload"`, no
+    /// context-menu "Save video as"). Discouraged, not prevented: whatever plays can be saved.
     pub download: Option<String>,
     pub chapters_vtt: Option<String>,
     pub captions_vtt: Option<String>,
@@ -91,7 +95,10 @@ pub fn render(meta: &reel_library::Meta, u: &PageUrls, default_speed: f64, feedb
     };
     let download = u.download.as_ref().map(|d| format!(" · <a class=\"download\" href=\"{}\" download>Download</a>", esc(d))).unwrap_or_default();
     let api = u.api.as_ref().map(|a| format!(" data-api=\"{}\"", esc(a))).unwrap_or_default();
-    let (page, og_poster, og_media) = (esc(&u.page), esc(&u.og_poster), esc(&u.og_media));
+    let (page, og_poster) = (esc(&u.page), esc(&u.og_poster));
+    let og_video =
+        u.og_media.as_ref().map(|m| format!("<meta property=\"og:video\" content=\"{}\"><meta property=\"og:video:type\" content=\"video/mp4\">", esc(m))).unwrap_or_default();
+    let nodownload = if u.download.is_none() { " controlslist=\"nodownload\" data-no-download" } else { "" };
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -100,14 +107,13 @@ pub fn render(meta: &reel_library::Meta, u: &PageUrls, default_speed: f64, feedb
          <meta property=\"og:type\" content=\"video.other\"><meta property=\"og:title\" content=\"{title}\">\
          <meta property=\"og:description\" content=\"{desc}\">\
          <meta property=\"og:url\" content=\"{page}\">\
-         <meta property=\"og:image\" content=\"{og_poster}\"><meta property=\"og:video\" content=\"{og_media}\">\
-         <meta property=\"og:video:type\" content=\"video/mp4\">\
+         <meta property=\"og:image\" content=\"{og_poster}\">{og_video}\
          <meta name=\"twitter:card\" content=\"player\"><meta name=\"twitter:title\" content=\"{title}\">\
          <meta name=\"twitter:image\" content=\"{og_poster}\"><meta name=\"twitter:player\" content=\"{page}\">\
          <link rel=\"stylesheet\" href=\"{css}\"></head>\
          <body><main><h1>{title}</h1>\
          <div class=\"player\" data-default-speed=\"{speed}\" data-duration=\"{dur:.3}\"{api}>\
-         <video controls preload=\"metadata\" playsinline src=\"{media}\" poster=\"{poster}\">{tracks}</video></div>\
+         <video controls{nodownload} preload=\"metadata\" playsinline src=\"{media}\" poster=\"{poster}\">{tracks}</video></div>\
          <p class=\"meta\">{len}{views}{download}</p>{chapters}{comments}</main>\
          <script type=\"module\" src=\"{js}\"></script></body></html>",
         css = esc(&u.player_css),

@@ -7,10 +7,12 @@
 //!  POST /v/{token}              password form → session cookie (argon2; per client: 5 wrong
 //!                               tries, then a wait doubling from 1 min to 1 h; kept on disk)
 //!  GET  /v/{token}/media        the MP4, byte ranges (206/416), ETag, If-Range (media.rs)
-//!  GET  /v/{token}/download     the same as an attachment (absent with --no-download)
+//!  GET  /v/{token}/download     the same as an attachment (403 with --no-download, when
+//!                               /media also answers only a media element's ranged fetch)
 //!  GET  /v/{token}/poster.jpg   GET /v/{token}/preview.gif
 //!  GET  /v/{token}/chapters.vtt GET /v/{token}/captions.vtt (when the creator attached them)
-//!  GET  /v/{token}/feedback     comments, reactions and views (JSON)
+//!  GET  /v/{token}/feedback     this link's comments (the latest 200) and reactions, and the
+//!                               recording's views (JSON)
 //!  POST /v/{token}/comments     {at, name, body}   POST /v/{token}/reactions  {at, emoji}
 //!  POST /v/{token}/views        {viewer}: a random id the browser keeps (unique views)
 //!  GET  /assets/player.{js,css}
@@ -28,16 +30,17 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{Path as UrlPath, Request, State};
+use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use reel_library::Library;
+use reel_media::ErrorCode;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::feedback::Feedback;
-use crate::listen::{ClientAddr, Limits};
+use crate::listen::{ClientAddr, Limits, TlsAcceptor};
 use crate::page::{self, esc, PageUrls, PLAYER_CSS, PLAYER_JS};
 use crate::store::{new_token, Share, ShareStore};
 use crate::ShareError;
@@ -50,13 +53,13 @@ const MAX_WRITES: usize = 60;
 /// Request bodies of the JSON endpoints (a 2000-character comment fits many times over).
 const MAX_JSON_BYTES: usize = 16 * 1024;
 
-struct Inner {
+pub(crate) struct Inner {
     /// Absolute address of this server as viewers reach it (for Open Graph tags).
     base_url: String,
     library: Library,
     store: ShareStore,
-    /// Unlocked sessions per token (cookie value → until when). Kept in memory: a restart
-    /// asks again.
+    /// Unlocked sessions per link id (cookie value → until when). Kept in memory: a restart
+    /// asks again. Expired ones are pruned whenever a session is made.
     sessions: Mutex<HashMap<String, HashMap<String, Instant>>>,
     writes: Mutex<HashMap<String, Vec<Instant>>>,
 }
@@ -67,27 +70,34 @@ pub struct AppState(Arc<Inner>);
 impl AppState {
     pub fn new(library_root: &std::path::Path, base_url: &str) -> Result<AppState, ShareError> {
         let library = Library::open(library_root).map_err(|e| ShareError::Store(e.to_string()))?;
-        let store = ShareStore::open(library_root)?;
+        let store = ShareStore::open_serving(library_root)?;
         let base_url = base_url.trim_end_matches('/').to_string();
         Ok(AppState(Arc::new(Inner { base_url, library, store, sessions: Mutex::default(), writes: Mutex::default() })))
     }
+}
+
+/// Runs a handler's work on the blocking pool: every handler reads SQLite or files (and a
+/// page also the recording's metadata), which must not hold an async worker — a slow disk or
+/// a store busy with a concurrent `reel share` would stall every viewer on that worker.
+async fn off(st: AppState, f: impl FnOnce(&Inner) -> Response + Send + 'static) -> Response {
+    tokio::task::spawn_blocking(move || f(&st.0)).await.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 fn not_found() -> Response {
     (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "Not found\n").into_response()
 }
 
-fn cookie_name(token: &str) -> String {
-    format!("reel_{}", &token[..8])
+fn cookie_name(share: &Share) -> String {
+    format!("reel_{}", share.short_id())
 }
 
 fn unlocked(st: &Inner, share: &Share, headers: &HeaderMap) -> bool {
     if !share.has_password {
         return true;
     }
-    let name = cookie_name(&share.token);
+    let name = cookie_name(share);
     let sessions = st.sessions.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(valid) = sessions.get(&share.token) else { return false };
+    let Some(valid) = sessions.get(&share.id) else { return false };
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -111,7 +121,7 @@ fn cache_policy(share: &Share, mut r: Response) -> Response {
     r
 }
 
-/// The share (if valid and unlocked) and the recording's folder.
+/// The share (if valid and unlocked) and the recording's folder and metadata.
 fn resolve(st: &Inner, token: &str, headers: &HeaderMap) -> Option<(Share, PathBuf, reel_library::Meta)> {
     let share = st.store.valid(token)?;
     if !unlocked(st, &share, headers) {
@@ -135,14 +145,17 @@ fn resolve_dir(st: &Inner, token: &str, headers: &HeaderMap) -> Option<(Share, P
 }
 
 async fn page(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
-    let Some(share) = st.0.store.valid(&token) else { return not_found() };
-    if !unlocked(&st.0, &share, &headers) {
-        return cache_policy(&share, password_page(&token, None, StatusCode::OK));
-    }
-    let Some((share, dir, meta)) = resolve(&st.0, &token, &headers) else { return not_found() };
-    let feedback = st.0.store.feedback(&share.recording_id).unwrap_or_default();
-    let captions = dir.join("captions.vtt").is_file();
-    cache_policy(&share, Html(share_page(&share, &meta, &st.0.base_url, captions, &feedback)).into_response())
+    off(st, move |st| {
+        let Some(share) = st.store.valid(&token) else { return not_found() };
+        if !unlocked(st, &share, &headers) {
+            return cache_policy(&share, password_page(&token, None, StatusCode::OK));
+        }
+        let Some((share, dir, meta)) = resolve(st, &token, &headers) else { return not_found() };
+        let feedback = st.store.link_feedback(&share).unwrap_or_default();
+        let captions = dir.join("captions.vtt").is_file();
+        cache_policy(&share, Html(share_page(&token, &share, &meta, &st.base_url, captions, &feedback)).into_response())
+    })
+    .await
 }
 
 fn password_page(token: &str, error: Option<&str>, status: StatusCode) -> Response {
@@ -158,15 +171,15 @@ fn password_page(token: &str, error: Option<&str>, status: StatusCode) -> Respon
     (status, Html(body)).into_response()
 }
 
-fn share_page(share: &Share, meta: &reel_library::Meta, base: &str, captions: bool, feedback: &Feedback) -> String {
-    let v = format!("/v/{}", share.token);
+fn share_page(token: &str, share: &Share, meta: &reel_library::Meta, base: &str, captions: bool, feedback: &Feedback) -> String {
+    let v = format!("/v/{token}");
     let abs = format!("{base}{v}");
     let urls = PageUrls {
         page: abs.clone(),
         media: format!("{v}/media"),
         poster: format!("{v}/poster.jpg"),
         og_poster: format!("{abs}/poster.jpg"),
-        og_media: format!("{abs}/media"),
+        og_media: (!share.no_download).then(|| format!("{abs}/media")),
         download: (!share.no_download).then(|| format!("{v}/download")),
         chapters_vtt: Some(format!("{v}/chapters.vtt")),
         captions_vtt: captions.then(|| format!("{v}/captions.vtt")),
@@ -195,25 +208,27 @@ struct Unlock {
 }
 
 async fn unlock(State(st): State<AppState>, UrlPath(token): UrlPath<String>, client: Option<axum::Extension<ClientAddr>>, Form(f): Form<Unlock>) -> Response {
-    let Some(share) = st.0.store.valid(&token) else { return not_found() };
+    let inner = st.0.clone();
+    let tok = token.clone();
+    let Ok(Some(share)) = tokio::task::spawn_blocking(move || inner.store.valid(&tok)).await else { return not_found() };
     if !share.has_password {
-        return Redirect::to(&format!("/v/{}", share.token)).into_response();
+        return Redirect::to(&format!("/v/{token}")).into_response();
     }
     // Failures are counted per client address (on disk); the SQLite work and the deliberately
     // slow hash run off the async workers.
     // Served without the accept loop that sets the client's address: one shared key, the
     // strictest reading (never a fresh budget per request).
     let client = client.map(|c| c.0 .0.to_string()).unwrap_or_else(|| "unknown".into());
-    let (inner, tok, pw) = (st.0.clone(), share.token.clone(), f.password);
+    let (inner, id, pw) = (st.0.clone(), share.id.clone(), f.password);
     // At most two argon2 checks at a time (each takes ~19 MiB and a core for a moment): a
     // burst of guesses queues instead of exhausting memory.
     static VERIFY: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
     let Ok(_permit) = VERIFY.acquire().await else { return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response() };
     let outcome: Result<bool, i64> = tokio::task::spawn_blocking(move || {
-        inner.store.password_attempt(&tok, &client)?;
-        let ok = inner.store.check_password(&tok, &pw);
+        inner.store.password_attempt(&id, &client)?;
+        let ok = inner.store.check_password(&id, &pw);
         if ok {
-            inner.store.password_passed(&tok, &client);
+            inner.store.password_passed(&id, &client);
         }
         Ok(ok)
     })
@@ -222,9 +237,9 @@ async fn unlock(State(st): State<AppState>, UrlPath(token): UrlPath<String>, cli
     match outcome {
         Err(wait) => {
             let msg = format!("Too many wrong passwords. Try again in {}.", if wait >= 120 { format!("{} minutes", (wait + 59) / 60) } else { format!("{wait} seconds") });
-            return cache_policy(&share, password_page(&share.token, Some(&msg), StatusCode::TOO_MANY_REQUESTS));
+            return cache_policy(&share, password_page(&token, Some(&msg), StatusCode::TOO_MANY_REQUESTS));
         }
-        Ok(false) => return cache_policy(&share, password_page(&share.token, Some("That password is not right."), StatusCode::UNAUTHORIZED)),
+        Ok(false) => return cache_policy(&share, password_page(&token, Some("That password is not right."), StatusCode::UNAUTHORIZED)),
         Ok(true) => {}
     }
     let Ok(sid) = new_token() else { return (StatusCode::INTERNAL_SERVER_ERROR, "no randomness").into_response() };
@@ -235,25 +250,38 @@ async fn unlock(State(st): State<AppState>, UrlPath(token): UrlPath<String>, cli
             v.retain(|_, until| *until > Instant::now());
         }
         sessions.retain(|_, v| !v.is_empty());
-        sessions.entry(share.token.clone()).or_default().insert(sid.clone(), Instant::now() + SESSION_TTL);
+        sessions.entry(share.id.clone()).or_default().insert(sid.clone(), Instant::now() + SESSION_TTL);
     }
     let secure = if st.0.base_url.starts_with("https://") { "; Secure" } else { "" };
-    let cookie = format!("{}={sid}; Path=/v/{}; Max-Age={}; HttpOnly; SameSite=Lax{secure}", cookie_name(&share.token), share.token, SESSION_TTL.as_secs());
-    let mut r = Redirect::to(&format!("/v/{}", share.token)).into_response();
+    let cookie = format!("{}={sid}; Path=/v/{token}; Max-Age={}; HttpOnly; SameSite=Lax{secure}", cookie_name(&share), SESSION_TTL.as_secs());
+    let mut r = Redirect::to(&format!("/v/{token}")).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     r
 }
 
+/// Whether a request for the video of a `--no-download` link is a media element's: a ranged
+/// fetch, and (in browsers that say) one whose destination is a video or audio element. A
+/// plain fetch of the whole file — a download manager, "Save link as", `curl` — is refused.
+/// This discourages; it cannot prevent (a determined viewer can send the same headers).
+fn media_element_fetch(headers: &HeaderMap) -> bool {
+    let ranged = headers.get(header::RANGE).is_some();
+    let dest = headers.get("sec-fetch-dest").and_then(|v| v.to_str().ok());
+    ranged && dest.is_none_or(|d| matches!(d, "video" | "audio"))
+}
+
 /// Serves one of the recording's own files with ranges; `attachment` adds a download name.
-async fn file(st: &Inner, token: &str, req: Request, name: &str, attachment: bool) -> Response {
-    let Some((share, dir)) = resolve_dir(st, token, req.headers()) else { return not_found() };
-    if attachment && share.no_download {
-        return not_found();
+fn file(st: &Inner, token: &str, headers: &HeaderMap, name: &str, attachment: bool) -> Response {
+    let Some((share, dir)) = resolve_dir(st, token, headers) else { return not_found() };
+    if share.no_download && (attachment || (name == "video.mp4" && !media_element_fetch(headers))) {
+        return cache_policy(
+            &share,
+            (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "This video can be watched on its page, not downloaded.\n").into_response(),
+        );
     }
     let path = dir.join(name);
-    let Some(mut resp) = crate::media::respond(&path, req.headers()) else { return not_found() };
+    let Some(mut resp) = crate::media::respond(&path, headers) else { return not_found() };
     let disposition = if attachment {
         let title = reel_library::Library::read_title(&dir).unwrap_or_else(|| "video".into());
         let safe: String = title.chars().map(|c| if c.is_ascii_alphanumeric() || c == ' ' || c == '-' { c } else { '_' }).collect();
@@ -267,20 +295,20 @@ async fn file(st: &Inner, token: &str, req: Request, name: &str, attachment: boo
     cache_policy(&share, resp)
 }
 
-async fn media(State(st): State<AppState>, UrlPath(token): UrlPath<String>, req: Request) -> Response {
-    file(&st.0, &token, req, "video.mp4", false).await
+async fn media(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
+    off(st, move |st| file(st, &token, &headers, "video.mp4", false)).await
 }
 
-async fn download(State(st): State<AppState>, UrlPath(token): UrlPath<String>, req: Request) -> Response {
-    file(&st.0, &token, req, "video.mp4", true).await
+async fn download(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
+    off(st, move |st| file(st, &token, &headers, "video.mp4", true)).await
 }
 
-async fn poster(State(st): State<AppState>, UrlPath(token): UrlPath<String>, req: Request) -> Response {
-    file(&st.0, &token, req, "poster.jpg", false).await
+async fn poster(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
+    off(st, move |st| file(st, &token, &headers, "poster.jpg", false)).await
 }
 
-async fn preview(State(st): State<AppState>, UrlPath(token): UrlPath<String>, req: Request) -> Response {
-    file(&st.0, &token, req, "preview.gif", false).await
+async fn preview(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
+    off(st, move |st| file(st, &token, &headers, "preview.gif", false)).await
 }
 
 fn json_response<T: serde::Serialize>(status: StatusCode, v: &T) -> Response {
@@ -291,12 +319,16 @@ fn json_response<T: serde::Serialize>(status: StatusCode, v: &T) -> Response {
 }
 
 /// `{code, message}`, as everywhere else in Reel.
-fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+fn json_error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
     json_response(status, &serde_json::json!({"code": code, "message": message}))
 }
 
 fn share_error(e: ShareError) -> Response {
-    let status = if matches!(e, ShareError::Invalid(_)) { StatusCode::BAD_REQUEST } else { StatusCode::INTERNAL_SERVER_ERROR };
+    let status = match e {
+        ShareError::Invalid(_) => StatusCode::BAD_REQUEST,
+        ShareError::Full(_) => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
     json_error(status, e.code(), &e.to_string())
 }
 
@@ -307,17 +339,20 @@ fn share_error(e: ShareError) -> Response {
 fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")) {
-        return Err(json_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_input", "send the request as application/json"));
+        return Err(json_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::BadInput, "send the request as application/json"));
     }
-    serde_json::from_slice(body).map_err(|e| json_error(StatusCode::BAD_REQUEST, "bad_input", &format!("the request body is not what was expected: {e}")))
+    serde_json::from_slice(body).map_err(|e| json_error(StatusCode::BAD_REQUEST, ErrorCode::BadInput, &format!("the request body is not what was expected: {e}")))
 }
 
 async fn feedback_get(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
-    let Some((share, _, _)) = resolve(&st.0, &token, &headers) else { return not_found() };
-    match st.0.store.feedback(&share.recording_id) {
-        Ok(f) => cache_policy(&share, json_response(StatusCode::OK, &f)),
-        Err(e) => share_error(e),
-    }
+    off(st, move |st| {
+        let Some(share) = st.store.valid(&token).filter(|s| unlocked(st, s, &headers)) else { return not_found() };
+        match st.store.link_feedback(&share) {
+            Ok(f) => cache_policy(&share, json_response(StatusCode::OK, &f)),
+            Err(e) => share_error(e),
+        }
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -341,54 +376,64 @@ struct NewView {
 
 /// What every viewer write does first: a valid, unlocked link; a JSON body of the right shape;
 /// the per-link rate limit (`bucket` keeps views apart from comments and reactions). Then `f`
-/// gets the share, the video's duration and the body.
-fn viewer_write<T: serde::de::DeserializeOwned, R: serde::Serialize>(
-    st: &Inner,
-    token: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-    bucket: &str,
+/// gets the store, the share, the video's duration and the body. All of it off the async
+/// workers.
+async fn viewer_write<T, R>(
+    st: AppState,
+    token: String,
+    headers: HeaderMap,
+    body: Bytes,
+    bucket: &'static str,
     status: StatusCode,
-    f: impl FnOnce(&Share, f64, T) -> Result<R, ShareError>,
-) -> Response {
-    let Some((share, _, meta)) = resolve(st, token, headers) else { return not_found() };
-    let input: T = match parse_json(headers, body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    if over_limit(&st.writes, &format!("{}/{bucket}", share.token), MAX_WRITES) {
-        return json_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", &format!("Too many {bucket} on this link in the last minute; wait a moment."));
-    }
-    match f(&share, meta.duration_s, input) {
-        Ok(r) => json_response(status, &r),
-        Err(e) => share_error(e),
-    }
+    f: impl FnOnce(&ShareStore, &Share, f64, T) -> Result<R, ShareError> + Send + 'static,
+) -> Response
+where
+    T: serde::de::DeserializeOwned,
+    R: serde::Serialize,
+{
+    off(st, move |st| {
+        let Some((share, _, meta)) = resolve(st, &token, &headers) else { return not_found() };
+        let input: T = match parse_json(&headers, &body) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        if over_limit(&st.writes, &format!("{}/{bucket}", share.id), MAX_WRITES) {
+            return json_error(StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited, &format!("Too many {bucket} on this link in the last minute; wait a moment."));
+        }
+        match f(&st.store, &share, meta.duration_s, input) {
+            Ok(r) => json_response(status, &r),
+            Err(e) => share_error(e),
+        }
+    })
+    .await
 }
 
 async fn comment_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let store = &st.0.store;
-    viewer_write(&st.0, &token, &headers, &body, "comments and reactions", StatusCode::CREATED, |share, duration, c: NewComment| {
+    viewer_write(st, token, headers, body, "comments and reactions", StatusCode::CREATED, |store, share, duration, c: NewComment| {
         store.comment(share, c.at, duration, &c.name, &c.body)
     })
+    .await
 }
 
 async fn reaction_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let store = &st.0.store;
-    viewer_write(&st.0, &token, &headers, &body, "comments and reactions", StatusCode::CREATED, |share, duration, r: NewReaction| store.react(share, r.at, duration, &r.emoji))
+    viewer_write(st, token, headers, body, "comments and reactions", StatusCode::CREATED, |store, share, duration, r: NewReaction| store.react(share, r.at, duration, &r.emoji))
+        .await
 }
 
 async fn view_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let store = &st.0.store;
-    viewer_write(&st.0, &token, &headers, &body, "views", StatusCode::OK, |share, _, v: NewView| store.view(share, &v.viewer).map(|n| serde_json::json!({"views": n})))
+    viewer_write(st, token, headers, body, "views", StatusCode::OK, |store, share, _, v: NewView| store.view(share, &v.viewer).map(|n| serde_json::json!({"views": n}))).await
 }
 
 async fn chapters_vtt(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
-    let Some((share, _, meta)) = resolve(&st.0, &token, &headers) else { return not_found() };
-    cache_policy(&share, ([(header::CONTENT_TYPE, "text/vtt; charset=utf-8")], reel_library::vtt::chapters_vtt(&meta.chapters)).into_response())
+    off(st, move |st| {
+        let Some((share, _, meta)) = resolve(st, &token, &headers) else { return not_found() };
+        cache_policy(&share, ([(header::CONTENT_TYPE, "text/vtt; charset=utf-8")], reel_library::vtt::chapters_vtt(&meta.chapters)).into_response())
+    })
+    .await
 }
 
-async fn captions_vtt(State(st): State<AppState>, UrlPath(token): UrlPath<String>, req: Request) -> Response {
-    file(&st.0, &token, req, "captions.vtt", false).await
+async fn captions_vtt(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
+    off(st, move |st| file(st, &token, &headers, "captions.vtt", false)).await
 }
 
 async fn asset(UrlPath(name): UrlPath<String>) -> Response {
@@ -426,9 +471,10 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
 }
 
-/// Runs the server until Ctrl-C. `on_ready` gets the bound address (port 0 picks one) and
-/// returns the base URL viewers reach it at (for links and Open Graph tags).
-pub fn run(bind: SocketAddr, library_root: &std::path::Path, limits: Limits, on_ready: impl FnOnce(SocketAddr) -> String) -> Result<(), ShareError> {
+/// Runs the server until Ctrl-C, over TLS when `tls` is given. `on_ready` gets the bound
+/// address (port 0 picks one) and returns the base URL viewers reach it at (for links and
+/// Open Graph tags).
+pub fn run(bind: SocketAddr, library_root: &std::path::Path, limits: Limits, tls: Option<TlsAcceptor>, on_ready: impl FnOnce(SocketAddr) -> String) -> Result<(), ShareError> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| ShareError::Internal(e.to_string()))?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| ShareError::Bind(bind.to_string(), e.to_string()))?;
@@ -438,7 +484,7 @@ pub fn run(bind: SocketAddr, library_root: &std::path::Path, limits: Limits, on_
         let stop = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        crate::listen::serve(listener, router(state), limits, Arc::default(), stop).await;
+        crate::listen::serve(listener, router(state), limits, Arc::default(), tls, stop).await;
         Ok(())
     })
 }
