@@ -186,6 +186,44 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     c.js("const v = document.querySelector('video'); v.muted = true; v.play(); return 0");
     assert!(wait_for(Duration::from_secs(15), || num(c.js("return document.querySelector('video').currentTime")) > 0.3), "the shared link plays in Chromium");
 
+    // A password too short to protect anything: the error shows in the dialog, next to it.
+    let share_error = |b: &Browser| b.js("const e = document.querySelector('#share-error'); return e.hidden ? '' : e.textContent").as_str().unwrap_or_default().to_string();
+    b.js("document.querySelector('#share-password').value = 'short'; document.querySelector('#share-make').click(); return 0");
+    assert!(wait_for(Duration::from_secs(10), || share_error(&b).contains("shorter than 8 characters")), "the dialog says why: {}", share_error(&b));
+    b.js("document.querySelector('#share-password').value = ''; return 0");
+    // The other way: publish to S3-compatible storage, with keys entered in the app (the app
+    // has no AWS_* environment) and kept owner-only.
+    let s3 = S3::start(&dir.path().join("s3"), 0);
+    std::fs::create_dir_all(s3.root.join("team-bucket")).unwrap();
+    b.js("document.querySelector('#share-dialog input[name=way][value=s3]').click(); return 0");
+    assert_eq!(b.js("return [document.querySelector('#way-server').hidden, document.querySelector('#way-s3').hidden]"), serde_json::json!([true, false]));
+    b.js(&format!(
+        "document.querySelector('#s3-target').value = 's3://team-bucket/videos'; document.querySelector('#s3-endpoint').value = '{}'; \
+         document.querySelector('#s3-access').value = '{S3_KEY}'; document.querySelector('#s3-secret').value = '{S3_SECRET}'; \
+         document.querySelector('#s3-keys-save').click(); return 0",
+        s3.url
+    ));
+    let keys_state = |b: &Browser| b.js("return document.querySelector('#s3-keys-state').textContent").as_str().unwrap_or_default().to_string();
+    assert!(wait_for(Duration::from_secs(10), || keys_state(&b).contains("Keys stored")), "keys stored: {} {}", keys_state(&b), share_error(&b));
+    assert!(!keys_state(&b).contains(S3_SECRET), "the secret is never shown again");
+    let keys = dir.path().join(".config/reel/s3-credentials.json");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&keys).expect("keys stored").permissions().mode() & 0o777, 0o600, "owner-only");
+    }
+    b.js("document.querySelector('#publish').click(); return 0");
+    let published = |b: &Browser| b.js("return document.querySelector('#share-url').value").as_str().unwrap_or_default().to_string();
+    assert!(
+        wait_for(Duration::from_secs(60), || published(&b).starts_with(&format!("{}/team-bucket/videos/", s3.url))),
+        "published, the link ready to copy: {} {}",
+        published(&b),
+        share_error(&b)
+    );
+    let (st, _, page) = http_get(&published(&b));
+    assert_eq!(st, 200, "the published page opens");
+    assert!(String::from_utf8_lossy(&page).contains("Desktop test"));
+    drop(s3);
+
     // The same UI in Chromium over the app's HTTP API: its logic works without Tauri.
     let server = b.js("return document.body.dataset.server").as_str().unwrap_or_default().to_string();
     let secret = b.js("return document.body.dataset.secret").as_str().unwrap_or_default().to_string();
