@@ -10,7 +10,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_mode(path, bytes, 0o666)
 }
 
-/// As [`write`], readable and writable by the owner only (0600) from its first byte on:
+/// As [`write()`], readable and writable by the owner only (0600) from its first byte on:
 /// secrets such as storage credentials.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_mode(path, bytes, 0o600)
