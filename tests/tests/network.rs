@@ -83,8 +83,11 @@ fn a_colleague_on_another_host_opens_the_link_plays_it_at_2x_and_comments() {
     let comments = shown["feedback"]["comments"].as_array().cloned().unwrap_or_default();
     assert!(comments.iter().any(|c| c["name"] == "Colleague" && c["body"] == "Seen from the other host"), "{comments:?}");
 
-    // The link outlives the server: restarted on the same address, the same link plays.
+    // The link outlives the server: restarted on the same address, the same link plays. While
+    // it is down, `reel share` says so.
     drop(_server);
+    let out = run_ok(lib_cmd(dir.path()).args(["share", &id]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not running"), "{}", String::from_utf8_lossy(&out.stderr));
     let (_again, addr2) = serve(dir.path(), &["--bind", &addr.to_string()]);
     assert_eq!(addr2, addr);
     let b = Browser::start_in(&net);

@@ -206,6 +206,16 @@ pub fn server_record(lib: &Library) -> Option<ServerRecord> {
     serde_json::from_slice(&std::fs::read(server_record_path(lib)).ok()?).ok()
 }
 
+/// The recorded share server, when the process that recorded it is no longer running (its
+/// links open again once a server is started on the same address).
+pub fn stopped_server(lib: &Library) -> Option<ServerRecord> {
+    let r = server_record(lib)?;
+    let pid = libc::pid_t::try_from(r.pid).ok()?;
+    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    (!alive).then_some(r)
+}
+
 /// Records the share server's address in the library, durably.
 pub fn record_server(lib: &Library, base_url: &str, bind: std::net::SocketAddr) -> Result<(), ApiError> {
     let r = ServerRecord { base_url: base_url.trim_end_matches('/').to_string(), bind: bind.to_string(), pid: std::process::id() };

@@ -114,8 +114,12 @@ pub fn run(cmd: ShareCmd, root: Option<&Path>) -> Result<()> {
             let password = read_password(password, password_file.as_deref())?;
             let expires_in = expires.as_deref().map(reel_share_duration).transpose()?;
             let o = reel_app::ShareOptions { password, expires_in, no_download, default_speed };
+            let explicit = base_url.is_some() || std::env::var_os("REEL_BASE_URL").is_some_and(|v| !v.is_empty());
             let base = base_url.unwrap_or_else(|| reel_app::default_base_url(&lib));
             let (s, url) = reel_app::share(&lib, &id, &o, &base)?;
+            if let Some(r) = reel_app::stopped_server(&lib).filter(|r| !explicit && r.base_url == base) {
+                eprintln!("note: the share server at {} (process {}) is not running; the link opens once `reel serve` (or the app) runs on that address again", r.base_url, r.pid);
+            }
             if json {
                 println!("{}", serde_json::json!({"url": url, "token": s.token, "id": s.short_id(), "expires": s.expires, "recording": s.recording_id}));
             } else {
