@@ -65,6 +65,14 @@ function applySettings() {
   config.fps = settings.fps;
   config.quality = settings.quality;
   $("share-speed").value = String(settings.default_speed);
+}
+/// The share dialog starts fresh: the speed links start at, the last S3 place published to,
+/// no password, downloads allowed.
+function resetShareDialog() {
+  $("share-password").value = "";
+  $("share-download").checked = true;
+  if (!settings) return;
+  $("share-speed").value = String(settings.default_speed);
   $("s3-target").value = settings.s3_target ?? "";
   $("s3-endpoint").value = settings.s3_endpoint ?? "";
   $("s3-region").value = settings.s3_region ?? "";
@@ -455,9 +463,11 @@ $("delete").addEventListener("click", async () => {
 $("share").addEventListener("click", async () => {
   $("share-url").value = "";
   clearError("share-error");
-  $("share-where").textContent = document.body.dataset.shareBase ? `(${document.body.dataset.shareBase})` : "";
+  const base = document.body.dataset.shareBase ?? "";
+  $("share-where").textContent = base ? `(${base})` : "";
+  $("share-local").hidden = !/^https?:\/\/(127\.|localhost|\[::1\])/.test(base);
   if (!settings) settings = await call("settings_get").catch(() => null);
-  applySettings();
+  resetShareDialog();
   showS3Keys();
   $("share-dialog").showModal();
 });
@@ -485,7 +495,8 @@ async function start() {
     document.body.dataset.secret = info.secret;
     $("library-path").textContent = `Library: ${info.library}`;
     document.body.dataset.shareBase = info.share_base;
-    $("lan-addresses").replaceChildren(...info.lan_addresses.map((ip) => el("option", { value: `http://${ip.includes(":") ? `[${ip}]` : ip}:8787` })));
+    const scheme = (await call("settings_get").catch(() => null))?.tls_cert ? "https" : "http";
+    $("lan-addresses").replaceChildren(...info.lan_addresses.map((ip) => el("option", { value: `${scheme}://${ip.includes(":") ? `[${ip}]` : ip}:8787` })));
     $("use-screen").hidden = !info.display;
     $("use-screen").addEventListener("click", () => { config.screen = info.display; config.deck = null; $("deck").value = ""; if (config.scene.layout === "camera") config.scene.layout = "bubble"; apply(); });
     $("demo-deck").addEventListener("click", () => { $("deck").value = info.demo_deck ?? ""; $("deck").dispatchEvent(new Event("change")); });

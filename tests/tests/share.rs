@@ -219,7 +219,8 @@ fn bad_share_requests_are_clear_errors() {
     fail(&["share", "nope"], "no recording 'nope'");
     fail(&["share", &id, "--expires", "soon"], "not a duration");
     fail(&["share", &id, "--default-speed", "7"], "0.5 to 3");
-    fail(&["share", &id, "--password", "hunter2"], "visible to every user");
+    fail(&["share", &id, "--password=hunter2"], "visible to every user");
+    fail(&["share", "--password", &id], "asks on a terminal");
     fail(&["share", &id, "--password"], "asks on a terminal and there is none");
     let short = password_file(dir.path(), "hunter2");
     fail(&["share", &id, "--password-file", short.to_str().unwrap()], "shorter than 8 characters");
@@ -351,7 +352,8 @@ fn each_link_has_its_own_conversation_and_the_store_keeps_no_token() {
     let made = |extra: &[&str]| json(&run_ok(lib_cmd(dir.path()).args(["share", &id, "--json"]).args(extra)));
     let (client, board) = (made(&[]), made(&[]));
     let (ct, bt) = (client["token"].as_str().unwrap().to_string(), board["token"].as_str().unwrap().to_string());
-    let (cid, bid) = (client["id"].as_str().unwrap().to_string(), board["id"].as_str().unwrap().to_string());
+    let (cid, bid) = (client["link"].as_str().unwrap().to_string(), board["link"].as_str().unwrap().to_string());
+    assert!(client["id"].as_str().unwrap().starts_with(&cid), "the link id is the start of the id");
     assert_eq!((cid.len(), bid.len()), (12, 12), "short link ids");
     let srv = serve(dir.path());
     let (cv, bv) = (format!("{}/v/{ct}", srv.base), format!("{}/v/{bt}", srv.base));
@@ -381,8 +383,12 @@ fn each_link_has_its_own_conversation_and_the_store_keeps_no_token() {
     }
     let listed = String::from_utf8(run_ok(lib_cmd(dir.path()).args(["shares"])).stdout).unwrap();
     assert!(listed.contains(&cid) && listed.contains(&bid) && !listed.contains(&ct), "{listed}");
+    let listed = json(&run_ok(lib_cmd(dir.path()).args(["shares", "--json"])));
+    assert!(listed.as_array().unwrap().iter().any(|s| s["link"] == cid.as_str() && s.get("token").is_none()), "{listed}");
     run_ok(lib_cmd(dir.path()).args(["unshare", &cid]));
     assert_eq!(get(&cv, &[]).0, 404, "revoked by its id");
+    let again = lib_cmd(dir.path()).args(["unshare", &cid]).output().unwrap();
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already revoked"), "{}", String::from_utf8_lossy(&again.stderr));
     assert_eq!(get(&bv, &[]).0, 200, "the other link goes on");
 }
 

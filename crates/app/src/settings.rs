@@ -146,16 +146,6 @@ impl Settings {
         (!self.tls_cert.trim().is_empty() && !self.tls_key.trim().is_empty()).then(|| crate::Tls { cert: self.tls_cert.trim().into(), key: self.tls_key.trim().into() })
     }
 
-    /// How the app signs in to S3: the keys stored in the app, else the profile named, else
-    /// as every AWS tool does (environment, then the default profile).
-    pub fn s3_credentials(&self) -> reel_publish::Credentials {
-        match S3Keys::load(&keys_path()) {
-            Some(k) => reel_publish::Credentials::Keys { access_key: k.access_key, secret_key: k.secret_key },
-            None if !self.s3_profile.trim().is_empty() => reel_publish::Credentials::Profile(self.s3_profile.trim().to_string()),
-            None => reel_publish::Credentials::Default,
-        }
-    }
-
     /// The encoder preset for recordings: the live preset for the size, a lower CRF for `high`.
     pub fn preset(&self, size: reel_media::Size) -> Option<reel_codec::Preset> {
         (self.quality == "high").then(|| {

@@ -566,14 +566,15 @@ impl Studio {
         Ok(out.display().to_string())
     }
 
-    /// Publishes to S3-compatible storage and returns the link. Signs in with the keys stored
-    /// in the app, else the AWS profile named, else as AWS tools do (environment, default
-    /// profile).
+    /// Publishes to S3-compatible storage and returns the link. Signs in as the AWS profile
+    /// named (what the user typed wins), else with the keys stored in the app, else as AWS
+    /// tools do (environment, default profile).
     pub fn publish(&self, id: &str, place: &S3Place, progress: &mut dyn FnMut(f64) -> bool) -> Result<String, ApiError> {
         let nonempty = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-        let how = match crate::settings::S3Keys::load(&crate::settings::keys_path()) {
-            Some(k) => crate::Credentials::Keys { access_key: k.access_key, secret_key: k.secret_key },
-            None => nonempty(&place.profile).map(crate::Credentials::Profile).unwrap_or_default(),
+        let how = match (nonempty(&place.profile), crate::settings::S3Keys::load(&crate::settings::keys_path())) {
+            (Some(profile), _) => crate::Credentials::Profile(profile),
+            (None, Some(k)) => crate::Credentials::Keys { access_key: k.access_key, secret_key: k.secret_key },
+            (None, None) => crate::Credentials::Default,
         };
         let storage = crate::connect_storage_as(place.target.trim(), nonempty(&place.endpoint).as_deref(), nonempty(&place.region).as_deref(), &how)?;
         Ok(crate::publish(&self.library, id, &storage, &Default::default(), progress)?.url)

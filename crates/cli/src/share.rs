@@ -40,7 +40,7 @@ pub enum ShareCmd {
         id: String,
         /// Ask for a password on the terminal (at least 8 characters). Not given as a value: a
         /// command line is visible to every user of the machine.
-        #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "")]
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "", value_name = "")]
         password: Option<String>,
         /// Read the password from the first line of FILE (`-`: standard input).
         #[arg(long, conflicts_with = "password")]
@@ -48,7 +48,9 @@ pub enum ShareCmd {
         /// How long the link works: 7d, 12h, 30m…
         #[arg(long)]
         expires: Option<String>,
-        /// Hide the download button and send the video inline only.
+        /// Discourage downloads: no download button or og:video, /download answers 403, and
+        /// the video is sent only to a media element's ranged fetch (a whole-file fetch gets
+        /// 403). It cannot prevent saving what plays.
         #[arg(long)]
         no_download: bool,
         /// The speed the player starts at (viewers can change it).
@@ -83,6 +85,11 @@ pub fn run(cmd: ShareCmd, root: Option<&Path>) -> Result<()> {
             if let Some(b) = &base_url {
                 if !(b.starts_with("http://") || b.starts_with("https://")) || b.len() < 10 {
                     anyhow::bail!("--base-url '{b}' is not a URL like http://192.168.1.5:8787");
+                }
+            }
+            if let (Some(b), Some(_)) = (&base_url, &tls_cert) {
+                if b.starts_with("http://") {
+                    anyhow::bail!("--base-url '{b}' starts with http://, but with --tls-cert the server speaks HTTPS only; use https://");
                 }
             }
             if header_timeout == 0 || max_connections == 0 || max_per_client == 0 {
@@ -121,9 +128,10 @@ pub fn run(cmd: ShareCmd, root: Option<&Path>) -> Result<()> {
                 eprintln!("note: the share server at {} (process {}) is not running; the link opens once `reel serve` (or the app) runs on that address again", r.base_url, r.pid);
             }
             if json {
-                println!("{}", serde_json::json!({"url": url, "token": s.token, "id": s.short_id(), "expires": s.expires, "recording": s.recording_id}));
+                println!("{}", serde_json::json!({"url": url, "token": s.token, "id": s.id, "link": s.short_id(), "expires": s.expires, "recording": s.recording_id}));
             } else {
                 println!("{url}");
+                eprintln!("link id {} (for `reel unshare`; the link itself is not kept: copy it now)", s.short_id());
                 if let Some(e) = s.expires {
                     eprintln!("expires {}", chrono_fmt(e));
                 }
@@ -136,6 +144,14 @@ pub fn run(cmd: ShareCmd, root: Option<&Path>) -> Result<()> {
         ShareCmd::Shares { json } => {
             let list = reel_app::shares(&lib)?;
             if json {
+                let list: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|s| {
+                        let mut v = serde_json::to_value(s).unwrap_or_default();
+                        v["link"] = s.short_id().into();
+                        v
+                    })
+                    .collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for s in list {

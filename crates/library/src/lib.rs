@@ -222,8 +222,12 @@ impl Library {
             use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
             std::fs::DirBuilder::new().recursive(true).mode(0o700).create(root).map_err(|e| LibraryError::io(root, e))?;
             let m = std::fs::metadata(root).map_err(|e| LibraryError::io(root, e))?;
+            // A filesystem without Unix permissions (FAT, some network shares) cannot: the
+            // library still works there, with a warning.
             if m.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700)).map_err(|e| LibraryError::io(root, e))?;
+                if let Err(e) = std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700)) {
+                    eprintln!("warning: the library folder {} could not be made owner-only ({e}); other users of this machine may read it", root.display());
+                }
             }
         }
         for d in ["recordings", "trash", "tmp"] {

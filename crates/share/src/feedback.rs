@@ -21,6 +21,10 @@ pub const MAX_COMMENT_CHARS: usize = 2000;
 /// Comments one recording keeps, from all its links (a flood cannot grow the store without end).
 pub const MAX_COMMENTS: i64 = 5000;
 pub const MAX_REACTIONS: i64 = 20_000;
+/// What one link may add of those: the viewers of one link cannot fill the recording and shut
+/// out the others.
+pub const MAX_LINK_COMMENTS: i64 = 1000;
+pub const MAX_LINK_REACTIONS: i64 = 4000;
 /// Comments a share page shows: the latest of its link.
 pub const PAGE_COMMENTS: i64 = 200;
 /// Reactions a share page gets (the latest; they are dots on the timeline).
@@ -129,8 +133,8 @@ pub(crate) fn add_comment(db: &Connection, recording_id: &str, link: &str, at_s:
     }
     let name = clean(name, "name", MAX_NAME_CHARS, false)?;
     let name = if name.is_empty() { "Anonymous".to_string() } else { name };
-    if count(db, "comments", recording_id)? >= MAX_COMMENTS {
-        return Err(ShareError::Full(format!("this video has {MAX_COMMENTS} comments, as many as it takes; ask its creator to answer here instead")));
+    if count(db, "comments", "link", link)? >= MAX_LINK_COMMENTS || count(db, "comments", "recording_id", recording_id)? >= MAX_COMMENTS {
+        return Err(ShareError::Full("this video takes no more comments; the ones here are kept, and you can still react".into()));
     }
     db.execute("INSERT INTO comments(recording_id, link, at_s, name, body, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", params![recording_id, link, at_s, name, body, now])
         .map_err(store_err)?;
@@ -142,8 +146,8 @@ pub(crate) fn add_reaction(db: &Connection, recording_id: &str, link: &str, at_s
     let Some(emoji) = REACTIONS.iter().find(|e| **e == emoji) else {
         return Err(ShareError::Invalid(format!("'{emoji}' is not one of the reactions: {}", REACTIONS.join(" "))));
     };
-    if count(db, "reactions", recording_id)? >= MAX_REACTIONS {
-        return Err(ShareError::Full(format!("this video has {MAX_REACTIONS} reactions, as many as it takes")));
+    if count(db, "reactions", "link", link)? >= MAX_LINK_REACTIONS || count(db, "reactions", "recording_id", recording_id)? >= MAX_REACTIONS {
+        return Err(ShareError::Full("this video takes no more reactions; the ones here are kept".into()));
     }
     db.execute("INSERT INTO reactions(recording_id, link, at_s, emoji, created) VALUES (?1, ?2, ?3, ?4, ?5)", params![recording_id, link, at_s, emoji, now]).map_err(store_err)?;
     Ok(Reaction { id: db.last_insert_rowid(), at_s, emoji: emoji.to_string(), created: now, link: None })
@@ -162,8 +166,9 @@ fn views(db: &Connection, recording_id: &str) -> Result<u64, ShareError> {
     db.query_row("SELECT COUNT(*) FROM views WHERE recording_id = ?1", params![recording_id], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(store_err)
 }
 
-fn count(db: &Connection, table: &str, recording_id: &str) -> Result<i64, ShareError> {
-    db.query_row(&format!("SELECT COUNT(*) FROM {table} WHERE recording_id = ?1"), params![recording_id], |r| r.get(0)).map_err(store_err)
+/// Rows of `table` whose `column` (`link` or `recording_id`, both indexed) is `value`.
+fn count(db: &Connection, table: &str, column: &str, value: &str) -> Result<i64, ShareError> {
+    db.query_row(&format!("SELECT COUNT(*) FROM {table} WHERE {column} = ?1"), params![value], |r| r.get(0)).map_err(store_err)
 }
 
 fn short(link: String) -> String {
@@ -284,14 +289,22 @@ mod tests {
         assert_eq!(a.comments_total as i64, PAGE_COMMENTS + 11);
         assert!(!a.comments.iter().any(|c| c.body == "c0" || c.body == "from the client's link"), "the oldest are the ones left out");
         assert!(a.comments.windows(2).all(|w| w[0].at_s <= w[1].at_s));
-        // The cap: a recording refuses comments beyond MAX_COMMENTS, from any link.
+        // The caps: one link takes at most MAX_LINK_COMMENTS (the others go on)…
+        db.execute(
+            "INSERT INTO comments(recording_id, link, at_s, name, body, created) SELECT 'r', 'link-flood', 1.0, 'x', 'y', 1 FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) SELECT i FROM n)",
+            params![MAX_LINK_COMMENTS],
+        )
+        .unwrap();
+        assert!(matches!(add_comment(&db, "r", "link-flood", 1.0, 10.0, "x", "one more", 9), Err(ShareError::Full(_))));
+        add_comment(&db, "r", "link-b", 1.0, 10.0, "Board", "the board's link still takes comments", 9).unwrap();
+        // …and a recording at most MAX_COMMENTS, from all its links.
         db.execute(
             "INSERT INTO comments(recording_id, link, at_s, name, body, created) SELECT 'r', 'link-c', 1.0, 'x', 'y', 1 FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) SELECT i FROM n)",
             params![MAX_COMMENTS],
         )
         .unwrap();
         let e = add_comment(&db, "r", "link-d", 1.0, 10.0, "late", "one too many", 99).unwrap_err();
-        assert!(matches!(e, ShareError::Full(_)) && e.to_string().contains("comments"), "{e}");
+        assert!(matches!(e, ShareError::Full(_)) && e.to_string().contains("no more comments"), "{e}");
         add_comment(&db, "other", "link-d", 1.0, 10.0, "late", "another video is not affected", 99).unwrap();
     }
 }

@@ -39,7 +39,13 @@ use crate::ShareError;
 pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> Result<TlsAcceptor, ShareError> {
     use tokio_rustls::rustls::pki_types::pem::PemObject;
     use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let bad = |what: &std::path::Path, e: String| ShareError::Invalid(format!("{}: {e}; give a PEM file (-----BEGIN …-----)", what.display()));
+    let bad = |what: &std::path::Path, e: String| {
+        if what.is_file() {
+            ShareError::Invalid(format!("{}: {e}; give a PEM file (-----BEGIN …-----)", what.display()))
+        } else {
+            ShareError::Invalid(format!("{}: no such file", what.display()))
+        }
+    };
     let chain = CertificateDer::pem_file_iter(cert).map_err(|e| bad(cert, e.to_string()))?.collect::<Result<Vec<_>, _>>().map_err(|e| bad(cert, e.to_string()))?;
     if chain.is_empty() {
         return Err(bad(cert, "no certificate in it".into()));

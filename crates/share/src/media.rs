@@ -62,6 +62,21 @@ fn mapped(path: &Path, file: &std::fs::File, meta: &std::fs::Metadata) -> Option
     Some(bytes)
 }
 
+/// How much of a response is read in by [`respond`] itself (on the caller's thread, the
+/// blocking pool in the server): a media element's ranges are smaller than this, so a cold
+/// file's disk reads happen there and not while the async worker writes the body. The rest
+/// of a longer response (a whole-file download) is read as it is sent.
+const PREFAULT: usize = 8 << 20;
+
+/// Touches each page of the first [`PREFAULT`] bytes of `body`, so they are in memory.
+fn prefault(body: &Bytes) {
+    let mut sum = 0u8;
+    for i in (0..body.len().min(PREFAULT)).step_by(4096) {
+        sum = sum.wrapping_add(body[i]);
+    }
+    std::hint::black_box(sum);
+}
+
 /// The longest Range header that is looked at, and the most ranges in it.
 const MAX_RANGE_HEADER: usize = 200;
 const MAX_RANGES: usize = 4;
@@ -126,7 +141,9 @@ pub fn respond(path: &Path, headers: &HeaderMap) -> Option<Response> {
     } else {
         // A file replaced between the stat and the map is a different length: not sliced.
         let all = mapped(path, &file, &meta).filter(|b| b.len() as u64 == len)?;
-        all.slice(span.start as usize..span.end as usize)
+        let body = all.slice(span.start as usize..span.end as usize);
+        prefault(&body);
+        body
     };
     Some((status, h, Body::from(body)).into_response())
 }

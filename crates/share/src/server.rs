@@ -42,7 +42,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::feedback::Feedback;
 use crate::listen::{ClientAddr, Limits, TlsAcceptor};
 use crate::page::{self, esc, PageUrls, PLAYER_CSS, PLAYER_JS};
-use crate::store::{new_token, Share, ShareStore};
+use crate::store::{new_token, Attempt, Share, ShareStore};
 use crate::ShareError;
 
 /// How long a right password keeps a browser in (the cookie's Max-Age).
@@ -78,7 +78,9 @@ impl AppState {
 
 /// Runs a handler's work on the blocking pool: every handler reads SQLite or files (and a
 /// page also the recording's metadata), which must not hold an async worker — a slow disk or
-/// a store busy with a concurrent `reel share` would stall every viewer on that worker.
+/// a store busy with a concurrent `reel share` would stall every viewer on that worker. Media
+/// bodies are memory maps whose first 8 MiB are read in here (`media::respond`); only the
+/// rest of a longer response is read while the worker sends it.
 async fn off(st: AppState, f: impl FnOnce(&Inner) -> Response + Send + 'static) -> Response {
     tokio::task::spawn_blocking(move || f(&st.0)).await.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
@@ -121,36 +123,62 @@ fn cache_policy(share: &Share, mut r: Response) -> Response {
     r
 }
 
-/// The share (if valid and unlocked) and the recording's folder and metadata.
-fn resolve(st: &Inner, token: &str, headers: &HeaderMap) -> Option<(Share, PathBuf, reel_library::Meta)> {
-    let share = st.store.valid(token)?;
-    if !unlocked(st, &share, headers) {
-        return None;
+/// 503 with a moment to wait: the store did not answer in time (never a 404, which would say
+/// the link is gone).
+fn busy() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::RETRY_AFTER, "1")], "The server is busy; try again in a moment.\n")
+        .into_response()
+}
+
+/// The link `token` opens (valid: not revoked, not expired), or the answer to give instead.
+// The error is the HTTP response itself, answered at once: boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
+fn link(st: &Inner, token: &str) -> Result<Share, Response> {
+    match st.store.lookup(token) {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(not_found()),
+        Err(_) => Err(busy()),
     }
-    let (entry, meta) = st.library.show(&share.recording_id).ok()?;
-    let dir = entry.path.parent()?.to_path_buf();
-    Some((share, dir, meta?))
+}
+
+/// The share (valid and unlocked) and the recording's folder and metadata.
+#[allow(clippy::result_large_err)]
+fn resolve(st: &Inner, token: &str, headers: &HeaderMap) -> Result<(Share, PathBuf, reel_library::Meta), Response> {
+    let share = link(st, token)?;
+    if !unlocked(st, &share, headers) {
+        return Err(not_found());
+    }
+    let Ok((entry, Some(meta))) = st.library.show(&share.recording_id) else { return Err(not_found()) };
+    let dir = entry.path.parent().ok_or_else(not_found)?.to_path_buf();
+    Ok((share, dir, meta))
 }
 
 /// The share (if valid and unlocked) and the recording's folder, without reading its metadata:
 /// the hot path of every media range request. The folder comes from the library's root and the
 /// id stored with the share (never from the request).
-fn resolve_dir(st: &Inner, token: &str, headers: &HeaderMap) -> Option<(Share, PathBuf)> {
-    let share = st.store.valid(token)?;
+#[allow(clippy::result_large_err)]
+fn resolve_dir(st: &Inner, token: &str, headers: &HeaderMap) -> Result<(Share, PathBuf), Response> {
+    let share = link(st, token)?;
     if !unlocked(st, &share, headers) || share.recording_id.contains(['/', '\\']) || share.recording_id.starts_with('.') {
-        return None;
+        return Err(not_found());
     }
     let dir = st.library.root().join("recordings").join(&share.recording_id);
-    Some((share, dir))
+    Ok((share, dir))
 }
 
 async fn page(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
     off(st, move |st| {
-        let Some(share) = st.store.valid(&token) else { return not_found() };
+        let share = match link(st, &token) {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
         if !unlocked(st, &share, &headers) {
             return cache_policy(&share, password_page(&token, None, StatusCode::OK));
         }
-        let Some((share, dir, meta)) = resolve(st, &token, &headers) else { return not_found() };
+        let (share, dir, meta) = match resolve(st, &token, &headers) {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
         let feedback = st.store.link_feedback(&share).unwrap_or_default();
         let captions = dir.join("captions.vtt").is_file();
         cache_policy(&share, Html(share_page(&token, &share, &meta, &st.base_url, captions, &feedback)).into_response())
@@ -210,7 +238,11 @@ struct Unlock {
 async fn unlock(State(st): State<AppState>, UrlPath(token): UrlPath<String>, client: Option<axum::Extension<ClientAddr>>, Form(f): Form<Unlock>) -> Response {
     let inner = st.0.clone();
     let tok = token.clone();
-    let Ok(Some(share)) = tokio::task::spawn_blocking(move || inner.store.valid(&tok)).await else { return not_found() };
+    let share = match tokio::task::spawn_blocking(move || link(&inner, &tok).map_err(Box::new)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(r)) => return *r,
+        Err(_) => return busy(),
+    };
     if !share.has_password {
         return Redirect::to(&format!("/v/{token}")).into_response();
     }
@@ -224,7 +256,7 @@ async fn unlock(State(st): State<AppState>, UrlPath(token): UrlPath<String>, cli
     // burst of guesses queues instead of exhausting memory.
     static VERIFY: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
     let Ok(_permit) = VERIFY.acquire().await else { return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response() };
-    let outcome: Result<bool, i64> = tokio::task::spawn_blocking(move || {
+    let outcome: Result<bool, Attempt> = tokio::task::spawn_blocking(move || {
         inner.store.password_attempt(&id, &client)?;
         let ok = inner.store.check_password(&id, &pw);
         if ok {
@@ -233,9 +265,10 @@ async fn unlock(State(st): State<AppState>, UrlPath(token): UrlPath<String>, cli
         Ok(ok)
     })
     .await
-    .unwrap_or(Ok(false));
+    .unwrap_or(Err(Attempt::Busy));
     match outcome {
-        Err(wait) => {
+        Err(Attempt::Busy) => return busy(),
+        Err(Attempt::Wait(wait)) => {
             let msg = format!("Too many wrong passwords. Try again in {}.", if wait >= 120 { format!("{} minutes", (wait + 59) / 60) } else { format!("{wait} seconds") });
             return cache_policy(&share, password_page(&token, Some(&msg), StatusCode::TOO_MANY_REQUESTS));
         }
@@ -273,7 +306,10 @@ fn media_element_fetch(headers: &HeaderMap) -> bool {
 
 /// Serves one of the recording's own files with ranges; `attachment` adds a download name.
 fn file(st: &Inner, token: &str, headers: &HeaderMap, name: &str, attachment: bool) -> Response {
-    let Some((share, dir)) = resolve_dir(st, token, headers) else { return not_found() };
+    let (share, dir) = match resolve_dir(st, token, headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     if share.no_download && (attachment || (name == "video.mp4" && !media_element_fetch(headers))) {
         return cache_policy(
             &share,
@@ -346,7 +382,11 @@ fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) 
 
 async fn feedback_get(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
     off(st, move |st| {
-        let Some(share) = st.store.valid(&token).filter(|s| unlocked(st, s, &headers)) else { return not_found() };
+        let share = match link(st, &token) {
+            Ok(s) if unlocked(st, &s, &headers) => s,
+            Ok(_) => return not_found(),
+            Err(r) => return r,
+        };
         match st.store.link_feedback(&share) {
             Ok(f) => cache_policy(&share, json_response(StatusCode::OK, &f)),
             Err(e) => share_error(e),
@@ -392,7 +432,10 @@ where
     R: serde::Serialize,
 {
     off(st, move |st| {
-        let Some((share, _, meta)) = resolve(st, &token, &headers) else { return not_found() };
+        let (share, _, meta) = match resolve(st, &token, &headers) {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
         let input: T = match parse_json(&headers, &body) {
             Ok(v) => v,
             Err(r) => return r,
@@ -426,7 +469,10 @@ async fn view_post(State(st): State<AppState>, UrlPath(token): UrlPath<String>, 
 
 async fn chapters_vtt(State(st): State<AppState>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
     off(st, move |st| {
-        let Some((share, _, meta)) = resolve(st, &token, &headers) else { return not_found() };
+        let (share, _, meta) = match resolve(st, &token, &headers) {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
         cache_policy(&share, ([(header::CONTENT_TYPE, "text/vtt; charset=utf-8")], reel_library::vtt::chapters_vtt(&meta.chapters)).into_response())
     })
     .await

@@ -71,11 +71,22 @@ pub struct ShareOptions {
 }
 
 pub struct ShareStore {
-    /// Every write, and the password checks (one transaction each).
-    db: Mutex<Connection>,
-    /// Read-only connections for the serving path, taken round-robin.
+    /// Read-only connections for the serving path, taken round-robin. Declared before the
+    /// writer so they close first: the last connection to close checkpoints the WAL, and a
+    /// read-only one cannot.
     readers: Vec<Mutex<Connection>>,
+    /// Every write, and the password attempts (one transaction each).
+    db: Mutex<Connection>,
     next_reader: std::sync::atomic::AtomicUsize,
+}
+
+/// Why a password attempt cannot be taken now.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Attempt {
+    /// Too many wrong ones: wait this many seconds.
+    Wait(i64),
+    /// The store did not answer in time: try again in a moment (not counted).
+    Busy,
 }
 
 /// Wrong passwords a client may make on a link before it has to wait.
@@ -188,13 +199,13 @@ fn has_column(db: &Connection, table: &str, column: &str) -> rusqlite::Result<bo
 
 /// Stores made before tokens were hashed (a `shares` table with the tokens themselves): each
 /// link moves to `links` under its token's hash, with its comments, reactions and password
-/// counters, in one transaction (a crash leaves the old store whole). Deleted pages are
-/// zeroed and the WAL emptied, so the old tokens do not linger in the file.
+/// counters, in one transaction (a crash leaves the old store whole). Then the file is
+/// rewritten (VACUUM) and the WAL emptied, so no old token lingers in a free page, including
+/// rows the old store deleted long ago.
 fn migrate(db: &mut Connection) -> Result<(), ShareError> {
     if !has_table(db, "shares").map_err(store_err)? {
         return Ok(());
     }
-    db.pragma_update(None, "secure_delete", "ON").map_err(store_err)?;
     let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(store_err)?;
     // Another process may have migrated while this one waited for the lock.
     if has_table(&tx, "shares").map_err(store_err)? {
@@ -203,34 +214,48 @@ fn migrate(db: &mut Connection) -> Result<(), ShareError> {
             let rows = st.query_map([], |r| r.get(0)).map_err(store_err)?;
             rows.collect::<Result<_, _>>().map_err(store_err)?
         };
+        // One map from token to id, then one statement per table (not one per link).
+        tx.execute_batch("CREATE TEMP TABLE token_map(token TEXT PRIMARY KEY, id TEXT NOT NULL)").map_err(store_err)?;
+        for t in &tokens {
+            tx.execute("INSERT OR IGNORE INTO token_map(token, id) VALUES (?1, ?2)", params![t, link_id(t)]).map_err(store_err)?;
+        }
         for table in ["comments", "reactions", "password_failures", "password_events"] {
-            if has_table(&tx, table).map_err(store_err)? && has_column(&tx, table, "token").map_err(store_err)? {
+            if !has_table(&tx, table).map_err(store_err)? {
+                continue;
+            }
+            if has_column(&tx, table, "token").map_err(store_err)? {
                 tx.execute_batch(&format!("ALTER TABLE {table} RENAME COLUMN token TO link")).map_err(store_err)?;
             }
+            tx.execute_batch(&format!("UPDATE {table} SET link = (SELECT id FROM token_map WHERE token = {table}.link) WHERE link IN (SELECT token FROM token_map)"))
+                .map_err(store_err)?;
         }
+        tx.execute_batch(
+            "DROP INDEX IF EXISTS password_events_token;
+             DROP INDEX IF EXISTS shares_recording;",
+        )
+        .map_err(store_err)?;
         tx.execute_batch(SCHEMA).map_err(store_err)?;
-        for t in &tokens {
-            let id = link_id(t);
-            tx.execute(
-                "INSERT OR IGNORE INTO links(id, recording_id, created, expires, password_hash, no_download, default_speed, revoked)
-                 SELECT ?2, recording_id, created, expires, password_hash, no_download, default_speed, revoked FROM shares WHERE token = ?1",
-                params![t, id],
-            )
-            .map_err(store_err)?;
-            for table in ["comments", "reactions", "password_failures", "password_events"] {
-                if has_table(&tx, table).map_err(store_err)? {
-                    tx.execute(&format!("UPDATE {table} SET link = ?2 WHERE link = ?1"), params![t, id]).map_err(store_err)?;
-                }
-            }
-        }
-        tx.execute_batch("DROP TABLE shares").map_err(store_err)?;
+        tx.execute_batch(
+            "INSERT OR IGNORE INTO links(id, recording_id, created, expires, password_hash, no_download, default_speed, revoked)
+             SELECT m.id, s.recording_id, s.created, s.expires, s.password_hash, s.no_download, s.default_speed, s.revoked
+             FROM shares s JOIN token_map m ON m.token = s.token;
+             DROP TABLE shares;
+             DROP TABLE token_map;",
+        )
+        .map_err(store_err)?;
     }
     tx.commit().map_err(store_err)?;
-    let _ = db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    db.execute_batch("VACUUM").map_err(store_err)?;
+    let (busy, _, _): (i64, i64, i64) = db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(store_err)?;
+    if busy != 0 {
+        return Err(ShareError::Store("the old share links were converted, but another Reel holds the store open; close it and run this again".into()));
+    }
     Ok(())
 }
 
-/// Makes the store file (and SQLite's -wal/-shm beside it) owner-only.
+/// Makes the store file (and SQLite's -wal/-shm beside it) owner-only. Created 0600, so the
+/// -wal and -shm SQLite makes take the same mode. A filesystem without Unix permissions (a
+/// FAT drive, some network shares) cannot: the store still works, with a warning.
 fn owner_only(p: &Path) -> Result<(), ShareError> {
     if !p.exists() {
         use std::os::unix::fs::OpenOptionsExt;
@@ -240,7 +265,9 @@ fn owner_only(p: &Path) -> Result<(), ShareError> {
         let f = std::path::PathBuf::from(format!("{}{suffix}", p.display()));
         if let Ok(m) = std::fs::metadata(&f) {
             if m.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).map_err(|e| ShareError::Store(format!("cannot make {} owner-only: {e}", f.display())))?;
+                if let Err(e) = std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)) {
+                    eprintln!("warning: {} could not be made owner-only ({e}); other users of this machine may read it", f.display());
+                }
             }
         }
     }
@@ -269,14 +296,14 @@ impl ShareStore {
         db.execute_batch(SCHEMA).map_err(store_err)?;
         db.execute_batch(feedback::SCHEMA).map_err(store_err)?;
         owner_only(&p)?;
-        let readers = (0..readers.max(1))
+        let readers: Vec<Mutex<Connection>> = (0..readers.max(1))
             .map(|_| {
                 let r = Connection::open_with_flags(&p, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(store_err)?;
                 r.busy_timeout(busy).map_err(store_err)?;
                 Ok(Mutex::new(r))
             })
             .collect::<Result<Vec<_>, ShareError>>()?;
-        Ok(ShareStore { db: Mutex::new(db), readers, next_reader: Default::default() })
+        Ok(ShareStore { readers, db: Mutex::new(db), next_reader: Default::default() })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -331,19 +358,25 @@ impl ShareStore {
     }
 
     /// The link `token` opens, if it may be served now: exists, not revoked, not expired.
+    /// `None` also when the store cannot be read (see [`ShareStore::lookup`]).
     pub fn valid(&self, token: &str) -> Option<Share> {
+        self.lookup(token).ok().flatten()
+    }
+
+    /// As [`ShareStore::valid`], telling "no such link" (`Ok(None)`) from "the store did not
+    /// answer" (`Err`: busy past the timeout, an I/O error), which a server answers with 503,
+    /// not 404.
+    pub fn lookup(&self, token: &str) -> Result<Option<Share>, ShareError> {
         if !is_token(token) {
-            return None;
+            return Ok(None);
         }
         let id = link_id(token);
         // Asked on every media range: the statement is prepared once per connection, and the
         // row read fresh each time so revocation and expiry act at once.
         let db = self.reader();
-        let mut s = db.prepare_cached(VALID_SQL).ok()?.query_row(params![id], row).optional().ok().flatten()?;
+        let found = db.prepare_cached(VALID_SQL).and_then(|mut st| st.query_row(params![id], row).optional()).map_err(store_err)?;
         drop(db);
-        s.token = Some(token.to_string());
-        let live = !s.revoked && s.expires.is_none_or(|e| e > now());
-        live.then_some(s)
+        Ok(found.map(|s| Share { token: Some(token.to_string()), ..s }).filter(|s| !s.revoked && s.expires.is_none_or(|e| e > now())))
     }
 
     /// Takes one password attempt for `client` on the link `id`, or says how many seconds it
@@ -353,10 +386,10 @@ impl ShareStore {
     /// requests sent all at once cannot all slip past the check. A link with `LINK_CEILING`
     /// failures within the last hour from everywhere slows down: clients that already failed
     /// wait until the hour has passed, new ones get one try a second between them all.
-    pub fn password_attempt(&self, id: &str, client: &str) -> Result<(), i64> {
+    pub fn password_attempt(&self, id: &str, client: &str) -> Result<(), Attempt> {
         let mut db = self.lock();
         let now = now();
-        let Ok(tx) = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) else { return Err(1) };
+        let Ok(tx) = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) else { return Err(Attempt::Busy) };
         let mine: Option<(i64, i64)> = tx
             .query_row("SELECT failures, last FROM password_failures WHERE link = ?1 AND client = ?2", params![id, client], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
@@ -384,7 +417,7 @@ impl ShareStore {
         };
         let wait = own.max(link);
         if wait > 0 {
-            return Err(wait);
+            return Err(Attempt::Wait(wait));
         }
         let counted = tx
             .execute(
@@ -395,7 +428,7 @@ impl ShareStore {
             .and_then(|_| tx.execute("INSERT INTO password_events(link, client, at) VALUES (?1, ?2, ?3)", params![id, client, now]));
         match counted.and_then(|_| tx.commit()) {
             Ok(()) => Ok(()),
-            Err(_) => Err(1),
+            Err(_) => Err(Attempt::Busy),
         }
     }
 
@@ -407,11 +440,14 @@ impl ShareStore {
         let _ = db.execute("DELETE FROM password_events WHERE rowid = (SELECT MAX(rowid) FROM password_events WHERE link = ?1 AND client = ?2)", params![id, client]);
     }
 
+    /// Whether `password` opens the link `id`. Fails closed: a link that cannot be read (or is
+    /// gone) opens to no password.
     pub fn check_password(&self, id: &str, password: &str) -> bool {
-        let hash: Option<String> = self.reader().query_row("SELECT password_hash FROM links WHERE id = ?1", params![id], |r| r.get(0)).optional().ok().flatten().flatten();
+        let hash: Result<Option<Option<String>>, _> = self.reader().query_row("SELECT password_hash FROM links WHERE id = ?1", params![id], |r| r.get(0)).optional();
         match hash {
-            Some(h) => PasswordHash::new(&h).is_ok_and(|ph| Argon2::default().verify_password(password.as_bytes(), &ph).is_ok()),
-            None => true,
+            Ok(Some(Some(h))) => PasswordHash::new(&h).is_ok_and(|ph| Argon2::default().verify_password(password.as_bytes(), &ph).is_ok()),
+            Ok(Some(None)) => true,
+            _ => false,
         }
     }
 
@@ -427,7 +463,11 @@ impl ShareStore {
                 return Err(ShareError::Invalid(format!("'{what}' names {matches} links; give more of the id")));
             }
             if matches == 1 {
-                return db.execute("UPDATE links SET revoked = 1 WHERE substr(id, 1, ?2) = ?1 AND revoked = 0", params![id, id.len() as i64]).map_err(store_err);
+                let n = db.execute("UPDATE links SET revoked = 1 WHERE substr(id, 1, ?2) = ?1 AND revoked = 0", params![id, id.len() as i64]).map_err(store_err)?;
+                if n == 0 {
+                    return Err(ShareError::Invalid(format!("the link {} was already revoked", &id[..SHORT_ID.min(id.len())])));
+                }
+                return Ok(n);
             }
         }
         db.execute("UPDATE links SET revoked = 1 WHERE recording_id = ?1 AND revoked = 0", params![what]).map_err(store_err)
@@ -514,6 +554,8 @@ mod tests {
         assert_eq!(st.revoke("rec1").unwrap(), 2);
         assert!(st.valid(&ta).is_none(), "revoked at once");
         assert_eq!(st.revoke(p.short_id()).unwrap(), 1, "by the short id");
+        assert!(st.revoke(p.short_id()).unwrap_err().to_string().contains("already revoked"));
+        assert!(!st.check_password(&"0".repeat(64), "anything"), "an unknown link opens to nothing");
         assert!(st.valid(p.token.as_deref().unwrap()).is_none());
         let q = st.create("rec4", &ShareOptions::default()).unwrap();
         assert_eq!(st.revoke(q.token.as_deref().unwrap()).unwrap(), 1, "by the token");
@@ -531,6 +573,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("shares.sqlite");
         let token = new_token().unwrap();
+        let gone = new_token().unwrap();
         {
             // The store as it was: the token itself as the key, and in every feedback row.
             let db = Connection::open(&p).unwrap();
@@ -551,6 +594,11 @@ mod tests {
             db.execute("INSERT INTO shares(token, recording_id, created, default_speed) VALUES (?1, 'rec', 1, 1.5)", params![token]).unwrap();
             db.execute("INSERT INTO comments(recording_id, token, at_s, name, body, created) VALUES ('rec', ?1, 1.0, 'Ana', 'kept', 2)", params![token]).unwrap();
             db.execute("INSERT INTO password_failures(token, client, failures, last) VALUES (?1, '10.0.0.9', 7, ?2)", params![token, now()]).unwrap();
+            // A row the old store deleted long ago (its hourly pruning): its bytes stayed in a
+            // free page.
+            db.execute("INSERT INTO password_events(token, client, at) VALUES (?1, '10.0.0.8', 1)", params![gone]).unwrap();
+            db.execute("DELETE FROM password_events WHERE token = ?1", params![gone]).unwrap();
+            db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
         }
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         let st = ShareStore::open(d.path()).unwrap();
@@ -558,11 +606,13 @@ mod tests {
         assert_eq!(s.default_speed, 1.5);
         let f = st.link_feedback(&s).unwrap();
         assert_eq!(f.comments.iter().map(|c| c.body.as_str()).collect::<Vec<_>>(), ["kept"], "its comments came along");
-        assert!(st.password_attempt(&s.id, "10.0.0.9").is_err(), "and its password counters");
+        assert!(matches!(st.password_attempt(&s.id, "10.0.0.9"), Err(Attempt::Wait(_))), "and its password counters");
         drop(st);
         for suffix in ["", "-wal"] {
             let bytes = std::fs::read(format!("{}{suffix}", p.display())).unwrap_or_default();
-            assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the token is gone from shares.sqlite{suffix}");
+            for t in [&token, &gone] {
+                assert!(!bytes.windows(t.len()).any(|w| w == t.as_bytes()), "a token is left in shares.sqlite{suffix}");
+            }
         }
         assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600, "made owner-only");
     }
