@@ -97,10 +97,14 @@ fn nginx(dir: &Path, work: &Path) -> Result<Option<(std::process::Child, u16)>> 
     let Some(bin) = bin else { return Ok(None) };
     let port = free_port()?;
     let conf = work.join("nginx.conf");
+    // The library folder is owner-only: nginx's workers must run as this user to read it, as
+    // Reel does (started as root, nginx would otherwise drop to `nobody` and get 403s).
+    // SAFETY: geteuid only reads the process's effective user id.
+    let user = if unsafe { libc::geteuid() } == 0 { "user root;" } else { "" };
     std::fs::write(
         &conf,
         format!(
-            "daemon off; worker_processes 2; pid {w}/nginx.pid; error_log {w}/error.log;\n\
+            "daemon off; {user} worker_processes 2; pid {w}/nginx.pid; error_log {w}/error.log;\n\
              events {{ worker_connections 4096; }}\n\
              http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;\n\
                client_header_timeout 10s; keepalive_timeout 10s;\n\
@@ -115,11 +119,13 @@ fn nginx(dir: &Path, work: &Path) -> Result<Option<(std::process::Child, u16)>> 
     let url = format!("http://127.0.0.1:{port}/video.mp4");
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let t = Instant::now();
-    while agent.get(&url).header("Range", "bytes=0-0").call().is_err() {
-        if t.elapsed() > Duration::from_secs(10) {
-            bail!("nginx did not start (see {}/error.log)", work.display());
+    loop {
+        match agent.get(&url).header("Range", "bytes=0-0").call() {
+            Ok(r) if r.status().as_u16() == 206 => break,
+            Ok(r) => bail!("nginx answers {} for the video, not 206 (see {}/error.log)", r.status(), work.display()),
+            Err(_) if t.elapsed() > Duration::from_secs(10) => bail!("nginx did not start (see {}/error.log)", work.display()),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
     Ok(Some((child, port)))
 }

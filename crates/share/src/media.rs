@@ -32,23 +32,39 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-/// Mappings of recently served files, keyed by path and checked against the file's identity
-/// (device, inode, size, mtime) on every request: mapping and unmapping per range request cost
-/// more than serving it (munmap flushes every thread's TLB). A replaced file has a new inode,
-/// so it is mapped afresh.
 /// A file's identity: device, inode, size, mtime seconds and nanoseconds.
 type FileId = (u64, u64, u64, i64, i64);
-static MAPS: Mutex<Option<HashMap<PathBuf, (FileId, Bytes)>>> = Mutex::new(None);
+
+/// A recently served file: its identity, its mapping, and the validation epoch at which it
+/// was last seen to be so on disk (see [`respond_cached`]).
+struct Mapped {
+    id: FileId,
+    mtime: Option<std::time::SystemTime>,
+    bytes: Bytes,
+    epoch: u64,
+}
+
+/// Mappings of recently served files, keyed by path and checked against the file's identity
+/// (device, inode, size, mtime) whenever the file is opened: mapping and unmapping per range
+/// request cost more than serving it (munmap flushes every thread's TLB). A replaced file has
+/// a new inode, so it is mapped afresh.
+static MAPS: Mutex<Option<HashMap<PathBuf, Mapped>>> = Mutex::new(None);
 const MAX_MAPS: usize = 64;
 
-/// The mapping of `file` (opened at `path`, described by `meta` from that same open file).
-fn mapped(path: &Path, file: &std::fs::File, meta: &std::fs::Metadata) -> Option<Bytes> {
-    let id = (meta.dev(), meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec());
+fn file_id(meta: &std::fs::Metadata) -> FileId {
+    (meta.dev(), meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec())
+}
+
+/// The mapping of `file` (opened at `path`, described by `meta` from that same open file),
+/// recorded as seen at `epoch`.
+fn mapped(path: &Path, file: &std::fs::File, meta: &std::fs::Metadata, epoch: u64) -> Option<Bytes> {
+    let id = file_id(meta);
     let mut maps = MAPS.lock().unwrap_or_else(|p| p.into_inner());
     let maps = maps.get_or_insert_with(HashMap::new);
-    if let Some((known, bytes)) = maps.get(path) {
-        if *known == id {
-            return Some(bytes.clone());
+    if let Some(m) = maps.get_mut(path) {
+        if m.id == id {
+            m.epoch = m.epoch.max(epoch);
+            return Some(m.bytes.clone());
         }
     }
     // SAFETY: the mapping is read-only and the library never truncates or rewrites a media
@@ -58,8 +74,31 @@ fn mapped(path: &Path, file: &std::fs::File, meta: &std::fs::Metadata) -> Option
     if maps.len() >= MAX_MAPS {
         maps.clear();
     }
-    maps.insert(path.to_path_buf(), (id, bytes.clone()));
+    maps.insert(path.to_path_buf(), Mapped { id, mtime: meta.modified().ok(), bytes: bytes.clone(), epoch });
     Some(bytes)
+}
+
+/// Forgets mapped files that changed on disk (replaced, removed) since they were mapped, and
+/// says whether there were any: what a server's watcher asks a few times a second, off the
+/// async workers.
+pub fn forget_changed_files() -> bool {
+    let known: Vec<(PathBuf, FileId)> = {
+        let maps = MAPS.lock().unwrap_or_else(|p| p.into_inner());
+        maps.as_ref().map(|m| m.iter().map(|(p, v)| (p.clone(), v.id)).collect()).unwrap_or_default()
+    };
+    let changed: Vec<(PathBuf, FileId)> = known.into_iter().filter(|(p, id)| std::fs::metadata(p).map(|m| file_id(&m) != *id).unwrap_or(true)).collect();
+    if changed.is_empty() {
+        return false;
+    }
+    let mut maps = MAPS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(m) = maps.as_mut() {
+        for (p, id) in &changed {
+            if m.get(p).is_some_and(|v| v.id == *id) {
+                m.remove(p);
+            }
+        }
+    }
+    true
 }
 
 /// How much of a response is read in by [`respond`] itself (on the caller's thread, the
@@ -82,13 +121,44 @@ const MAX_RANGE_HEADER: usize = 200;
 const MAX_RANGES: usize = 4;
 
 /// Answers a GET (or HEAD) for `path` with ranges and validators; `None` when it is not there.
+/// Opens and maps the file: blocking work.
 pub fn respond(path: &Path, headers: &HeaderMap) -> Option<Response> {
+    respond_at(path, headers, 0)
+}
+
+/// As [`respond`], recording that the file was seen on disk at validation `epoch`.
+pub fn respond_at(path: &Path, headers: &HeaderMap, epoch: u64) -> Option<Response> {
     // One open file gives the validators and the bytes: a file replaced meanwhile cannot mix
     // new bytes with old validators.
     let file = std::fs::File::open(path).ok()?;
     let meta = file.metadata().ok().filter(|m| m.is_file())?;
     let len = meta.len();
-    let mtime = meta.modified().ok();
+    let bytes = if len == 0 {
+        Bytes::new()
+    } else {
+        // A file replaced between the stat and the map is a different length: not served.
+        mapped(path, &file, &meta, epoch).filter(|b| b.len() as u64 == len)?
+    };
+    let r = build(path, headers, bytes, meta.modified().ok());
+    Some(r)
+}
+
+/// Answers from memory alone, with no system call: when `path` was mapped and seen unchanged
+/// on disk at validation `epoch` (the server's watcher moves the epoch on when any mapped
+/// file changes). `None`: not known at this epoch; ask [`respond_at`] (off the async workers).
+/// Pages of a recently served file are in memory; the range is touched here all the same.
+pub fn respond_cached(path: &Path, headers: &HeaderMap, epoch: u64) -> Option<Response> {
+    let (bytes, mtime) = {
+        let maps = MAPS.lock().unwrap_or_else(|p| p.into_inner());
+        let m = maps.as_ref()?.get(path).filter(|m| m.epoch == epoch && epoch != 0)?;
+        (m.bytes.clone(), m.mtime)
+    };
+    Some(build(path, headers, bytes, mtime))
+}
+
+/// The response for the whole file `bytes` (modified at `mtime`): validators, ranges.
+fn build(path: &Path, headers: &HeaderMap, bytes: Bytes, mtime: Option<std::time::SystemTime>) -> Response {
+    let len = bytes.len() as u64;
     let mtime_ns = mtime.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
     let etag = format!("\"{len:x}-{mtime_ns:x}\"");
     let last_modified = mtime.map(httpdate::fmt_http_date);
@@ -104,7 +174,7 @@ pub fn respond(path: &Path, headers: &HeaderMap) -> Option<Response> {
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(inm) = text(header::IF_NONE_MATCH) {
         if inm.trim() == "*" || inm.split(',').any(|t| t.trim().trim_start_matches("W/") == etag) {
-            return Some((StatusCode::NOT_MODIFIED, h).into_response());
+            return (StatusCode::NOT_MODIFIED, h).into_response();
         }
     }
     // If-Range: the range only while the client's copy is still this file.
@@ -131,21 +201,14 @@ pub fn respond(path: &Path, headers: &HeaderMap) -> Option<Response> {
                     if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
                         h.insert(header::CONTENT_RANGE, v);
                     }
-                    return Some((StatusCode::RANGE_NOT_SATISFIABLE, h).into_response());
+                    return (StatusCode::RANGE_NOT_SATISFIABLE, h).into_response();
                 }
             }
         }
     }
-    let body = if len == 0 {
-        Bytes::new()
-    } else {
-        // A file replaced between the stat and the map is a different length: not sliced.
-        let all = mapped(path, &file, &meta).filter(|b| b.len() as u64 == len)?;
-        let body = all.slice(span.start as usize..span.end as usize);
-        prefault(&body);
-        body
-    };
-    Some((status, h, Body::from(body)).into_response())
+    let body = bytes.slice(span.start as usize..span.end as usize);
+    prefault(&body);
+    (status, h, Body::from(body)).into_response()
 }
 
 #[cfg(test)]

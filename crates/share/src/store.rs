@@ -78,6 +78,9 @@ pub struct ShareStore {
     /// Every write, and the password attempts (one transaction each).
     db: Mutex<Connection>,
     next_reader: std::sync::atomic::AtomicUsize,
+    /// A connection of its own and the `data_version` it last read ([`ShareStore::changed`]).
+    watch: Mutex<Option<(Connection, i64)>>,
+    path: std::path::PathBuf,
 }
 
 /// Why a password attempt cannot be taken now.
@@ -303,7 +306,7 @@ impl ShareStore {
                 Ok(Mutex::new(r))
             })
             .collect::<Result<Vec<_>, ShareError>>()?;
-        Ok(ShareStore { readers, db: Mutex::new(db), next_reader: Default::default() })
+        Ok(ShareStore { readers, db: Mutex::new(db), next_reader: Default::default(), watch: Mutex::new(None), path: p })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -319,6 +322,30 @@ impl ShareStore {
         }
         let i = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.readers.len();
         self.readers[i].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether anything was committed to the store (by any connection or process) since the
+    /// last call; true on the first call and when the store cannot be read.
+    pub fn changed(&self) -> bool {
+        let mut w = self.watch.lock().unwrap_or_else(|p| p.into_inner());
+        if w.is_none() {
+            match Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX) {
+                Ok(c) => *w = Some((c, i64::MIN)),
+                Err(_) => return true,
+            }
+        }
+        let Some((conn, last)) = w.as_mut() else { return true };
+        match conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)) {
+            Ok(v) if v == *last => false,
+            Ok(v) => {
+                *last = v;
+                true
+            }
+            Err(_) => {
+                *w = None;
+                true
+            }
+        }
     }
 
     /// Makes a link; the returned share is the only place its token appears.
