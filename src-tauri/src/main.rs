@@ -57,9 +57,10 @@ async fn release_devices(app: State<'_, App>) -> Api<()> {
     .await
 }
 
+/// Reads the state folder: off the main thread, as every command that touches the disk.
 #[tauri::command]
-fn interrupted() -> Vec<reel_app::session::Session> {
-    reel_app::interrupted_recordings()
+async fn interrupted() -> Api<Vec<reel_app::session::Session>> {
+    blocking(|| Ok(reel_app::interrupted_recordings())).await
 }
 
 /// Finishes every interrupted recording; those meant for the library join it at once.
@@ -115,9 +116,11 @@ fn pause_recording(app: State<'_, App>, pause: bool) -> Api<()> {
     app.studio.pause(pause)
 }
 
+/// May load a slide: off the main thread.
 #[tauri::command]
-fn stage_command(app: State<'_, App>, line: String) -> Api<()> {
-    app.studio.command(&line)
+async fn stage_command(app: State<'_, App>, line: String) -> Api<()> {
+    let studio = app.studio.clone();
+    blocking(move || studio.command(&line)).await
 }
 
 /// Draining and finalizing blocks: on a blocking thread, not an async worker.
@@ -134,38 +137,45 @@ async fn discard_recording(app: State<'_, App>) -> Api<()> {
 }
 
 #[tauri::command]
-fn library_list(app: State<'_, App>) -> Api<Vec<reel_app::Entry>> {
-    Ok(app.studio.library().list()?)
+async fn library_list(app: State<'_, App>) -> Api<Vec<reel_app::Entry>> {
+    let studio = app.studio.clone();
+    blocking(move || Ok(studio.library().list()?)).await
 }
 
 #[tauri::command]
-fn library_search(app: State<'_, App>, query: String) -> Api<Vec<reel_app::Hit>> {
-    Ok(app.studio.library().search(&query, 200)?)
+async fn library_search(app: State<'_, App>, query: String) -> Api<Vec<reel_app::Hit>> {
+    let studio = app.studio.clone();
+    blocking(move || Ok(studio.library().search(&query, 200)?)).await
 }
 
 #[tauri::command]
-fn recording(app: State<'_, App>, id: String) -> Api<serde_json::Value> {
-    app.studio.recording(&id)
+async fn recording(app: State<'_, App>, id: String) -> Api<serde_json::Value> {
+    let studio = app.studio.clone();
+    blocking(move || studio.recording(&id)).await
 }
 
 #[tauri::command]
-fn rename(app: State<'_, App>, id: String, title: String) -> Api<reel_app::Meta> {
-    Ok(app.studio.library().rename(&id, &title)?)
+async fn rename(app: State<'_, App>, id: String, title: String) -> Api<reel_app::Meta> {
+    let studio = app.studio.clone();
+    blocking(move || Ok(studio.library().rename(&id, &title)?)).await
 }
 
 #[tauri::command]
-fn describe(app: State<'_, App>, id: String, text: String) -> Api<reel_app::Meta> {
-    Ok(app.studio.library().describe(&id, &text)?)
+async fn describe(app: State<'_, App>, id: String, text: String) -> Api<reel_app::Meta> {
+    let studio = app.studio.clone();
+    blocking(move || Ok(studio.library().describe(&id, &text)?)).await
 }
 
 #[tauri::command]
-fn delete(app: State<'_, App>, id: String) -> Api<String> {
-    reel_app::delete_recording(app.studio.library(), &id)
+async fn delete(app: State<'_, App>, id: String) -> Api<String> {
+    let studio = app.studio.clone();
+    blocking(move || reel_app::delete_recording(studio.library(), &id)).await
 }
 
 #[tauri::command]
-fn restore(app: State<'_, App>, name: String) -> Api<String> {
-    Ok(app.studio.library().restore(&name)?)
+async fn restore(app: State<'_, App>, name: String) -> Api<String> {
+    let studio = app.studio.clone();
+    blocking(move || Ok(studio.library().restore(&name)?)).await
 }
 
 /// Makes a link (the password's argon2 hash takes a moment: off the main thread).
@@ -176,8 +186,9 @@ async fn share_link(app: State<'_, App>, id: String, password: Option<String>, e
 }
 
 #[tauri::command]
-fn s3_keys(app: State<'_, App>) -> Option<String> {
-    app.studio.s3_keys()
+async fn s3_keys(app: State<'_, App>) -> Api<Option<String>> {
+    let studio = app.studio.clone();
+    blocking(move || Ok(studio.s3_keys())).await
 }
 
 /// Stores S3 keys in an owner-only file; returns the hint shown in place of the secret.
@@ -194,8 +205,9 @@ async fn s3_keys_forget(app: State<'_, App>) -> Api<()> {
 }
 
 #[tauri::command]
-fn trash_list(app: State<'_, App>) -> Vec<reel_app::studio::TrashItem> {
-    app.studio.trash_list()
+async fn trash_list(app: State<'_, App>) -> Api<Vec<reel_app::studio::TrashItem>> {
+    let studio = app.studio.clone();
+    blocking(move || Ok(studio.trash_list())).await
 }
 
 /// Runs a long library job on a blocking thread, reporting progress (0..1) on `progress`.
@@ -248,14 +260,15 @@ async fn filmstrip(app: State<'_, App>, id: String) -> Api<()> {
 }
 
 #[tauri::command]
-fn settings_get() -> reel_app::settings::Settings {
-    reel_app::settings::Settings::load(&reel_app::settings::path())
+async fn settings_get() -> Api<reel_app::settings::Settings> {
+    blocking(|| Ok(reel_app::settings::Settings::load(&reel_app::settings::path()))).await
 }
 
-/// Saves the settings; the library folder and server address apply at the next start.
+/// Saves the settings (durably, and a certificate is loaded to check it); the library
+/// folder and server address apply at the next start.
 #[tauri::command]
-fn settings_set(settings: reel_app::settings::Settings) -> Api<()> {
-    settings.save(&reel_app::settings::path())
+async fn settings_set(settings: reel_app::settings::Settings) -> Api<()> {
+    blocking(move || settings.save(&reel_app::settings::path())).await
 }
 
 fn main() {

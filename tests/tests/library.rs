@@ -252,3 +252,44 @@ fn two_processes_share_one_library() {
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert!(list[0]["title"].as_str().unwrap().starts_with("title "));
 }
+
+/// Files as people have them: every sample format and channel layout of their audio (packed
+/// stereo s16, planar float, 24-bit, 5.1, mono u8) beside H.264, VP9 and MPEG-4 video in MOV,
+/// MKV and MP4, and H.264 with PCM audio (which an MP4 cannot carry as it is). Each imports,
+/// keeps its length and keeps its sound (a 440 Hz tone, not silence).
+#[test]
+fn import_takes_every_audio_format_and_keeps_the_sound() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, vcodec, acodec, extra) in [
+        ("packed-s16-stereo.mov", "mpeg4", "pcm_s16le", &["-ac", "2"][..]),
+        ("planar-float-stereo.mkv", "libvpx-vp9", "aac", &["-ac", "2"][..]),
+        ("s24-stereo.mkv", "libvpx-vp9", "pcm_s24le", &["-ac", "2"][..]),
+        ("surround-5.1.mp4", "mpeg4", "aac", &["-ac", "6"][..]),
+        ("u8-mono.mov", "mpeg4", "pcm_u8", &["-ac", "1"][..]),
+        ("h264-pcm.mov", "libx264", "pcm_s16le", &["-ac", "2"][..]),
+    ] {
+        let src = dir.path().join(name);
+        let st = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25:duration=2", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2"])
+            .args(["-c:v", vcodec, "-c:a", acodec])
+            .args(extra)
+            .args(["-shortest"])
+            .arg(&src)
+            .status()
+            .unwrap();
+        assert!(st.success(), "ffmpeg made {name}");
+        let o = lib_cmd(dir.path()).args(["import", "--json"]).arg(&src).output().unwrap();
+        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        let id = json(&o)["id"].as_str().unwrap().to_string();
+        let video = dir.path().join("lib/recordings").join(&id).join("video.mp4");
+        let probe = ffprobe(&video);
+        let d = f64_of(&probe["format"]["duration"]);
+        assert!((d - 2.0).abs() < 0.3, "{name}: lasts {d} s");
+        assert!(stream(&probe, "audio").is_some(), "{name}: has its audio");
+        // The sound is there: its mean volume is that of the tone, not of silence.
+        let vol = Command::new("ffmpeg").args(["-v", "info", "-i"]).arg(&video).args(["-af", "volumedetect", "-vn", "-f", "null", "-"]).output().unwrap();
+        let text = String::from_utf8_lossy(&vol.stderr);
+        let mean: f64 = text.lines().find_map(|l| l.split("mean_volume:").nth(1)).and_then(|v| v.trim().trim_end_matches(" dB").parse().ok()).unwrap_or(-99.0);
+        assert!(mean > -40.0, "{name}: the tone is kept (mean volume {mean} dB)");
+    }
+}

@@ -175,6 +175,64 @@ impl Iterator for VideoFileReader {
     }
 }
 
+/// Appends the mono mix (the mean of the channels) of a decoded frame to `out`, from any
+/// sample format, packed (interleaved) or planar, with any number of channels: 8-bit unsigned,
+/// 16/32/64-bit signed (24-bit audio arrives as 32), 32/64-bit float. Read from the frame's
+/// bytes with their lengths checked, never indexed past them.
+pub(crate) fn mix_to_mono(f: &frame::Audio, out: &mut Vec<f32>) -> Result<(), String> {
+    use format::sample::Type;
+    use format::Sample as S;
+    let (kind, layout) = match f.format() {
+        S::U8(t) => (0, t),
+        S::I16(t) => (1, t),
+        S::I32(t) => (2, t),
+        S::I64(t) => (3, t),
+        S::F32(t) => (4, t),
+        S::F64(t) => (5, t),
+        S::None => return Err("the audio has no sample format".into()),
+    };
+    let width = [1usize, 2, 4, 8, 4, 8][kind];
+    let read = |b: &[u8]| -> f32 {
+        match kind {
+            0 => (b[0] as f32 - 128.0) / 128.0,
+            1 => i16::from_ne_bytes([b[0], b[1]]) as f32 / 32768.0,
+            2 => (i32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as f64 / 2_147_483_648.0) as f32,
+            3 => (i64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f64 / 9_223_372_036_854_775_808.0) as f32,
+            4 => f32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+            _ => f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32,
+        }
+    };
+    let ch = (f.channels() as usize).max(1);
+    let n = f.samples();
+    let scale = 1.0 / ch as f32;
+    match layout {
+        Type::Packed => {
+            let d = f.data(0);
+            if d.len() < n * ch * width {
+                return Err(format!("an audio frame holds {} bytes, not the {} its {n} samples need", d.len(), n * ch * width));
+            }
+            out.extend(d[..n * ch * width].chunks_exact(ch * width).map(|frame| frame.chunks_exact(width).map(read).sum::<f32>() * scale));
+        }
+        Type::Planar => {
+            if f.planes() < ch {
+                return Err(format!("an audio frame has {} planes for {ch} channels", f.planes()));
+            }
+            let base = out.len();
+            out.resize(base + n, 0.0);
+            for c in 0..ch {
+                let d = f.data(c);
+                if d.len() < n * width {
+                    return Err(format!("an audio plane holds {} bytes, not the {} its {n} samples need", d.len(), n * width));
+                }
+                for (o, b) in out[base..].iter_mut().zip(d[..n * width].chunks_exact(width)) {
+                    *o += read(b) * scale;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Decodes the best audio stream to mono f32 at its own rate: (samples, rate, start time of the
 /// first sample in seconds).
 pub fn decode_audio_mono(path: &Path) -> Result<(Vec<f32>, u32, f64), CodecError> {
@@ -189,39 +247,13 @@ pub fn decode_audio_mono(path: &Path) -> Result<(Vec<f32>, u32, f64), CodecError
     let mut start: Option<f64> = None;
     let mut rate = 0;
     let mut f = frame::Audio::empty();
-    let take = |f: &frame::Audio, out: &mut Vec<f32>, start: &mut Option<f64>, rate: &mut u32| {
+    let take = |f: &frame::Audio, out: &mut Vec<f32>, start: &mut Option<f64>, rate: &mut u32| -> Result<(), CodecError> {
         *rate = f.rate();
         if start.is_none() {
             let pts = f.timestamp().or(f.pts()).unwrap_or(0);
             *start = Some(pts as f64 * tb.numerator() as f64 / tb.denominator() as f64);
         }
-        let ch = f.channels().max(1) as usize;
-        let n = f.samples();
-        match f.format() {
-            format::Sample::F32(format::sample::Type::Planar) => {
-                for i in 0..n {
-                    out.push((0..ch).map(|c| f.plane::<f32>(c)[i]).sum::<f32>() / ch as f32);
-                }
-            }
-            format::Sample::F32(format::sample::Type::Packed) => {
-                let d = f.plane::<f32>(0);
-                for i in 0..n {
-                    out.push(d[i * ch..(i + 1) * ch].iter().sum::<f32>() / ch as f32);
-                }
-            }
-            format::Sample::I16(format::sample::Type::Planar) => {
-                for i in 0..n {
-                    out.push((0..ch).map(|c| f.plane::<i16>(c)[i] as f32 / 32768.0).sum::<f32>() / ch as f32);
-                }
-            }
-            format::Sample::I16(format::sample::Type::Packed) => {
-                let d = f.plane::<i16>(0);
-                for i in 0..n {
-                    out.push(d[i * ch..(i + 1) * ch].iter().map(|&s| s as f32 / 32768.0).sum::<f32>() / ch as f32);
-                }
-            }
-            _ => {}
-        }
+        mix_to_mono(f, out).map_err(|reason| CodecError::Invalid { path: path.to_path_buf(), reason })
     };
     let mut p = Packet::empty();
     loop {
@@ -229,7 +261,7 @@ pub fn decode_audio_mono(path: &Path) -> Result<(Vec<f32>, u32, f64), CodecError
             Ok(()) if p.stream() == idx => {
                 if dec.send_packet(&p).is_ok() {
                     while dec.receive_frame(&mut f).is_ok() {
-                        take(&f, &mut out, &mut start, &mut rate);
+                        take(&f, &mut out, &mut start, &mut rate)?;
                     }
                 }
             }
@@ -240,7 +272,7 @@ pub fn decode_audio_mono(path: &Path) -> Result<(Vec<f32>, u32, f64), CodecError
     }
     let _ = dec.send_eof();
     while dec.receive_frame(&mut f).is_ok() {
-        take(&f, &mut out, &mut start, &mut rate);
+        take(&f, &mut out, &mut start, &mut rate)?;
     }
     Ok((out, rate, start.unwrap_or(0.0)))
 }
@@ -248,4 +280,60 @@ pub fn decode_audio_mono(path: &Path) -> Result<(Vec<f32>, u32, f64), CodecError
 /// Whether a decoded frame uses the full 0–255 range (JPEG-style) rather than video's 16–235.
 fn full_range(f: &frame::Video) -> bool {
     matches!(f.format(), format::Pixel::YUVJ420P | format::Pixel::YUVJ422P | format::Pixel::YUVJ444P) || f.color_range() == ff::color::Range::JPEG
+}
+
+#[cfg(test)]
+mod mono_tests {
+    use super::*;
+    use ff::ChannelLayout;
+    use format::sample::Type;
+
+    fn frame(fmt: format::Sample, layout: ChannelLayout, samples: usize) -> frame::Audio {
+        init();
+        frame::Audio::new(fmt, samples, layout)
+    }
+
+    #[test]
+    fn every_sample_format_packed_or_planar_mixes_to_the_mean_of_its_channels() {
+        // Packed stereo s16: L = 0.5, R = -0.25 → 0.125; the panic of old was here.
+        let mut f = frame(format::Sample::I16(Type::Packed), ChannelLayout::STEREO, 3);
+        for b in f.data_mut(0).chunks_exact_mut(4).take(3) {
+            b[..2].copy_from_slice(&16384i16.to_ne_bytes());
+            b[2..].copy_from_slice(&(-8192i16).to_ne_bytes());
+        }
+        let mut out = Vec::new();
+        mix_to_mono(&f, &mut out).unwrap();
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().all(|v| (v - 0.125).abs() < 1e-4), "{out:?}");
+        // Planar float 5.1: every channel 0.6 → 0.6.
+        let mut f = frame(format::Sample::F32(Type::Planar), ChannelLayout::_5POINT1, 4);
+        for c in 0..6 {
+            for b in f.data_mut(c).chunks_exact_mut(4).take(4) {
+                b.copy_from_slice(&0.6f32.to_ne_bytes());
+            }
+        }
+        let mut out = vec![9.0];
+        mix_to_mono(&f, &mut out).unwrap();
+        assert_eq!(out.len(), 5, "appended after what was there");
+        assert!(out[1..].iter().all(|v| (v - 0.6).abs() < 1e-5), "{out:?}");
+        // 24-bit audio as 32-bit packed stereo, mono u8 and packed f64.
+        let mut f = frame(format::Sample::I32(Type::Packed), ChannelLayout::STEREO, 2);
+        for b in f.data_mut(0).chunks_exact_mut(4).take(4) {
+            b.copy_from_slice(&(1i32 << 30).to_ne_bytes());
+        }
+        let mut out = Vec::new();
+        mix_to_mono(&f, &mut out).unwrap();
+        assert!(out.iter().all(|v| (v - 0.5).abs() < 1e-5), "{out:?}");
+        let mut f = frame(format::Sample::U8(Type::Packed), ChannelLayout::MONO, 2);
+        f.data_mut(0)[..2].copy_from_slice(&[192, 64]);
+        let mut out = Vec::new();
+        mix_to_mono(&f, &mut out).unwrap();
+        assert_eq!(out, [0.5, -0.5]);
+        let mut f = frame(format::Sample::F64(Type::Packed), ChannelLayout::STEREO, 1);
+        f.data_mut(0)[..8].copy_from_slice(&1.0f64.to_ne_bytes());
+        f.data_mut(0)[8..16].copy_from_slice(&0.0f64.to_ne_bytes());
+        let mut out = Vec::new();
+        mix_to_mono(&f, &mut out).unwrap();
+        assert_eq!(out, [0.5]);
+    }
 }

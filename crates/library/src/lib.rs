@@ -643,11 +643,22 @@ impl Library {
         let (_, job) = self.job_dir("import")?;
         let out = job.join("video.mp4");
         let seg = [Segment { path: file.to_path_buf(), start: 0.0, end: info.duration_s }];
-        let r = if info.video_codec == "h264" {
-            edit::splice(&seg, &out, &[], progress).map(|_| ())
-        } else {
-            let fps = reel_media::Fps::new((info.fps.round() as u32).clamp(1, 60)).map_err(|e| LibraryError::Invalid(e.to_string()))?;
+        let fps = reel_media::Fps::new((info.fps.round() as u32).clamp(1, 60)).map_err(|e| LibraryError::Invalid(e.to_string()))?;
+        let reencode = |progress: edit::Progress<'_>| {
             edit::export(&seg, &out, &ExportOptions { speed: 1.0, size: None, fps, preset: reel_codec::Preset::offline() }, &[], progress).map(|_| ())
+        };
+        let r = if info.video_codec == "h264" {
+            // H.264 is copied as it is; when its audio cannot go into an MP4 as it is (PCM,
+            // for one), the whole file is re-encoded instead.
+            match edit::splice(&seg, &out, &[], &mut *progress) {
+                Err(e) if !matches!(&e, CodecError::Invalid { reason, .. } if reason == "cancelled") => {
+                    let _ = std::fs::remove_file(&out);
+                    reencode(progress)
+                }
+                r => r.map(|_| ()),
+            }
+        } else {
+            reencode(progress)
         };
         if let Err(e) = r {
             let _ = std::fs::remove_dir_all(&job);
