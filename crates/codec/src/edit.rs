@@ -465,7 +465,11 @@ fn atomic(dst: &Path, f: impl FnOnce(&Path) -> Result<Finalized, CodecError>) ->
     let tmp = tmp_path(dst);
     match f(&tmp) {
         Ok(mut info) => {
-            std::fs::rename(&tmp, dst).map_err(|source| CodecError::Io { path: dst.to_path_buf(), source })?;
+            // Durable before it replaces anything: the old version is moved away next.
+            if let Err(source) = reel_media::durable::commit(&tmp, dst) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(CodecError::Io { path: dst.to_path_buf(), source });
+            }
             info.bytes = std::fs::metadata(dst).map(|m| m.len()).unwrap_or(0);
             Ok(info)
         }

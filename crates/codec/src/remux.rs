@@ -69,7 +69,12 @@ pub fn finalize(src: &Path, dst: &Path, chapters: &[Chapter], title: Option<&str
     let r = copy(src, &tmp, chapters, title);
     match r {
         Ok(mut info) => {
-            std::fs::rename(&tmp, dst).map_err(|source| CodecError::Io { path: dst.to_path_buf(), source })?;
+            // Synced before the rename and the folder after it: the caller deletes the
+            // crash-safe partial next, so the final file must survive a power cut first.
+            if let Err(source) = reel_media::durable::commit(&tmp, dst) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(CodecError::Io { path: dst.to_path_buf(), source });
+            }
             info.bytes = std::fs::metadata(dst).map(|m| m.len()).unwrap_or(0);
             Ok(info)
         }

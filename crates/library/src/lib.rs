@@ -161,13 +161,9 @@ fn pid_alive(pid: u32) -> bool {
     matches!(state, Some(c) if c != 'Z' && c != 'X')
 }
 
+/// Writes JSON durably (synced temp file of this process's own, rename, synced folder).
 fn write_json_atomic<T: serde::Serialize>(path: &Path, v: &T) -> Result<(), LibraryError> {
-    // A name of this process's own: two processes writing at once must not share a temp file.
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = path.with_extension(format!("json.{}-{n}.tmp", std::process::id()));
-    let json = serde_json::to_vec_pretty(v).map_err(|e| LibraryError::Io { path: path.to_path_buf(), reason: e.to_string() })?;
-    std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| LibraryError::io(path, e))
+    reel_media::durable::write_json(path, v).map_err(|e| LibraryError::io(path, e))
 }
 
 /// Reads a meta.json: Ok(meta), or Err(reason) for a corrupt one.
@@ -488,8 +484,7 @@ impl Library {
         let bytes = std::fs::read(file).map_err(|e| LibraryError::io(file, e))?;
         let text = vtt::normalize_captions(&bytes).map_err(|why| LibraryError::Invalid(format!("{} is not usable as captions: {why}", file.display())))?;
         let dest = self.rec_dir(&id).join("captions.vtt");
-        let tmp = dest.with_extension(format!("vtt.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &dest)).map_err(|e| LibraryError::io(&dest, e))?;
+        reel_media::durable::write(&dest, text.as_bytes()).map_err(|e| LibraryError::io(&dest, e))?;
         Ok(dest)
     }
 
@@ -630,6 +625,9 @@ impl Library {
         let _ = std::fs::remove_file(job.join("title.txt"));
         let dest = self.rec_dir(&id);
         std::fs::rename(job, &dest).map_err(|e| LibraryError::io(&dest, e))?;
+        // The recording's new name in the library survives a power cut before anything that
+        // made it (a partial, a job) is cleaned up.
+        reel_media::durable::sync_parent(&dest).map_err(|e| LibraryError::io(&dest, e))?;
         self.lock().upsert(&meta, "ok")?;
         Ok(self.entry(&id))
     }

@@ -34,9 +34,14 @@ pub fn poster(video: &Path, at: f64, out: &Path, width: u32, height: u32) -> Res
     let f = chosen.ok_or_else(|| LibraryError::Media(format!("{} has no frames", video.display())))?;
     let img = RgbaImage::from_raw(f.width, f.height, f.data.to_vec()).ok_or_else(|| LibraryError::Media("frame size".into()))?;
     let rgb = image::DynamicImage::ImageRgba8(img).into_rgb8();
-    let tmp = out.with_extension("jpg.tmp");
-    rgb.save_with_format(&tmp, image::ImageFormat::Jpeg).map_err(|e| LibraryError::Media(e.to_string()))?;
-    std::fs::rename(&tmp, out).map_err(|e| LibraryError::io(out, e))
+    save_jpeg(&rgb, out)
+}
+
+/// Encodes `rgb` as JPEG into `out`, durably.
+fn save_jpeg(rgb: &image::RgbImage, out: &Path) -> Result<(), LibraryError> {
+    let mut bytes = Vec::new();
+    rgb.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Jpeg).map_err(|e| LibraryError::Media(e.to_string()))?;
+    reel_media::durable::write(out, &bytes).map_err(|e| LibraryError::io(out, e))
 }
 
 /// Writes `preview.gif`: the first `seconds` at a few frames a second, small enough for embeds.
@@ -46,8 +51,7 @@ pub fn preview(video: &Path, seconds: f64, out: &Path, width: u32, height: u32) 
         let size = even_size(width, height, max_w);
         let bytes = render_gif(video, seconds, fps, size)?;
         if bytes.len() <= PREVIEW_MAX_BYTES {
-            let tmp = out.with_extension("gif.tmp");
-            std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, out)).map_err(|e| LibraryError::io(out, e))?;
+            reel_media::durable::write(out, &bytes).map_err(|e| LibraryError::io(out, e))?;
             return Ok(());
         }
     }
@@ -107,10 +111,6 @@ pub fn filmstrip(video: &Path, duration_s: f64, n: u32, out: &Path, width: u32, 
         }
     }
     let rgb = image::DynamicImage::ImageRgba8(strip).into_rgb8();
-    // Two jobs on one recording (a reopen right after a trim) must not share a temp file.
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = out.with_extension(format!("jpg.{}-{n}.tmp", std::process::id()));
-    rgb.save_with_format(&tmp, image::ImageFormat::Jpeg).map_err(|e| LibraryError::Media(e.to_string()))?;
-    std::fs::rename(&tmp, out).map_err(|e| LibraryError::io(out, e))
+    // Two jobs on one recording (a reopen right after a trim) never share a temp file.
+    save_jpeg(&rgb, out)
 }

@@ -9,6 +9,7 @@
 //! placed into constant-frame-rate slots by its stamp.
 
 mod clock;
+pub mod durable;
 mod error_code;
 mod health;
 

@@ -72,7 +72,5 @@ pub(crate) fn random_id() -> Result<String, PublishError> {
 
 /// Writes JSON by rename, so a crash leaves the old file or the new one, never half of one.
 pub(crate) fn write_json_atomic<T: serde::Serialize>(path: &std::path::Path, v: &T) -> Result<(), PublishError> {
-    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-    let bytes = serde_json::to_vec_pretty(v).map_err(|e| PublishError::Io(e.to_string()))?;
-    std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| PublishError::Io(format!("cannot write {}: {e}", path.display())))
+    reel_media::durable::write_json(path, v).map_err(|e| PublishError::Io(format!("cannot write {}: {e}", path.display())))
 }

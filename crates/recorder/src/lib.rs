@@ -477,6 +477,18 @@ impl Recording {
     pub fn start(&self) {
         self.clock.start();
         self.set_state(State::Recording);
+        // The crash-safe partial (a fragmented MP4, playable as it grows) is synced to disk once
+        // a second, so a power cut loses at most about the last second. A thread of its own:
+        // an fsync can take a while on a slow disk and must never hold up the encoder.
+        let (clock, partial) = (self.clock.clone(), self.session.partial.clone());
+        let _ = std::thread::Builder::new().name("reel-sync".into()).spawn(move || {
+            while !clock.is_stopped() {
+                std::thread::sleep(Duration::from_secs(1));
+                if let Ok(f) = std::fs::File::open(&partial) {
+                    let _ = f.sync_data();
+                }
+            }
+        });
     }
 
     pub fn pause(&self) {

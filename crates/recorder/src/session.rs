@@ -61,9 +61,7 @@ impl Session {
         let dir = sessions_dir();
         std::fs::create_dir_all(&dir).map_err(|e| RecordError::Io { path: dir.clone(), reason: e.to_string() })?;
         let path = self.file();
-        let tmp = path.with_extension("json.tmp");
-        let json = serde_json::to_vec_pretty(self).map_err(|e| RecordError::Io { path: path.clone(), reason: e.to_string() })?;
-        std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| RecordError::Io { path: path.clone(), reason: e.to_string() })?;
+        reel_media::durable::write_json(&path, self).map_err(|e| RecordError::Io { path: path.clone(), reason: e.to_string() })?;
         Ok(path)
     }
 

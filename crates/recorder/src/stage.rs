@@ -160,11 +160,9 @@ pub fn chapters(events: &[TimelineEvent], duration_s: f64) -> Vec<Chapter> {
     out
 }
 
-/// Writes the timeline JSON atomically.
+/// Writes the timeline JSON durably.
 pub fn write_timeline(path: &Path, tl: &Timeline) -> Result<(), RecordError> {
-    let tmp = path.with_extension("json.tmp");
-    let json = serde_json::to_vec_pretty(tl).map_err(|e| RecordError::Io { path: path.to_path_buf(), reason: e.to_string() })?;
-    std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| RecordError::Io { path: path.to_path_buf(), reason: e.to_string() })
+    reel_media::durable::write_json(path, tl).map_err(|e| RecordError::Io { path: path.to_path_buf(), reason: e.to_string() })
 }
 
 /// Screen capture on its own thread: keeps only the newest frames (a bounded queue of 2 where a

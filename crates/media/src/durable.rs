@@ -1,0 +1,91 @@
+//! Durable files: what every part of Reel uses to write something the user must not lose
+//! (metadata, settings, sessions, timelines, publish state, the final video).
+//!
+//! Durable means synced: the bytes go to a temporary file of this process's own in the same
+//! folder, the file is synced, renamed over the old one, and the folder is synced, so a power
+//! cut leaves either the old file or the new one, never a torn or empty one — the same order
+//! SQLite's journal and every careful editor use. A file that must never be readable by others
+//! (credentials) is created owner-only from its first byte.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A temporary name beside `path` that no other process, and no other call in this process,
+/// uses at the same moment.
+pub fn temp_beside(path: &Path) -> PathBuf {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+    path.with_file_name(format!(".{name}.{}-{n}.tmp", std::process::id()))
+}
+
+/// Syncs the folder holding `path`, so a rename or a new name in it survives a power cut.
+pub fn sync_parent(path: &Path) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Syncs `tmp` (a complete file), renames it to `path` and syncs the folder.
+pub fn commit(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    std::fs::File::open(tmp)?.sync_all()?;
+    std::fs::rename(tmp, path)?;
+    sync_parent(path)
+}
+
+/// Replaces `path` with `bytes`, durably. The folder is created if missing.
+pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_mode(path, bytes, 0o666)
+}
+
+/// As [`write()`], readable and writable by the owner only (0600) from its first byte on:
+/// secrets such as storage credentials.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_mode(path, bytes, 0o600)
+}
+
+fn write_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = temp_beside(path);
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        sync_parent(path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes `v` as pretty JSON, durably.
+pub fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(v).map_err(std::io::Error::other)?;
+    write(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn replaces_the_file_and_leaves_no_temporary() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sub").join("server.json");
+        super::write(&p, b"one").unwrap();
+        super::write(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1, "no temporary file left");
+        let s = p.with_file_name("secret.json");
+        super::write_private(&s, b"{}").unwrap();
+        assert_eq!(std::fs::metadata(&s).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_ne!(super::temp_beside(&p), super::temp_beside(&p), "never the same temporary name twice");
+        super::write_json(&p, &serde_json::json!({"a": 1})).unwrap();
+        assert!(std::fs::read_to_string(&p).unwrap().contains("\"a\": 1"));
+    }
+}
