@@ -166,6 +166,25 @@ fn write_json_atomic<T: serde::Serialize>(path: &Path, v: &T) -> Result<(), Libr
     reel_media::durable::write_json(path, v).map_err(|e| LibraryError::io(path, e))
 }
 
+/// Puts the complete folder `new` in the place of `dir`, and `dir`'s old content at `trash`
+/// (an empty folder made for it). One atomic exchange where the filesystem has it
+/// (renameat2 RENAME_EXCHANGE: at every moment `dir` is the old version or the new one);
+/// elsewhere two renames, between which `dir` is briefly missing but the old version is whole
+/// in the trash.
+fn swap_dirs(new: &Path, dir: &Path, trash: &Path) -> Result<(), LibraryError> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|_| LibraryError::Invalid(format!("{} has a NUL in its name", p.display())));
+    let (a, b) = (c(new)?, c(dir)?);
+    // SAFETY: two valid NUL-terminated paths; renameat2 only reads them.
+    let exchanged = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) } == 0;
+    if exchanged {
+        // `new` now holds the old version.
+        return std::fs::rename(new, trash).map_err(|e| LibraryError::io(trash, e));
+    }
+    std::fs::rename(dir, trash).map_err(|e| LibraryError::io(dir, e))?;
+    std::fs::rename(new, dir).map_err(|e| LibraryError::io(dir, e))
+}
+
 /// Reads a meta.json: Ok(meta), or Err(reason) for a corrupt one.
 fn read_meta(dir: &Path) -> Result<Meta, String> {
     let p = dir.join("meta.json");
@@ -670,11 +689,19 @@ impl Library {
         r
     }
 
-    /// Replaces a recording's video with the kept ranges of it; the old version goes to the trash.
+    /// Replaces a recording's video with the kept ranges of it; the old version goes to the
+    /// trash. The new version is built whole beside the old one (video, poster, preview,
+    /// captions, metadata, every other file), synced, then swapped in with one atomic rename
+    /// under the library lock, its metadata re-read under that lock: a rename made while the
+    /// edit ran is kept, and a crash at any moment leaves the old version or the new one, never
+    /// a folder without its video or its metadata.
     fn replace_video(&self, id: &str, op: &str, params: serde_json::Value, keep: &[(f64, f64)], progress: edit::Progress<'_>) -> Result<Meta, LibraryError> {
+        use std::os::unix::fs::MetadataExt;
         let dir = self.rec_dir(id);
         let meta = read_meta(&dir).map_err(LibraryError::Invalid)?;
         let video = dir.join("video.mp4");
+        let identity = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec()));
+        let before = identity(&video);
         let info = edit::probe(&video)?;
         for &(a, b) in keep {
             if a < -1e-6 || b > info.duration_s + 0.05 || b <= a {
@@ -697,34 +724,49 @@ impl Library {
         let new_info = edit::probe(&out)?;
         thumbs::poster(&out, (new_info.duration_s * 0.1).min(1.0), &job.join("poster.jpg"), new_info.width, new_info.height)?;
         thumbs::preview(&out, 3.0, &job.join("preview.gif"), new_info.width, new_info.height)?;
-        // The current version goes to the trash as a whole folder copy, restorable.
-        let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
-        let (trash_name, keep_dir) = self.new_trash_dir(&format!("{id}@{stamp}"))?;
-        let captions = std::fs::read_to_string(dir.join("captions.vtt")).ok();
-        for f in ["video.mp4", "poster.jpg", "preview.gif", "meta.json", "captions.vtt"] {
-            let from = dir.join(f);
-            if from.exists() {
-                std::fs::rename(&from, keep_dir.join(f)).map_err(|e| LibraryError::io(&from, e))?;
+        let r = self.locked(|| {
+            // Under the lock, the recording as it is now: a rename or description made while
+            // the edit ran is kept. Another edit that replaced the video meanwhile wins, and
+            // this one changes nothing.
+            if identity(&video) != before {
+                return Err(LibraryError::Invalid(format!("{id} was edited elsewhere while this edit ran; nothing was changed; try again")));
             }
-        }
-        if let Some(c) = captions {
-            let p = dir.join("captions.vtt");
-            std::fs::write(&p, vtt::shift_captions(&c, keep)).map_err(|e| LibraryError::io(&p, e))?;
-        }
-        for f in ["video.mp4", "poster.jpg", "preview.gif"] {
-            let from = job.join(f);
-            std::fs::rename(&from, dir.join(f)).map_err(|e| LibraryError::io(&from, e))?;
-        }
+            let mut m = read_meta(&dir).map_err(LibraryError::Invalid)?;
+            if let Ok(c) = std::fs::read_to_string(dir.join("captions.vtt")) {
+                let p = job.join("captions.vtt");
+                reel_media::durable::write(&p, vtt::shift_captions(&c, keep).as_bytes()).map_err(|e| LibraryError::io(&p, e))?;
+            }
+            // Everything else in the folder comes along (hard links: no copy). The filmstrip
+            // is of the old video and is made again when asked for.
+            let replaced = ["video.mp4", "poster.jpg", "preview.gif", "meta.json", "captions.vtt", "strip.jpg"];
+            for e in std::fs::read_dir(&dir).map_err(|e| LibraryError::io(&dir, e))?.flatten() {
+                let name = e.file_name();
+                if replaced.iter().any(|r| name == *r) || !e.file_type().is_ok_and(|t| t.is_file()) {
+                    continue;
+                }
+                let to = job.join(&name);
+                std::fs::hard_link(e.path(), &to).or_else(|_| std::fs::copy(e.path(), &to).map(|_| ())).map_err(|err| LibraryError::io(&to, err))?;
+            }
+            let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
+            let (trash_name, keep_dir) = self.new_trash_dir(&format!("{id}@{stamp}"))?;
+            m.duration_s = new_info.duration_s;
+            m.size_bytes = std::fs::metadata(job.join("video.mp4")).map(|x| x.len()).unwrap_or(0);
+            m.chapters = chapters.clone();
+            m.timeline = shift_events(&m.timeline, keep);
+            m.edits.push(Edit { op: op.into(), params: params.clone(), at: now(), previous: Some(trash_name) });
+            write_json_atomic(&job.join("meta.json"), &m)?;
+            let _ = std::fs::remove_file(job.join("job.json"));
+            // The swap: the new folder takes the recording's place in one atomic exchange; the
+            // old one, now at the job's name, goes to the trash whole (restorable).
+            swap_dirs(&job, &dir, &keep_dir)?;
+            for d in [&dir, &keep_dir] {
+                reel_media::durable::sync_parent(d).map_err(|e| LibraryError::io(d, e))?;
+            }
+            self.lock().upsert(&m, "ok")?;
+            Ok(m)
+        });
         let _ = std::fs::remove_dir_all(&job);
-        let mut m = meta;
-        m.duration_s = new_info.duration_s;
-        m.size_bytes = std::fs::metadata(dir.join("video.mp4")).map(|x| x.len()).unwrap_or(0);
-        m.chapters = chapters;
-        m.timeline = shift_events(&m.timeline, keep);
-        m.edits.push(Edit { op: op.into(), params, at: now(), previous: Some(trash_name) });
-        write_json_atomic(&dir.join("meta.json"), &m)?;
-        self.lock().upsert(&m, "ok")?;
-        Ok(m)
+        r
     }
 
     pub fn trim(&self, id: &str, start: f64, end: f64, progress: edit::Progress<'_>) -> Result<Meta, LibraryError> {

@@ -163,3 +163,50 @@ fn a_replaced_version_is_restored_under_a_new_id() {
     assert_eq!(lib.show(&id).unwrap().0.id, id, "its metadata carries the new id");
     assert!(lib.show("a1").is_ok(), "the edited recording stays");
 }
+
+/// A rename made while a trim runs is kept (the edit re-reads the metadata under the lock
+/// before it swaps the new version in), captions are shifted, other files come along, and
+/// the old version is whole in the trash.
+#[test]
+fn a_rename_made_while_a_trim_runs_is_kept() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("recordings/r1");
+    std::fs::create_dir_all(&dir).unwrap();
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25:duration=4", "-f", "lavfi", "-i", "sine=frequency=440:duration=4"])
+        .args(["-c:v", "libx264", "-g", "25", "-c:a", "aac", "-shortest"])
+        .arg(dir.join("video.mp4"))
+        .status()
+        .expect("ffmpeg");
+    assert!(st.success());
+    let mut m = meta("r1", "Before", "", &[], &[]);
+    m.duration_s = 4.0;
+    std::fs::write(dir.join("meta.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    std::fs::write(dir.join("captions.vtt"), "WEBVTT\n\n00:00:02.000 --> 00:00:02.500\nhello\n").unwrap();
+    std::fs::write(dir.join("notes.txt"), "kept").unwrap();
+    let lib = Library::open(d.path()).unwrap();
+    let mut renamed = false;
+    let out = lib
+        .trim("r1", 1.0, 3.0, &mut |_| {
+            if !renamed {
+                lib.rename("r1", "Renamed while trimming").unwrap();
+                renamed = true;
+            }
+            true
+        })
+        .unwrap();
+    assert!(renamed, "the trim reported progress, and the rename happened during it");
+    assert_eq!(out.title, "Renamed while trimming");
+    let now = read_meta(&dir).unwrap();
+    assert_eq!(now.title, "Renamed while trimming", "the rename is not lost");
+    assert_eq!(now.edits.len(), 1);
+    assert!((now.duration_s - 2.0).abs() < 0.2, "{}", now.duration_s);
+    assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).unwrap(), "kept", "other files come along");
+    assert!(std::fs::read_to_string(dir.join("captions.vtt")).unwrap().contains("00:00:01.000 --> 00:00:01.500"), "captions shifted");
+    assert!(!dir.join("job.json").exists());
+    let trash = lib.trash();
+    assert_eq!(trash.len(), 1);
+    let kept = d.path().join("trash").join(&trash[0].0);
+    assert!(kept.join("video.mp4").exists() && kept.join("meta.json").exists() && kept.join("notes.txt").exists(), "the old version is whole in the trash");
+    assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0, "no job left behind");
+}
