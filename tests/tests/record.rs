@@ -146,11 +146,26 @@ fn killed_recording_is_recovered() {
     let partial = dir.path().join(".crash.mp4.reel-partial.mp4");
     assert!(wait_for(Duration::from_secs(10), || partial.exists()), "recording did not start");
     let started = Instant::now();
-    std::thread::sleep(Duration::from_secs(4));
+    // A second recording to the same output is refused while the first runs, and leaves the
+    // first one's partial alone.
+    let second = |why: &str| {
+        let o = reel(dir.path()).args(["record", "--camera", "synthetic", "--mic", "none", "--duration", "1", "--output"]).arg(&out).output().unwrap();
+        let e = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(!o.status.success() && e.contains(why), "{e}");
+    };
+    second("another recording to");
+    let size = || std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+    let before = size();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(size() > before, "the first recording goes on growing its partial");
+    std::thread::sleep(Duration::from_secs(2));
     child.kill().unwrap(); // SIGKILL: no chance to finalize
     let elapsed = started.elapsed().as_secs_f64();
     child.wait().unwrap();
     assert!(!out.exists(), "a killed recording has no final file yet");
+    // Its partial waits for recovery: a new recording to the same output does not delete it.
+    second("waits to be recovered");
+    assert!(size() > 0, "the interrupted recording's partial is kept");
 
     // It is listed as interrupted, then recovered.
     let list = run_ok(reel(dir.path()).arg("recover"));

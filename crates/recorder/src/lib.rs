@@ -49,6 +49,10 @@ pub enum RecordError {
     NothingToRecover(PathBuf),
     #[error("that recording is still running (process {0}); stop it first")]
     StillRecording(u32),
+    #[error("another recording to {0} is running; choose another --output")]
+    OutputBusy(PathBuf),
+    #[error("an interrupted recording to {0} waits to be recovered: run `reel recover {0}` first, or choose another --output")]
+    WaitingForRecovery(PathBuf),
     #[error("recording failed: {0}")]
     Pipeline(String),
     #[error(transparent)]
@@ -69,7 +73,7 @@ impl RecordError {
             RecordError::Io { .. } | RecordError::Unwritable { .. } => reel_media::ErrorCode::Io,
             RecordError::OutputExists(_) => reel_media::ErrorCode::OutputExists,
             RecordError::NothingToRecover(_) => reel_media::ErrorCode::NotFound,
-            RecordError::StillRecording(_) => reel_media::ErrorCode::Busy,
+            RecordError::StillRecording(_) | RecordError::OutputBusy(_) | RecordError::WaitingForRecovery(_) => reel_media::ErrorCode::Busy,
             RecordError::Pipeline(_) => reel_media::ErrorCode::Pipeline,
             RecordError::Compose(_) => reel_media::ErrorCode::BadInput,
         }
@@ -201,6 +205,8 @@ pub struct Recording {
     source_error: Arc<Mutex<Option<String>>>,
     commands: crossbeam_channel::Sender<(Duration, StageCommand)>,
     slides: usize,
+    /// The lock on the partial, held while this recording runs (dropped last).
+    _claim: session::Claim,
 }
 
 struct FileSupply {
@@ -356,7 +362,13 @@ impl Recording {
         let slides = deck.as_ref().map_or(0, |d| d.len());
 
         let partial = session::partial_path(&opts.output);
-        let _ = std::fs::remove_file(&partial); // a stale partial of a previous failed start
+        let claim = match session::claim(&partial, &opts.output) {
+            Ok(c) => c,
+            Err(e) => {
+                fail(&clock, sources);
+                return Err(e);
+            }
+        };
         let settings = WriterSettings {
             size: opts.size,
             fps: opts.fps,
@@ -459,6 +471,7 @@ impl Recording {
             source_error,
             commands: ctx,
             slides,
+            _claim: claim,
         })
     }
 

@@ -39,6 +39,62 @@ pub fn partial_path(output: &Path) -> PathBuf {
     output.with_file_name(format!(".{name}.reel-partial.mp4"))
 }
 
+/// The lock file a running recording holds (an exclusive `flock`) beside its partial: whether
+/// a recording is alive is whether this lock is held, never a PID (which the system reuses).
+pub fn lock_path(partial: &Path) -> PathBuf {
+    let name = partial.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    partial.with_file_name(format!("{name}.lock"))
+}
+
+/// A running recording's hold on its partial file: the lock is held until it is dropped;
+/// the lock file goes with it once the partial is gone (finished), and stays, unlocked, beside
+/// a partial left for recovery.
+pub struct Claim {
+    _file: std::fs::File,
+    lock: PathBuf,
+    partial: PathBuf,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if !self.partial.exists() {
+            let _ = std::fs::remove_file(&self.lock);
+        }
+    }
+}
+
+/// Whether the lock beside `partial` is held by a running recording (`None`: no lock file).
+fn lock_held(partial: &Path) -> Option<bool> {
+    let f = std::fs::OpenOptions::new().write(true).open(lock_path(partial)).ok()?;
+    match f.try_lock() {
+        Ok(()) => {
+            let _ = f.unlock();
+            Some(false)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Some(true),
+        Err(_) => Some(false),
+    }
+}
+
+/// Claims `partial` for a new recording to `output`: takes the lock (refused while another
+/// recording to the same output runs) and creates the partial file new (refused when an
+/// interrupted recording's partial waits there for recovery: it is never deleted to make room).
+pub fn claim(partial: &Path, output: &Path) -> Result<Claim, RecordError> {
+    let lock = lock_path(partial);
+    let io = |e: std::io::Error| RecordError::Unwritable { path: output.to_path_buf(), reason: e.to_string() };
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock).map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(RecordError::OutputBusy(output.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(partial) {
+        Ok(_) => Ok(Claim { _file: file, lock, partial: partial.to_path_buf() }),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(RecordError::WaitingForRecovery(output.to_path_buf())),
+        Err(e) => Err(RecordError::Unwritable { path: output.to_path_buf(), reason: e.to_string() }),
+    }
+}
+
 /// The output a partial file was meant for (from its name).
 fn output_from_partial(partial: &Path) -> Option<PathBuf> {
     let name = partial.file_name()?.to_str()?;
@@ -69,8 +125,12 @@ impl Session {
         let _ = std::fs::remove_file(self.file());
     }
 
-    /// Is the process that wrote it still running? (Then it is not interrupted, just busy.)
+    /// Is the recording still running? (Then it is not interrupted, just busy.) Told by the
+    /// lock it holds beside its partial; sessions from before that lock by their process.
     pub fn is_live(&self) -> bool {
+        if let Some(held) = lock_held(&self.partial) {
+            return held;
+        }
         if self.pid == std::process::id() {
             return false;
         }
@@ -153,6 +213,8 @@ pub fn recover(path: &Path) -> Result<Recovered, RecordError> {
         if s.is_live() {
             return Err(RecordError::StillRecording(s.pid));
         }
+    } else if lock_held(&partial) == Some(true) {
+        return Err(RecordError::StillRecording(0));
     }
     let output = session.as_ref().map(|s| s.output.clone()).or_else(|| output_from_partial(&partial)).unwrap_or_else(|| partial.with_extension("recovered.mp4"));
     let output = free_name(&output);
@@ -169,6 +231,7 @@ pub fn recover(path: &Path) -> Result<Recovered, RecordError> {
     }
     let _ = std::fs::remove_file(&events_file);
     let _ = std::fs::remove_file(&partial);
+    let _ = std::fs::remove_file(lock_path(&partial));
     if let Some(s) = session {
         s.remove();
     }
