@@ -182,7 +182,14 @@ fn imports_bad_files_and_trims_outside_get_clear_errors() {
     let cut = dir.path().join("cut.webm");
     let bytes = std::fs::read(&good).unwrap();
     std::fs::write(&cut, &bytes[..bytes.len() / 20]).unwrap();
-    let _ = lib_cmd(dir.path()).args(["import"]).arg(&cut).output().unwrap(); // truncated: either an error or what can be read; never a panic
+    // Truncated: either a clear error or what can be read, never a panic (101) or a signal.
+    let t = lib_cmd(dir.path()).args(["import"]).arg(&cut).output().unwrap();
+    let e = String::from_utf8_lossy(&t.stderr);
+    assert!(t.status.code().is_some_and(|c| c == 0 || c == 1), "a truncated file ends the import cleanly, not with {:?}: {e}", t.status);
+    assert!(!e.contains("panicked"), "{e}");
+    if !t.status.success() {
+        assert!(e.lines().any(|l| l.starts_with("error: ") && l.contains("cut.webm")), "the error names the file: {e}");
+    }
     let o = json(&run_ok(lib_cmd(dir.path()).args(["import", "--json"]).arg(&good)));
     let id = o["id"].as_str().unwrap().to_string();
     let p = ffprobe(&video(dir.path(), &id));

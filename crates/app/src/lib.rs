@@ -1,5 +1,5 @@
-//! The one API of Reel: what the `reel` CLI, the desktop app's Tauri commands and (later) the
-//! HTTP routes all call. Shells parse their input, call a function here and map the error; the
+//! The one API of Reel: what the `reel` CLI, the desktop app's Tauri commands and its HTTP
+//! transport ([`http`], one command table with Tauri: [`studio::dispatch`]) all call. Shells parse their input, call a function here and map the error; the
 //! error carries a stable `code` the UI can act on and a message that says what to do.
 
 use std::path::Path;

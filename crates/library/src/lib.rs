@@ -679,12 +679,25 @@ impl Library {
         };
         if let Err(e) = r {
             let _ = std::fs::remove_dir_all(&job);
-            return Err(map_cancel(e));
+            // Said of the file the user gave, not of the working copy in the library's tmp.
+            return Err(match map_cancel(e) {
+                LibraryError::Cancelled => LibraryError::Cancelled,
+                e => LibraryError::Invalid(format!(
+                    "{} could not be imported: {}; it may be truncated or damaged",
+                    file.display(),
+                    e.to_string().replace(&out.display().to_string(), "the imported copy")
+                )),
+            });
         }
         let name = file.file_stem().map(|s| s.to_string_lossy().into_owned());
         let r = self.adopt(&job, title.or(name.as_deref()), Some(file.display().to_string()));
-        if r.is_err() {
+        if let Err(e) = r {
             let _ = std::fs::remove_dir_all(&job);
+            return Err(LibraryError::Invalid(format!(
+                "{} could not be imported: {}; it may be truncated or damaged",
+                file.display(),
+                e.to_string().replace(&out.display().to_string(), "the imported copy")
+            )));
         }
         r
     }
