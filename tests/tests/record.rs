@@ -283,3 +283,52 @@ fn devices_lists_no_camera_here_as_json() {
     assert!(j["cameras"].is_array() && j["mics"].is_array(), "{j}");
     assert_eq!(j["cameras"].as_array().unwrap().len(), 0, "this machine has no camera");
 }
+
+/// A small disk of its own (tmpfs, mounted by the test; CI runs as root).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path, mb: u32) -> SmallDisk {
+        let p = dir.join("small");
+        std::fs::create_dir_all(&p).unwrap();
+        let st = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={mb}m"), "tmpfs"]).arg(&p).status().expect("mount");
+        assert!(st.success(), "mount a {mb} MB tmpfs (needs root, as CI runs)");
+        SmallDisk(p)
+    }
+
+    fn free(&self) -> u64 {
+        let out = std::process::Command::new("df").args(["-B1", "--output=avail"]).arg(&self.0).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().nth(1).and_then(|l| l.trim().parse().ok()).unwrap()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A disk that fills up: the recording warns, stops by itself while there is still room, and
+/// leaves a finished, playable file (made from the partial in place: there is no room for a
+/// second copy), with nothing left behind.
+#[test]
+fn a_nearly_full_disk_stops_the_recording_saved_and_playable() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = SmallDisk::mount(dir.path(), 16);
+    // Leave a little over the 4 MB reserve free: about 10 s of this recording.
+    let keep = 4 * 1024 * 1024 + 350 * 1024;
+    let filler = disk.free().saturating_sub(keep);
+    std::fs::write(disk.0.join("filler"), vec![7u8; filler as usize]).unwrap();
+    let out = disk.0.join("full.mp4");
+    let o = reel(dir.path()).args(["record", "--camera", "synthetic", "--mic", "tone", "--size", "640x360", "--duration", "90", "--output"]).arg(&out).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{e}");
+    assert!(e.contains("warning: the disk holds about"), "it warned: {e}");
+    assert!(e.contains("stopped: the disk is nearly full"), "it said why it stopped: {e}");
+    let d = f64_of(&ffprobe(&out)["format"]["duration"]);
+    assert!(d > 2.0 && d < 80.0, "a finished recording of {d} s");
+    let dec = std::process::Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&out).args(["-f", "null", "-"]).output().unwrap();
+    assert!(dec.status.success() && dec.stderr.is_empty(), "every frame decodes: {}", String::from_utf8_lossy(&dec.stderr));
+    no_leftovers(&disk.0);
+    no_leftovers(dir.path());
+}

@@ -272,6 +272,7 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
         None => ProgressBar::new_spinner(),
     };
     let mut camera_down = false;
+    let mut warned_space = false;
     while !stop.load(Ordering::SeqCst) && !rec.is_stopped() {
         let t = rec.elapsed();
         let (rms, _) = rec.level();
@@ -289,6 +290,10 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
                 }
             });
         }
+        if let Some(left) = h.disk_left_s.filter(|&s| s < 120.0 && !warned_space) {
+            warned_space = true;
+            bar.suspend(|| eprintln!("warning: the disk holds about {left:.0} s more of this recording; it stops by itself, saved, before the disk is full"));
+        }
         let state = if rec.state() == reel_app::State::Paused { "PAUSED" } else { "● REC" };
         bar.set_prefix(format!("{state} {:02}:{:04.1}", t.as_secs() / 60, t.as_secs_f64() % 60.0));
         bar.set_message(format!("mic {:<10} dropped {}", "|".repeat(meter_len), h.frames_dropped));
@@ -298,6 +303,9 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
     bar.finish_and_clear();
     eprintln!("finishing…");
     let summary = rec.finish().map_err(reel_app::ApiError::from)?;
+    if summary.health.stopped_for_space {
+        eprintln!("stopped: the disk is nearly full; the {:.1} s recorded are saved", summary.duration_s);
+    }
     let final_at = Instant::now();
     let mut summary = serde_json::to_value(&summary)?;
     // The tail of the live upload goes up while the library makes the poster and preview.

@@ -85,6 +85,30 @@ pub fn finalize(src: &Path, dst: &Path, chapters: &[Chapter], title: Option<&str
     }
 }
 
+/// Makes `src` (a complete fragmented MP4, playable as it is) the final file `dst` without a
+/// copy: synced, renamed, its folder synced. What finishing a recording does when the disk has
+/// no room for a second copy; the chapters and title are not embedded then (the timeline keeps
+/// them).
+pub fn finalize_in_place(src: &Path, dst: &Path) -> Result<Finalized, CodecError> {
+    init();
+    let duration_s = scan_duration(src)?;
+    reel_media::durable::commit(src, dst).map_err(|source| CodecError::Io { path: dst.to_path_buf(), source })?;
+    let bytes = std::fs::metadata(dst).map(|m| m.len()).unwrap_or(0);
+    Ok(Finalized { duration_s, video_packets: 0, audio_packets: 0, bytes })
+}
+
+/// Bytes free for this user on the filesystem holding `path` (`None`: unknown).
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = if path.is_dir() { path } else { path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")) };
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs writes into the zeroed struct it is given and reads the path.
+    unsafe {
+        let mut s: libc::statvfs = std::mem::zeroed();
+        (libc::statvfs(c.as_ptr(), &mut s) == 0).then(|| s.f_bavail as u64 * s.f_frsize as u64)
+    }
+}
+
 /// The temporary name used while writing `dst` (hidden, same folder, so the rename is atomic).
 pub fn tmp_path(dst: &Path) -> PathBuf {
     let name = dst.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

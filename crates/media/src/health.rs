@@ -32,6 +32,11 @@ pub struct Health {
     /// The camera is gone right now (set by its device thread or by the video thread when it
     /// stops delivering; cleared when frames come again).
     pub camera_down: AtomicBool,
+    /// Seconds of recording the disk still holds at the current rate, plus one (0: not known
+    /// yet); see [`Health::set_disk_left`].
+    disk_left_s: AtomicU64,
+    /// The recording was stopped because the disk was nearly full.
+    pub stopped_for_space: AtomicBool,
     /// Audio level of the last chunk, as f32 bits (RMS and peak, 0..1).
     level_rms: AtomicU64,
     level_peak: AtomicU64,
@@ -46,6 +51,11 @@ impl Health {
 
     pub fn note_depth(counter: &AtomicU64, depth: usize) {
         counter.fetch_max(depth as u64, Relaxed);
+    }
+
+    /// How many seconds of recording the disk still holds at the current rate.
+    pub fn set_disk_left(&self, seconds: u64) {
+        self.disk_left_s.store(seconds.saturating_add(1), Relaxed);
     }
 
     pub fn set_level(&self, rms: f32, peak: f32) {
@@ -97,6 +107,11 @@ impl Health {
             camera_disconnects: l(&self.camera_disconnects),
             camera_lost_ms: (l(&self.camera_lost_frames) as f64 * nominal_interval.as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
             camera_down: self.camera_down.load(Relaxed),
+            disk_left_s: match l(&self.disk_left_s) {
+                0 => None,
+                v => Some((v - 1) as f64),
+            },
+            stopped_for_space: self.stopped_for_space.load(Relaxed),
         }
     }
 }
@@ -128,4 +143,10 @@ pub struct HealthSnapshot {
     /// The camera is gone at the moment of the snapshot.
     #[serde(default)]
     pub camera_down: bool,
+    /// Seconds of recording the disk still holds at the current rate, once known.
+    #[serde(default)]
+    pub disk_left_s: Option<f64>,
+    /// The recording was stopped because the disk was nearly full.
+    #[serde(default)]
+    pub stopped_for_space: bool,
 }

@@ -55,6 +55,8 @@ pub enum RecordError {
     WaitingForRecovery(PathBuf),
     #[error("recording failed: {0}")]
     Pipeline(String),
+    #[error("the disk holding {dir} is full ({free_mb:.1} MB free); {saved_s:.0} s were saved in {partial}: free some space, then run `reel recover`")]
+    DiskFull { dir: PathBuf, free_mb: f64, saved_s: f64, partial: PathBuf },
     #[error(transparent)]
     Compose(#[from] reel_compose::ComposeError),
 }
@@ -75,6 +77,7 @@ impl RecordError {
             RecordError::NothingToRecover(_) => reel_media::ErrorCode::NotFound,
             RecordError::StillRecording(_) | RecordError::OutputBusy(_) | RecordError::WaitingForRecovery(_) => reel_media::ErrorCode::Busy,
             RecordError::Pipeline(_) => reel_media::ErrorCode::Pipeline,
+            RecordError::DiskFull { .. } => reel_media::ErrorCode::Io,
             RecordError::Compose(_) => reel_media::ErrorCode::BadInput,
         }
     }
@@ -144,6 +147,11 @@ pub struct Summary {
     pub bytes: u64,
     pub health: HealthSnapshot,
 }
+
+/// Free space kept on the recording's disk: the recording stops before the disk has less, so
+/// the last fragment, the session and the timeline still fit (and the rest of the system
+/// keeps working).
+pub const SPACE_RESERVE: u64 = 4 << 20;
 
 /// Pause/resume from anywhere, without owning the recording.
 #[derive(Clone)]
@@ -492,13 +500,34 @@ impl Recording {
         self.set_state(State::Recording);
         // The crash-safe partial (a fragmented MP4, playable as it grows) is synced to disk once
         // a second, so a power cut loses at most about the last second. A thread of its own:
-        // an fsync can take a while on a slow disk and must never hold up the encoder.
-        let (clock, partial) = (self.clock.clone(), self.session.partial.clone());
+        // an fsync can take a while on a slow disk and must never hold up the encoder. It also
+        // watches the disk: how many seconds it still holds at the current rate (the app and
+        // the CLI warn under two minutes), and it stops the recording while there is still
+        // room for its last fragment, so a full disk ends in a finished, playable file.
+        let (clock, partial, health) = (self.clock.clone(), self.session.partial.clone(), self.health.clone());
         let _ = std::thread::Builder::new().name("reel-sync".into()).spawn(move || {
+            let mut last: Option<(Instant, u64)> = None;
+            let mut rate = 0.0f64;
             while !clock.is_stopped() {
                 std::thread::sleep(Duration::from_secs(1));
                 if let Ok(f) = std::fs::File::open(&partial) {
                     let _ = f.sync_data();
+                }
+                let size = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+                let now = Instant::now();
+                if let Some((t, s)) = last {
+                    let r = size.saturating_sub(s) as f64 / (now - t).as_secs_f64().max(1e-3);
+                    rate = if rate == 0.0 { r } else { 0.7 * rate + 0.3 * r };
+                }
+                last = Some((now, size));
+                let Some(free) = remux::free_bytes(&partial) else { continue };
+                if rate > 0.0 {
+                    health.set_disk_left((free.saturating_sub(SPACE_RESERVE) as f64 / rate) as u64);
+                }
+                if free < SPACE_RESERVE + (rate * 3.0) as u64 {
+                    health.stopped_for_space.store(true, std::sync::atomic::Ordering::Relaxed);
+                    clock.stop();
+                    return;
                 }
             }
         });
@@ -564,9 +593,17 @@ impl Recording {
         };
         let v = join(self.video.take());
         let m = join(self.mux.take());
-        if let Err(e) = v.and(m) {
+        // The muxer's own error says why (a video thread only sees that the muxer is gone).
+        if let Err(e) = m.and(v) {
             self.set_state(State::Failed);
-            // The partial file stays, with its session: `reel recover` can still save it.
+            // The partial file stays, with its session: `reel recover` can still save it. A
+            // full disk is said as such, with what was saved.
+            let partial = self.session.partial.clone();
+            if let Some(free) = remux::free_bytes(&partial).filter(|&f| f < SPACE_RESERVE) {
+                let dir = partial.parent().map(Path::to_path_buf).unwrap_or_default();
+                let saved_s = remux::scan_duration(&partial).unwrap_or(0.0);
+                return Err(RecordError::DiskFull { dir, free_mb: free as f64 / 1e6, saved_s, partial });
+            }
             return Err(e);
         }
         let events_file = stage::events_path(&self.session.partial);
@@ -577,7 +614,15 @@ impl Recording {
             None => duration,
         };
         let chapters = stage::chapters(&events, duration);
-        let info = remux::finalize(&self.session.partial, &self.opts.output, &chapters, self.opts.title.as_deref());
+        // A final copy needs as much room again as the partial: without it, the partial itself
+        // (a complete fragmented MP4) becomes the final file.
+        let partial_len = std::fs::metadata(&self.session.partial).map(|m| m.len()).unwrap_or(0);
+        let room = remux::free_bytes(&self.opts.output).is_none_or(|free| free >= partial_len + SPACE_RESERVE);
+        let info = if room {
+            remux::finalize(&self.session.partial, &self.opts.output, &chapters, self.opts.title.as_deref())
+        } else {
+            remux::finalize_in_place(&self.session.partial, &self.opts.output)
+        };
         let info = match info {
             Ok(i) => i,
             Err(e) => {

@@ -224,7 +224,11 @@ pub fn recover(path: &Path) -> Result<Recovered, RecordError> {
     let events = crate::stage::read_events(&events_file);
     let duration = remux::scan_duration(&partial).unwrap_or(0.0);
     let chapters = crate::stage::chapters(&events, duration);
-    let info = remux::finalize(&partial, &output, &chapters, title.as_deref())?;
+    // Never a second copy's worth of space: without room for it, the partial itself (a
+    // complete fragmented MP4) becomes the final file.
+    let partial_len = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+    let room = remux::free_bytes(&output).is_none_or(|free| free >= partial_len + crate::SPACE_RESERVE);
+    let info = if room { remux::finalize(&partial, &output, &chapters, title.as_deref())? } else { remux::finalize_in_place(&partial, &output)? };
     if !events.is_empty() {
         let tl = crate::stage::Timeline { version: 1, duration_s: info.duration_s, events, chapters, slides: Vec::new() };
         let _ = crate::stage::write_timeline(&crate::stage::timeline_path(&output), &tl);
