@@ -210,3 +210,44 @@ fn a_rename_made_while_a_trim_runs_is_kept() {
     assert!(kept.join("video.mp4").exists() && kept.join("meta.json").exists() && kept.join("notes.txt").exists(), "the old version is whole in the trash");
     assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0, "no job left behind");
 }
+
+mod properties {
+    //! The parsers users feed, on any input: an answer or a clear error, never a panic.
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn captions_of_any_bytes_are_read_or_refused(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+            if let Ok(vtt) = vtt::normalize_captions(&bytes) {
+                prop_assert!(vtt.starts_with("WEBVTT"));
+                let _ = vtt::shift_captions(&vtt, &[(0.5, 1.5), (2.0, 9.0)]);
+            }
+        }
+
+        #[test]
+        fn caption_like_text_is_read_or_refused(text in "(WEBVTT\n\n)?([0-9]{1,3}\n)?[0-9:.,]{0,14} --> [0-9:.,]{0,14}( [a-z:%0-9]{0,12})?\n[^\u{0}]{0,40}\n\n?") {
+            if let Ok(vtt) = vtt::normalize_captions(text.as_bytes()) {
+                let _ = vtt::shift_captions(&vtt, &[(0.0, 1.0)]);
+            }
+        }
+
+        #[test]
+        fn meta_json_of_any_shape_is_read_or_refused(json in "\\{(\"[a-z_]{1,12}\": ?(-?[0-9]{1,6}(\\.[0-9]{1,3})?|\"[^\"\\\\]{0,12}\"|\\[\\]|null|true), ?){0,6}\"id\": \"x\"\\}") {
+            let d = tempfile::tempdir().unwrap();
+            std::fs::write(d.path().join("meta.json"), json.as_bytes()).unwrap();
+            let _ = read_meta(d.path());
+        }
+
+        #[test]
+        fn shifting_chapters_through_any_ranges_never_panics(
+            starts in proptest::collection::vec(-10.0f64..100.0, 0..8),
+            keep in proptest::collection::vec((-10.0f64..100.0, -10.0f64..100.0), 0..5),
+        ) {
+            let chapters: Vec<Chapter> = starts.iter().enumerate().map(|(i, &s)| Chapter { start_s: s, end_s: s + 1.0, title: format!("c{i}") }).collect();
+            let _ = shift_chapters(&chapters, &keep);
+        }
+    }
+}

@@ -260,3 +260,18 @@ mod tests {
         assert!("x".parse::<Fps>().is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn sizes_of_any_text_are_read_or_refused(s in "\\PC{0,16}|[0-9]{0,6}[xX×][0-9]{0,6}") {
+            if let Ok(size) = s.parse::<Size>() {
+                prop_assert!(size.width > 0 && size.height > 0 && size.width % 2 == 0 && size.height % 2 == 0, "{size:?}");
+            }
+        }
+    }
+}

@@ -222,3 +222,19 @@ mod tests {
         assert_eq!(c[2].end_s, 6.0);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever is typed while recording: a command or a clear error, never a panic.
+        #[test]
+        fn any_typed_line_is_a_command_or_an_error(line in "\\PC{0,30}|(n|p|l|c|layout|camera|[0-9]{1,6}) ?\\PC{0,10}") {
+            if let Some(Ok(c)) = StageCommand::parse_line(&line) {
+                let _ = c.validate(10);
+            }
+        }
+    }
+}

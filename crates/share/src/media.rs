@@ -248,3 +248,34 @@ mod tests {
         assert!(respond(&d.path().join("missing.mp4"), &h).is_none());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        /// Any Range header (and If-Range) gets 200, 206 with bytes inside the file, or 416.
+        #[test]
+        fn any_range_header_is_answered(range in "(bytes=)?([0-9]{0,12}-[0-9]{0,12},?){0,6}|\\PC{0,40}", if_range in proptest::option::of("\\PC{0,20}")) {
+            let d = tempfile::tempdir().unwrap();
+            let p = d.path().join("video.mp4");
+            std::fs::write(&p, vec![1u8; 1000]).unwrap();
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&range) {
+                h.insert(header::RANGE, v);
+            }
+            if let Some(Ok(v)) = if_range.map(|r| HeaderValue::from_str(&r)) {
+                h.insert(header::IF_RANGE, v);
+            }
+            let r = respond(&p, &h).unwrap();
+            prop_assert!(matches!(r.status().as_u16(), 200 | 206 | 416), "{}", r.status());
+            if r.status() == StatusCode::PARTIAL_CONTENT {
+                let cr = r.headers().get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                prop_assert!(cr.starts_with("bytes ") && cr.ends_with("/1000"), "{cr}");
+            }
+        }
+    }
+}

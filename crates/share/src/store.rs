@@ -133,14 +133,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, ShareError> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num.parse().map_err(|_| ShareError::Invalid(format!("'{s}' is not a duration like 7d, 12h, 30m")))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        "w" => n * 7 * 86_400,
+    let per = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
         _ => return Err(ShareError::Invalid(format!("'{s}' is not a duration like 7d, 12h, 30m"))),
     };
+    let secs = n.saturating_mul(per);
     if secs == 0 || secs > 10 * 365 * 86_400 {
         return Err(ShareError::Invalid(format!("'{s}' must be between 1 second and 10 years")));
     }
@@ -642,5 +643,33 @@ mod tests {
             }
         }
         assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600, "made owner-only");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn durations_of_any_text_are_read_or_refused(s in "\\PC{0,12}") {
+            if let Ok(d) = parse_duration(&s) {
+                prop_assert!(d.as_secs() >= 1 && d.as_secs() <= 10 * 365 * 86_400);
+            }
+        }
+
+        #[test]
+        fn huge_numbers_are_refused_not_overflowed(n in "[0-9]{10,20}", unit in "[smhdw]?") {
+            let text = format!("{n}{unit}");
+            let refused = parse_duration(&text).is_err();
+            prop_assert!(refused || n.parse::<u64>().is_ok_and(|v| v <= 10 * 365 * 86_400), "{}", text);
+        }
+
+        #[test]
+        fn durations_with_units_are_read(n in 1u64..500, unit in "[smhdw]?") {
+            let d = parse_duration(&format!("{n}{unit}")).unwrap();
+            prop_assert!(d.as_secs() >= n);
+        }
     }
 }
