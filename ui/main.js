@@ -190,6 +190,7 @@ async function startRecording() {
 
 // Status (timer, level) is read only while recording.
 async function statusLoop() {
+  let spaceWarned = false;
   while (recording) {
     const s = await call("recording_status").catch(() => null);
     if (s) {
@@ -198,6 +199,17 @@ async function statusLoop() {
       $("slide-pos").textContent = s.slides ? `slide ${s.slide + 1} of ${s.slides}` : "";
       setNotice(s.camera_down);
       slide = s.slide;
+      // The disk: said under two minutes left; when the recorder stopped itself to keep the
+      // take, the take is finished here as if Stop were pressed.
+      if (s.stopped_for_space) {
+        showError({ message: "The disk is nearly full: the recording stopped by itself and is being saved. Free some space before the next take." }, "record-error");
+        stopRecording();
+        break;
+      }
+      if (s.disk_left_s != null && s.disk_left_s < 120 && !spaceWarned) {
+        spaceWarned = true;
+        showError({ message: `The disk holds about ${Math.round(s.disk_left_s)} s more of this recording; it will stop by itself, saved, before the disk is full.` }, "record-error");
+      }
     }
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -26,10 +26,12 @@ struct App {
 
 type Api<T> = Result<T, ApiError>;
 
+/// Reads the library's server record and may write the demo deck: off the main thread.
 #[tauri::command]
-fn app_info(app: State<'_, App>) -> Api<reel_app::studio::AppInfo> {
+async fn app_info(app: State<'_, App>) -> Api<reel_app::studio::AppInfo> {
     let server = app.server.get().cloned().unwrap_or_else(|| Err(ApiError { code: reel_app::ErrorCode::Busy, message: "the media server is still starting".into() }))?;
-    Ok(app.studio.info(&server, &app.secret))
+    let (studio, secret) = (app.studio.clone(), app.secret.clone());
+    blocking(move || Ok(studio.info(&server, &secret))).await
 }
 
 /// Off the main thread: reading a camera's modes opens it for a moment.

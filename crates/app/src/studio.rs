@@ -74,6 +74,10 @@ pub struct Status {
     pub camera_down: bool,
     /// Times the camera was lost during this recording.
     pub camera_disconnects: u64,
+    /// Seconds of recording the disk still holds at the current rate, once known.
+    pub disk_left_s: Option<f64>,
+    /// The recorder stopped by itself: the disk was nearly full (the take is kept; call stop).
+    pub stopped_for_space: bool,
 }
 
 /// What the recorder view shows before (and while) recording: the microphone's level and the
@@ -405,6 +409,8 @@ impl Studio {
             slides: a.slides,
             camera_down: health.camera_down,
             camera_disconnects: health.camera_disconnects,
+            disk_left_s: health.disk_left_s,
+            stopped_for_space: health.stopped_for_space,
         })
     }
 

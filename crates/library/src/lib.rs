@@ -166,23 +166,31 @@ fn write_json_atomic<T: serde::Serialize>(path: &Path, v: &T) -> Result<(), Libr
     reel_media::durable::write_json(path, v).map_err(|e| LibraryError::io(path, e))
 }
 
-/// Puts the complete folder `new` in the place of `dir`, and `dir`'s old content at `trash`
-/// (an empty folder made for it). One atomic exchange where the filesystem has it
-/// (renameat2 RENAME_EXCHANGE: at every moment `dir` is the old version or the new one);
-/// elsewhere two renames, between which `dir` is briefly missing but the old version is whole
-/// in the trash.
+/// Puts the complete folder `new` (a job in `tmp/`) in the place of `dir`, and `dir`'s old
+/// content at `trash` (an empty folder made for it). Where the filesystem has it, `new` first
+/// moves to the trash name, then one atomic exchange (renameat2 RENAME_EXCHANGE) swaps it with
+/// `dir`: at every moment `dir` is the old version or the new one, and the old version never
+/// sits in `tmp/`, where a cleanup could take it. Elsewhere two renames, between which `dir`
+/// is briefly missing but the old version is whole in the trash (and the second is undone if
+/// it fails).
 fn swap_dirs(new: &Path, dir: &Path, trash: &Path) -> Result<(), LibraryError> {
     use std::os::unix::ffi::OsStrExt;
     let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|_| LibraryError::Invalid(format!("{} has a NUL in its name", p.display())));
-    let (a, b) = (c(new)?, c(dir)?);
+    std::fs::rename(new, trash).map_err(|e| LibraryError::io(trash, e))?;
+    let (a, b) = (c(trash)?, c(dir)?);
     // SAFETY: two valid NUL-terminated paths; renameat2 only reads them.
     let exchanged = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) } == 0;
     if exchanged {
-        // `new` now holds the old version.
-        return std::fs::rename(new, trash).map_err(|e| LibraryError::io(trash, e));
+        return Ok(());
     }
+    // No exchange here: the new version back to its job name, then two renames.
+    std::fs::rename(trash, new).map_err(|e| LibraryError::io(new, e))?;
     std::fs::rename(dir, trash).map_err(|e| LibraryError::io(dir, e))?;
-    std::fs::rename(new, dir).map_err(|e| LibraryError::io(dir, e))
+    if let Err(e) = std::fs::rename(new, dir) {
+        let _ = std::fs::rename(trash, dir);
+        return Err(LibraryError::io(dir, e));
+    }
+    Ok(())
 }
 
 /// Reads a meta.json: Ok(meta), or Err(reason) for a corrupt one.
@@ -302,7 +310,7 @@ impl Library {
             match job {
                 Some(j) if pid_alive(j.pid) => continue,
                 Some(j) if j.kind == "record" => {
-                    let has_partial = std::fs::read_dir(&dir).map(|r| r.flatten().any(|f| f.file_name().to_string_lossy().contains("reel-partial"))).unwrap_or(false);
+                    let has_partial = std::fs::read_dir(&dir).map(|r| r.flatten().any(|f| f.file_name().to_string_lossy().ends_with(".reel-partial.mp4"))).unwrap_or(false);
                     if has_partial {
                         continue; // waits for `reel recover`
                     }
@@ -668,7 +676,7 @@ impl Library {
             // H.264 is copied as it is; when its audio cannot go into an MP4 as it is (PCM,
             // for one), the whole file is re-encoded instead.
             match edit::splice(&seg, &out, &[], &mut *progress) {
-                Err(e) if !matches!(&e, CodecError::Invalid { reason, .. } if reason == "cancelled") => {
+                Err(e) if !matches!(&e, CodecError::Invalid { reason, .. } if reason == "cancelled") && !matches!(e, CodecError::Io { .. }) => {
                     let _ = std::fs::remove_file(&out);
                     reencode(progress)
                 }
@@ -682,6 +690,8 @@ impl Library {
             // Said of the file the user gave, not of the working copy in the library's tmp.
             return Err(match map_cancel(e) {
                 LibraryError::Cancelled => LibraryError::Cancelled,
+                // A full disk or an unwritable library is not the file's fault.
+                e @ LibraryError::Codec(CodecError::Io { .. }) => e,
                 e => LibraryError::Invalid(format!(
                     "{} could not be imported: {}; it may be truncated or damaged",
                     file.display(),
@@ -693,6 +703,9 @@ impl Library {
         let r = self.adopt(&job, title.or(name.as_deref()), Some(file.display().to_string()));
         if let Err(e) = r {
             let _ = std::fs::remove_dir_all(&job);
+            if matches!(e, LibraryError::Io { .. }) {
+                return Err(e);
+            }
             return Err(LibraryError::Invalid(format!(
                 "{} could not be imported: {}; it may be truncated or damaged",
                 file.display(),
@@ -768,17 +781,28 @@ impl Library {
             m.timeline = shift_events(&m.timeline, keep);
             m.edits.push(Edit { op: op.into(), params: params.clone(), at: now(), previous: Some(trash_name) });
             write_json_atomic(&job.join("meta.json"), &m)?;
-            let _ = std::fs::remove_file(job.join("job.json"));
             // The swap: the new folder takes the recording's place in one atomic exchange; the
-            // old one, now at the job's name, goes to the trash whole (restorable).
-            swap_dirs(&job, &dir, &keep_dir)?;
-            for d in [&dir, &keep_dir] {
-                reel_media::durable::sync_parent(d).map_err(|e| LibraryError::io(d, e))?;
+            // old one lands at its trash name (restorable). Nothing is deleted after it.
+            if let Err(e) = swap_dirs(&job, &dir, &keep_dir) {
+                let _ = std::fs::remove_dir(&keep_dir);
+                return Err(e);
             }
-            self.lock().upsert(&m, "ok")?;
+            let _ = std::fs::remove_file(dir.join("job.json"));
+            // Applied: what follows can only be late, not undo it.
+            for d in [&dir, &keep_dir] {
+                if let Err(e) = reel_media::durable::sync_parent(d) {
+                    eprintln!("warning: {} could not be synced: {e}", d.display());
+                }
+            }
+            if let Err(e) = self.lock().upsert(&m, "ok") {
+                eprintln!("warning: the search index lags behind this edit ({e}); `reel library reindex` catches it up");
+            }
             Ok(m)
         });
-        let _ = std::fs::remove_dir_all(&job);
+        if job.exists() {
+            // Not swapped (an error before): the job folder holds only the unused new version.
+            let _ = std::fs::remove_dir_all(&job);
+        }
         r
     }
 
@@ -867,14 +891,17 @@ impl Library {
         let tmp_out = job.join("export.mp4");
         let r = edit::export(&[Segment { path: video, start: 0.0, end: info.duration_s }], &tmp_out, &o, &meta.chapters, progress).map_err(map_cancel);
         let r = r.and_then(|f| {
-            if std::fs::rename(&tmp_out, output).is_err() {
-                // Another filesystem: copy to a hidden name beside the output, then rename.
-                let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let beside = output.with_file_name(format!(".{name}.reel-tmp"));
-                std::fs::copy(&tmp_out, &beside).and_then(|_| std::fs::rename(&beside, output)).map_err(|e| {
+            // Durable where it lands: the file synced in the job, renamed, the folder synced;
+            // on another filesystem, copied beside the output, synced, then renamed.
+            let moved = std::fs::File::open(&tmp_out).and_then(|f| f.sync_all()).and_then(|_| std::fs::rename(&tmp_out, output));
+            if moved.is_err() {
+                let beside = reel_media::durable::temp_beside(output);
+                std::fs::copy(&tmp_out, &beside).and_then(|_| reel_media::durable::commit(&beside, output)).map_err(|e| {
                     let _ = std::fs::remove_file(&beside);
                     LibraryError::io(output, e)
                 })?;
+            } else {
+                reel_media::durable::sync_parent(output).map_err(|e| LibraryError::io(output, e))?;
             }
             Ok(f)
         });

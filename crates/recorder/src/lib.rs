@@ -510,6 +510,9 @@ impl Recording {
             let mut rate = 0.0f64;
             while !clock.is_stopped() {
                 std::thread::sleep(Duration::from_secs(1));
+                if clock.is_stopped() {
+                    return;
+                }
                 if let Ok(f) = std::fs::File::open(&partial) {
                     let _ = f.sync_data();
                 }

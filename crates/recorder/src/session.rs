@@ -88,6 +88,20 @@ pub fn claim(partial: &Path, output: &Path) -> Result<Claim, RecordError> {
         Err(std::fs::TryLockError::WouldBlock) => return Err(RecordError::OutputBusy(output.to_path_buf())),
         Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
     }
+    // A partial with nothing in it (a recording killed before its first fragment) holds
+    // nothing to recover: it does not block the output.
+    if std::fs::metadata(partial).is_ok_and(|m| m.len() == 0) {
+        let _ = std::fs::remove_file(partial);
+    }
+    // After the lock, the lock file must still be the one at its name (a finishing recording
+    // removes it): else this lock guards nothing.
+    {
+        use std::os::unix::fs::MetadataExt;
+        let same = file.metadata().ok().zip(std::fs::metadata(&lock).ok()).is_some_and(|(a, b)| a.ino() == b.ino() && a.dev() == b.dev());
+        if !same {
+            return Err(RecordError::OutputBusy(output.to_path_buf()));
+        }
+    }
     match std::fs::OpenOptions::new().write(true).create_new(true).open(partial) {
         Ok(_) => Ok(Claim { _file: file, lock, partial: partial.to_path_buf() }),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(RecordError::WaitingForRecovery(output.to_path_buf())),
@@ -164,7 +178,18 @@ pub fn interrupted() -> Vec<Session> {
                 let _ = std::fs::remove_file(e.path());
                 return None;
             }
-            (!s.is_live()).then_some(s)
+            if s.is_live() {
+                return None;
+            }
+            if std::fs::metadata(&s.partial).is_ok_and(|m| m.len() == 0) {
+                // Killed before its first fragment: nothing to offer; its leftovers go.
+                let _ = std::fs::remove_file(crate::stage::events_path(&s.partial));
+                let _ = std::fs::remove_file(&s.partial);
+                let _ = std::fs::remove_file(lock_path(&s.partial));
+                let _ = std::fs::remove_file(e.path());
+                return None;
+            }
+            Some(s)
         })
         .collect();
     out.sort_by_key(|s| s.started_unix);
@@ -207,6 +232,18 @@ pub fn recover(path: &Path) -> Result<Recovered, RecordError> {
         }
     };
     if !partial.exists() {
+        return Err(RecordError::NothingToRecover(path.to_path_buf()));
+    }
+    let live = session.as_ref().is_some_and(|s| s.is_live()) || (session.is_none() && lock_held(&partial) == Some(true));
+    // Killed before its first fragment: nothing was recorded. Its leftovers go, so they do
+    // not block the output or come back at every start.
+    if !live && std::fs::metadata(&partial).is_ok_and(|m| m.len() == 0) {
+        let _ = std::fs::remove_file(crate::stage::events_path(&partial));
+        let _ = std::fs::remove_file(&partial);
+        let _ = std::fs::remove_file(lock_path(&partial));
+        if let Some(s) = session {
+            s.remove();
+        }
         return Err(RecordError::NothingToRecover(path.to_path_buf()));
     }
     if let Some(s) = &session {

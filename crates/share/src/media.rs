@@ -42,6 +42,17 @@ struct Mapped {
     mtime: Option<std::time::SystemTime>,
     bytes: Bytes,
     epoch: u64,
+    /// Which [`CHUNK`]s of the file a blocking-pool request has read in: the hot path serves
+    /// only ranges within them, so it never waits for the disk on an async worker.
+    touched: Touched,
+}
+
+/// The read-in chunks of one mapping.
+type Touched = std::sync::Arc<Vec<std::sync::atomic::AtomicBool>>;
+const CHUNK: usize = 1 << 20;
+
+fn new_touched(len: usize) -> Touched {
+    std::sync::Arc::new((0..len.div_ceil(CHUNK).max(1)).map(|_| std::sync::atomic::AtomicBool::new(false)).collect())
 }
 
 /// Mappings of recently served files, keyed by path and checked against the file's identity
@@ -57,14 +68,14 @@ fn file_id(meta: &std::fs::Metadata) -> FileId {
 
 /// The mapping of `file` (opened at `path`, described by `meta` from that same open file),
 /// recorded as seen at `epoch`.
-fn mapped(path: &Path, file: &std::fs::File, meta: &std::fs::Metadata, epoch: u64) -> Option<Bytes> {
+fn mapped(path: &Path, file: &std::fs::File, meta: &std::fs::Metadata, epoch: u64) -> Option<(Bytes, Touched)> {
     let id = file_id(meta);
     let mut maps = MAPS.lock().unwrap_or_else(|p| p.into_inner());
     let maps = maps.get_or_insert_with(HashMap::new);
     if let Some(m) = maps.get_mut(path) {
         if m.id == id {
             m.epoch = m.epoch.max(epoch);
-            return Some(m.bytes.clone());
+            return Some((m.bytes.clone(), m.touched.clone()));
         }
     }
     // SAFETY: the mapping is read-only and the library never truncates or rewrites a media
@@ -74,8 +85,9 @@ fn mapped(path: &Path, file: &std::fs::File, meta: &std::fs::Metadata, epoch: u6
     if maps.len() >= MAX_MAPS {
         maps.clear();
     }
-    maps.insert(path.to_path_buf(), Mapped { id, mtime: meta.modified().ok(), bytes: bytes.clone(), epoch });
-    Some(bytes)
+    let touched = new_touched(bytes.len());
+    maps.insert(path.to_path_buf(), Mapped { id, mtime: meta.modified().ok(), bytes: bytes.clone(), epoch, touched: touched.clone() });
+    Some((bytes, touched))
 }
 
 /// Forgets mapped files that changed on disk (replaced, removed) since they were mapped, and
@@ -107,13 +119,33 @@ pub fn forget_changed_files() -> bool {
 /// of a longer response (a whole-file download) is read as it is sent.
 const PREFAULT: usize = 8 << 20;
 
-/// Touches each page of the first [`PREFAULT`] bytes of `body`, so they are in memory.
-fn prefault(body: &Bytes) {
+/// The most a single 206 answers: a media element asks for `bytes=N-` and takes what comes,
+/// then asks again, so a shorter answer costs nothing. It bounds what a request reads in
+/// (all of it, on the blocking pool), and how long a response already on its way outlives a
+/// revocation.
+const MAX_SPAN: u64 = PREFAULT as u64;
+
+/// Touches each page of the first [`PREFAULT`] bytes of `all[span]` (so they are in memory)
+/// and marks their chunks as read in.
+fn prefault(all: &Bytes, span: &std::ops::Range<usize>, touched: &Touched) {
+    let end = span.end.min(span.start + PREFAULT);
     let mut sum = 0u8;
-    for i in (0..body.len().min(PREFAULT)).step_by(4096) {
-        sum = sum.wrapping_add(body[i]);
+    for i in (span.start..end).step_by(4096) {
+        sum = sum.wrapping_add(all[i]);
     }
     std::hint::black_box(sum);
+    if end > span.start {
+        for c in span.start / CHUNK..=(end - 1) / CHUNK {
+            if let Some(t) = touched.get(c) {
+                t.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Whether every chunk of `span` was read in.
+fn all_touched(span: &std::ops::Range<usize>, touched: &Touched) -> bool {
+    span.is_empty() || (span.start / CHUNK..=(span.end - 1) / CHUNK).all(|c| touched.get(c).is_some_and(|t| t.load(std::sync::atomic::Ordering::Relaxed)))
 }
 
 /// The longest Range header that is looked at, and the most ranges in it.
@@ -133,31 +165,34 @@ pub fn respond_at(path: &Path, headers: &HeaderMap, epoch: u64) -> Option<Respon
     let file = std::fs::File::open(path).ok()?;
     let meta = file.metadata().ok().filter(|m| m.is_file())?;
     let len = meta.len();
-    let bytes = if len == 0 {
-        Bytes::new()
+    let (bytes, touched) = if len == 0 {
+        (Bytes::new(), new_touched(0))
     } else {
         // A file replaced between the stat and the map is a different length: not served.
-        mapped(path, &file, &meta, epoch).filter(|b| b.len() as u64 == len)?
+        mapped(path, &file, &meta, epoch).filter(|(b, _)| b.len() as u64 == len)?
     };
-    let r = build(path, headers, bytes, meta.modified().ok());
-    Some(r)
+    build(path, headers, bytes, meta.modified().ok(), &touched, true)
 }
 
 /// Answers from memory alone, with no system call: when `path` was mapped and seen unchanged
 /// on disk at validation `epoch` (the server's watcher moves the epoch on when any mapped
 /// file changes). `None`: not known at this epoch; ask [`respond_at`] (off the async workers).
-/// Pages of a recently served file are in memory; the range is touched here all the same.
+/// Only a ranged request whose bytes a blocking-pool request already read in is answered here:
+/// no disk read ever waits on the caller's (async) thread.
 pub fn respond_cached(path: &Path, headers: &HeaderMap, epoch: u64) -> Option<Response> {
-    let (bytes, mtime) = {
+    headers.get(header::RANGE)?;
+    let (bytes, mtime, touched) = {
         let maps = MAPS.lock().unwrap_or_else(|p| p.into_inner());
         let m = maps.as_ref()?.get(path).filter(|m| m.epoch == epoch && epoch != 0)?;
-        (m.bytes.clone(), m.mtime)
+        (m.bytes.clone(), m.mtime, m.touched.clone())
     };
-    Some(build(path, headers, bytes, mtime))
+    build(path, headers, bytes, mtime, &touched, false)
 }
 
-/// The response for the whole file `bytes` (modified at `mtime`): validators, ranges.
-fn build(path: &Path, headers: &HeaderMap, bytes: Bytes, mtime: Option<std::time::SystemTime>) -> Response {
+/// The response for the whole file `bytes` (modified at `mtime`): validators, ranges. `cold`:
+/// on the blocking pool, reading the bytes in; else only bytes already read in are served
+/// (`None` otherwise).
+fn build(path: &Path, headers: &HeaderMap, bytes: Bytes, mtime: Option<std::time::SystemTime>, touched: &Touched, cold: bool) -> Option<Response> {
     let len = bytes.len() as u64;
     let mtime_ns = mtime.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
     let etag = format!("\"{len:x}-{mtime_ns:x}\"");
@@ -174,7 +209,7 @@ fn build(path: &Path, headers: &HeaderMap, bytes: Bytes, mtime: Option<std::time
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(inm) = text(header::IF_NONE_MATCH) {
         if inm.trim() == "*" || inm.split(',').any(|t| t.trim().trim_start_matches("W/") == etag) {
-            return (StatusCode::NOT_MODIFIED, h).into_response();
+            return Some((StatusCode::NOT_MODIFIED, h).into_response());
         }
     }
     // If-Range: the range only while the client's copy is still this file.
@@ -190,6 +225,7 @@ fn build(path: &Path, headers: &HeaderMap, bytes: Bytes, mtime: Option<std::time
             match parsed.validate(len) {
                 Ok(v) if v.len() == 1 => {
                     let (s, e) = (*v[0].start(), *v[0].end());
+                    let e = e.min(s + MAX_SPAN - 1);
                     span = s..e + 1;
                     status = StatusCode::PARTIAL_CONTENT;
                     if let Ok(v) = HeaderValue::from_str(&format!("bytes {s}-{e}/{len}")) {
@@ -201,14 +237,18 @@ fn build(path: &Path, headers: &HeaderMap, bytes: Bytes, mtime: Option<std::time
                     if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
                         h.insert(header::CONTENT_RANGE, v);
                     }
-                    return (StatusCode::RANGE_NOT_SATISFIABLE, h).into_response();
+                    return Some((StatusCode::RANGE_NOT_SATISFIABLE, h).into_response());
                 }
             }
         }
     }
-    let body = bytes.slice(span.start as usize..span.end as usize);
-    prefault(&body);
-    (status, h, Body::from(body)).into_response()
+    let span = span.start as usize..span.end as usize;
+    if cold {
+        prefault(&bytes, &span, touched);
+    } else if status != StatusCode::PARTIAL_CONTENT || !all_touched(&span, touched) {
+        return None;
+    }
+    Some((status, h, Body::from(bytes.slice(span))).into_response())
 }
 
 #[cfg(test)]

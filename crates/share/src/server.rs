@@ -74,7 +74,7 @@ const MAX_HOT: usize = 4096;
 /// replaced video can take to reach a viewer who is already streaming.
 const WATCH_EVERY: Duration = Duration::from_millis(200);
 
-/// Moves the epoch on when the store changed (any commit, by any process) or a served file
+/// Moves the epoch on when a link changed (made, revoked, by any process) or a served file
 /// was replaced or removed, until the server is gone. A thread of its own: it reads SQLite
 /// and stats files.
 fn watch(inner: std::sync::Weak<Inner>) {
@@ -111,8 +111,9 @@ impl AppState {
 /// Runs a handler's work on the blocking pool: every handler reads SQLite or files (and a
 /// page also the recording's metadata), which must not hold an async worker — a slow disk or
 /// a store busy with a concurrent `reel share` would stall every viewer on that worker. Media
-/// bodies are memory maps whose first 8 MiB are read in here (`media::respond`); only the
-/// rest of a longer response is read while the worker sends it.
+/// bodies are memory maps whose first 8 MiB are read in here (`media::respond`); a 206 is
+/// never longer, so only a whole-file response (a download) is read while the worker sends
+/// the rest of it.
 async fn off(st: AppState, f: impl FnOnce(&Inner) -> Response + Send + 'static) -> Response {
     tokio::task::spawn_blocking(move || f(&st.0)).await.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }

@@ -78,7 +78,7 @@ pub struct ShareStore {
     /// Every write, and the password attempts (one transaction each).
     db: Mutex<Connection>,
     next_reader: std::sync::atomic::AtomicUsize,
-    /// A connection of its own and the `data_version` it last read ([`ShareStore::changed`]).
+    /// A connection of its own and the links version it last read ([`ShareStore::changed`]).
     watch: Mutex<Option<(Connection, i64)>>,
     path: std::path::PathBuf,
 }
@@ -191,7 +191,14 @@ const SCHEMA: &str = "
         link TEXT NOT NULL, client TEXT NOT NULL, failures INTEGER NOT NULL, last INTEGER NOT NULL,
         PRIMARY KEY(link, client));
     CREATE TABLE IF NOT EXISTS password_events(link TEXT NOT NULL, client TEXT NOT NULL, at INTEGER NOT NULL);
-    CREATE INDEX IF NOT EXISTS password_events_link ON password_events(link, at);";
+    CREATE INDEX IF NOT EXISTS password_events_link ON password_events(link, at);
+    -- A counter of changes to links alone (made, revoked, expiry): what a server's watcher
+    -- asks, so viewers' own writes (views, comments) do not look like a revocation.
+    CREATE TABLE IF NOT EXISTS links_version(v INTEGER NOT NULL);
+    INSERT INTO links_version(v) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM links_version);
+    CREATE TRIGGER IF NOT EXISTS links_version_insert AFTER INSERT ON links BEGIN UPDATE links_version SET v = v + 1; END;
+    CREATE TRIGGER IF NOT EXISTS links_version_update AFTER UPDATE ON links BEGIN UPDATE links_version SET v = v + 1; END;
+    CREATE TRIGGER IF NOT EXISTS links_version_delete AFTER DELETE ON links BEGIN UPDATE links_version SET v = v + 1; END;";
 
 fn has_table(db: &Connection, table: &str) -> rusqlite::Result<bool> {
     db.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", params![table], |r| r.get::<_, i64>(0)).map(|n| n > 0)
@@ -325,8 +332,9 @@ impl ShareStore {
         self.readers[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether anything was committed to the store (by any connection or process) since the
-    /// last call; true on the first call and when the store cannot be read.
+    /// Whether any link was made, revoked or changed (by any connection or process) since the
+    /// last call; true on the first call and when the store cannot be read. Viewers' writes
+    /// (views, comments, password attempts) do not count.
     pub fn changed(&self) -> bool {
         let mut w = self.watch.lock().unwrap_or_else(|p| p.into_inner());
         if w.is_none() {
@@ -336,7 +344,7 @@ impl ShareStore {
             }
         }
         let Some((conn, last)) = w.as_mut() else { return true };
-        match conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)) {
+        match conn.query_row("SELECT v FROM links_version", [], |r| r.get::<_, i64>(0)) {
             Ok(v) if v == *last => false,
             Ok(v) => {
                 *last = v;
