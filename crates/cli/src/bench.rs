@@ -288,6 +288,9 @@ fn render(size: Size, seconds: u32, json: bool) -> Result<()> {
         "[0:v]format=rgba,loop=loop=-1:size=1:start=0,fps=30[bg];[1:v]crop=ih:ih,scale={d}:{d},format=rgba[c];\
          [2:v]format=gray,loop=loop=-1:size=1:start=0,fps=30[m];[c][m]alphamerge[b];[bg][b]overlay={x}:{y}:shortest=1,format=yuv420p"
     );
+    // Reel's x264 settings, for the peer and for the x264-alone ceiling.
+    let x264: Vec<String> =
+        ["-c:v", "libx264", "-preset", preset.x264, "-crf", &preset.crf.to_string(), "-g", "30", "-x264-params", "scenecut=0"].iter().map(|s| s.to_string()).collect();
     let t1 = Instant::now();
     ff(&[
         "-i",
@@ -302,18 +305,11 @@ fn render(size: Size, seconds: u32, json: bool) -> Result<()> {
         &seconds.to_string(),
         "-r",
         "30",
-        "-c:v",
-        "libx264",
-        "-preset",
-        preset.x264,
-        "-crf",
-        &preset.crf.to_string(),
-        "-g",
-        "30",
-        "-x264-params",
-        "scenecut=0",
-        dir.join("peer.mp4").to_str().unwrap_or_default(),
-    ])?;
+    ]
+    .into_iter()
+    .chain(x264.iter().map(String::as_str))
+    .chain([dir.join("peer.mp4").to_str().unwrap_or_default()])
+    .collect::<Vec<_>>())?;
     let peer = t1.elapsed().as_secs_f64();
     // The ceiling: x264 alone with the same settings on the same frames, already decoded and
     // composed (raw YUV read from the page cache), so nothing else costs anything.
@@ -321,29 +317,11 @@ fn render(size: Size, seconds: u32, json: bool) -> Result<()> {
     ff(&["-i", dir.join("ours.mp4").to_str().unwrap_or_default(), "-f", "rawvideo", "-pix_fmt", "yuv420p", raw.to_str().unwrap_or_default()])?;
     let _ = std::fs::read(&raw); // into the page cache
     let t2 = Instant::now();
-    ff(&[
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "yuv420p",
-        "-s",
-        &format!("{}x{}", size.width, size.height),
-        "-r",
-        "30",
-        "-i",
-        raw.to_str().unwrap_or_default(),
-        "-c:v",
-        "libx264",
-        "-preset",
-        preset.x264,
-        "-crf",
-        &preset.crf.to_string(),
-        "-g",
-        "30",
-        "-x264-params",
-        "scenecut=0",
-        dir.join("x264.mp4").to_str().unwrap_or_default(),
-    ])?;
+    ff(&["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", &format!("{}x{}", size.width, size.height), "-r", "30", "-i", raw.to_str().unwrap_or_default()]
+        .into_iter()
+        .chain(x264.iter().map(String::as_str))
+        .chain([dir.join("x264.mp4").to_str().unwrap_or_default()])
+        .collect::<Vec<_>>())?;
     let x264 = t2.elapsed().as_secs_f64();
     let frames = s.frames_encoded as f64;
     let report = serde_json::json!({

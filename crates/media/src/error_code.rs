@@ -39,6 +39,28 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code.
+    pub const ALL: [ErrorCode; 18] = [
+        ErrorCode::BadInput,
+        ErrorCode::NotFound,
+        ErrorCode::Io,
+        ErrorCode::Busy,
+        ErrorCode::Cancelled,
+        ErrorCode::Internal,
+        ErrorCode::CameraUnavailable,
+        ErrorCode::CameraBusy,
+        ErrorCode::CameraPermission,
+        ErrorCode::MicUnavailable,
+        ErrorCode::CaptureFailed,
+        ErrorCode::EncodeFailed,
+        ErrorCode::Pipeline,
+        ErrorCode::OutputExists,
+        ErrorCode::Denied,
+        ErrorCode::Network,
+        ErrorCode::RateLimited,
+        ErrorCode::Full,
+    ];
+
     /// The code as it is serialized (`bad_input`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -76,27 +98,9 @@ mod tests {
 
     #[test]
     fn as_str_is_what_serde_writes() {
-        use ErrorCode::*;
-        for c in [
-            BadInput,
-            NotFound,
-            Io,
-            Busy,
-            Cancelled,
-            Internal,
-            CameraUnavailable,
-            CameraBusy,
-            CameraPermission,
-            MicUnavailable,
-            CaptureFailed,
-            EncodeFailed,
-            Pipeline,
-            OutputExists,
-            Denied,
-            Network,
-            RateLimited,
-            Full,
-        ] {
+        let mut seen = std::collections::HashSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.as_str()), "{c} twice");
             assert_eq!(serde_json::to_value(c).unwrap(), serde_json::Value::String(c.as_str().into()));
         }
     }
