@@ -301,6 +301,8 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     }
     bar.finish_and_clear();
+    // Stop, as the user sees it: publish_ready_ms counts from here, finalizing included.
+    let stop_at = Instant::now();
     eprintln!("finishing…");
     let summary = rec.finish().map_err(reel_app::ApiError::from)?;
     if summary.health.stopped_for_space {
@@ -324,12 +326,13 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
         if let (Some((s, opts)), Some((pub_id, upload))) = (&storage, live) {
             let uploaded = upload.join().unwrap_or_else(|_| Err(reel_app::ApiError { code: reel_app::ErrorCode::Internal, message: "the upload thread failed".into() }));
             let (p, warning) = reel_app::finish_live_publish(&lib, &e.id, s, opts, &pub_id, uploaded)?;
-            // From the local file being final to the link working.
-            let ready_ms = final_at.elapsed().as_secs_f64() * 1000.0;
+            // From Stop to the link working (finalizing, the library's poster and preview, and
+            // the tail of the upload included).
+            let ready_ms = stop_at.elapsed().as_secs_f64() * 1000.0;
             if let Some(w) = &warning {
                 eprintln!("warning: {w}");
             }
-            eprintln!("published: {} ({ready_ms:.0} ms after the file was final)", p.url);
+            eprintln!("published: {} ({ready_ms:.0} ms after Stop)", p.url);
             summary["url"] = p.url.clone().into();
             summary["publication"] = p.id.clone().into();
             summary["publish_ready_ms"] = ready_ms.into();
