@@ -179,8 +179,14 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     b.js("document.querySelector('#edit-a').value = '0.5'; document.querySelector('#edit-b').value = '2.5'; document.querySelector('#trim').click(); return 0");
     assert!(wait_for(Duration::from_secs(60), || text(&b).starts_with("Done")), "trimmed: {} {}", text(&b), b.js("return document.querySelector('#error').textContent"));
     assert!(wait_for(Duration::from_secs(10), || (num(b.js("return Number(document.querySelector('#edit-b').value)")) - 2.0).abs() < 0.25), "now about 2 s long");
+    // The window stays responsive while a long command runs: a 20 ms timer in the page keeps
+    // ticking through the export (a command on the main thread would freeze it).
+    b.js("window.__ticks = 0; window.__tick = setInterval(() => { window.__ticks++; }, 20); window.__t0 = performance.now(); return 0");
     b.js("document.querySelector('#export').click(); return 0");
     assert!(wait_for(Duration::from_secs(60), || text(&b).starts_with("Exported to")), "exported: {}", b.js("return document.querySelector('#error').textContent"));
+    let ticks = b.js("clearInterval(window.__tick); return [window.__ticks, performance.now() - window.__t0]");
+    let (n, ms) = (num(ticks[0].clone()), num(ticks[1].clone()));
+    assert!(n >= ms / 20.0 * 0.3, "the page's timer kept ticking through the export: {n} ticks in {ms:.0} ms");
     let exported = dir.path().join("Videos/Desktop test (1.5x).mp4");
     assert!(exported.exists(), "{}", text(&b));
     let d = f64_of(&ffprobe(&exported)["format"]["duration"]);
