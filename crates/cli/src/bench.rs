@@ -184,7 +184,7 @@ fn compose(size: Size, frames: u32, json: bool) -> Result<()> {
     let mut cam = vec![0u8; cam_size.pixels() * 4];
     reel_capture::synthetic::Pattern::new(cam_size).draw(10, Duration::from_millis(333), &mut cam);
     let cam = reel_media::VideoFrame::new(Duration::ZERO, 1280, 720, cam)?;
-    let stage = reel_media::VideoFrame { ts: Duration::ZERO, width: size.width, height: size.height, data: deck.slides[0].pixels.clone() };
+    let stage = reel_media::VideoFrame { ts: Duration::ZERO, width: size.width, height: size.height, data: deck.slide(0)? };
     let mut rows = serde_json::Map::new();
     // Mean and p99 of `f` over `frames` runs, in ms.
     let measure = |f: &mut dyn FnMut()| {

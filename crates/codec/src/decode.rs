@@ -277,6 +277,130 @@ pub fn decode_audio_mono(path: &Path) -> Result<(Vec<f32>, u32, f64), CodecError
     Ok((out, rate, start.unwrap_or(0.0)))
 }
 
+/// Streams the best audio stream of a file as mono f32 at 48 kHz, a decoded frame at a time:
+/// every sample format and channel layout goes through swresample (its downmix, its
+/// resampler), so memory stays bounded however long the file is. Times are seconds from the
+/// stream's start, as [`decode_audio_mono`] counts them.
+pub struct AudioReader {
+    path: PathBuf,
+    ictx: format::context::Input,
+    stream: usize,
+    tb: Rational,
+    dec: decoder::Audio,
+    /// (input format, layout, rate) it was made for, and the context.
+    swr: Option<((format::Sample, u64, u32), ResamplerBox)>,
+    /// The stream's start (seconds), the origin of the times given out.
+    origin: Option<f64>,
+    /// Time of the next output sample, once known.
+    cursor: Option<f64>,
+    eof: bool,
+    flushed: bool,
+}
+
+struct ResamplerBox(software::resampling::Context);
+// SAFETY: a SwrContext has no thread affinity; it is only ever moved, never shared.
+unsafe impl Send for ResamplerBox {}
+
+impl AudioReader {
+    pub fn open(path: &Path) -> Result<Self, CodecError> {
+        init();
+        let ictx = format::input(path).map_err(|e| CodecError::Open { path: path.to_path_buf(), reason: e.to_string() })?;
+        let st = ictx.streams().best(media::Type::Audio).ok_or(CodecError::NoStream { path: path.to_path_buf(), kind: "audio" })?;
+        let stream = st.index();
+        let tb = st.time_base();
+        let origin = (st.start_time() != ff::ffi::AV_NOPTS_VALUE).then(|| st.start_time() as f64 * tb.numerator() as f64 / tb.denominator() as f64);
+        let dec =
+            ff::codec::context::Context::from_parameters(st.parameters()).and_then(|c| c.decoder().audio()).ctx(|| format!("opening the audio decoder for {}", path.display()))?;
+        Ok(Self { path: path.to_path_buf(), ictx, stream, tb, dec, swr: None, origin, cursor: None, eof: false, flushed: false })
+    }
+
+    /// Seeks to at or before `secs` (from the stream's start); samples before it may follow.
+    pub fn seek(&mut self, secs: f64) -> Result<(), CodecError> {
+        let ts = ((secs + self.origin.unwrap_or(0.0)).max(0.0) * 1_000_000.0) as i64;
+        self.ictx.seek(ts, ..ts).ctx(|| format!("seeking in {}", self.path.display()))?;
+        self.dec.flush();
+        self.cursor = None;
+        self.eof = false;
+        self.flushed = false;
+        Ok(())
+    }
+
+    fn secs(&self, pts: i64) -> f64 {
+        pts as f64 * self.tb.numerator() as f64 / self.tb.denominator() as f64
+    }
+
+    /// Converts one decoded frame to mono 48 kHz.
+    fn convert(&mut self, f: &mut frame::Audio) -> Result<(f64, Vec<f32>), CodecError> {
+        let channels = f.channels().max(1);
+        if f.channel_layout().is_empty() {
+            f.set_channel_layout(ff::ChannelLayout::default(channels as i32));
+        }
+        let key = (f.format(), f.channel_layout().bits(), f.rate());
+        if self.swr.as_ref().is_none_or(|(k, _)| *k != key) {
+            let packed = format::Sample::F32(format::sample::Type::Packed);
+            let ctx = software::resampling::Context::get(f.format(), f.channel_layout(), f.rate(), packed, ff::ChannelLayout::MONO, reel_media::AUDIO_RATE)
+                .ctx(|| format!("converting the audio of {} ({} channels at {} Hz)", self.path.display(), channels, f.rate()))?;
+            self.swr = Some((key, ResamplerBox(ctx)));
+        }
+        let pts = f.timestamp().or(f.pts());
+        let origin = *self.origin.get_or_insert_with(|| pts.map_or(0.0, |p| p as f64 * self.tb.numerator() as f64 / self.tb.denominator() as f64));
+        let at = match (self.cursor, pts) {
+            (Some(c), _) => c,
+            (None, Some(p)) => self.secs(p) - origin,
+            (None, None) => 0.0,
+        };
+        let cap = f.samples() * reel_media::AUDIO_RATE as usize / f.rate().max(1) as usize + 256;
+        let mut out = frame::Audio::new(format::Sample::F32(format::sample::Type::Packed), cap, ff::ChannelLayout::MONO);
+        out.set_rate(reel_media::AUDIO_RATE);
+        if let Some((_, s)) = self.swr.as_mut() {
+            s.0.run(f, &mut out).ctx(|| format!("converting the audio of {}", self.path.display()))?;
+        }
+        let n = out.samples();
+        let samples = out.plane::<f32>(0)[..n].to_vec();
+        self.cursor = Some(at + n as f64 / reel_media::AUDIO_RATE as f64);
+        Ok((at, samples))
+    }
+
+    /// The next run of samples: (its time, mono 48 kHz samples), or `None` at the end.
+    pub fn next_chunk(&mut self) -> Result<Option<(f64, Vec<f32>)>, CodecError> {
+        let mut f = frame::Audio::empty();
+        loop {
+            if self.dec.receive_frame(&mut f).is_ok() {
+                return self.convert(&mut f).map(Some);
+            }
+            if self.eof {
+                if self.flushed {
+                    return Ok(None);
+                }
+                self.flushed = true;
+                // What the resampler still holds.
+                let Some((_, s)) = self.swr.as_mut() else { return Ok(None) };
+                let mut out = frame::Audio::new(format::Sample::F32(format::sample::Type::Packed), 4096, ff::ChannelLayout::MONO);
+                out.set_rate(reel_media::AUDIO_RATE);
+                if s.0.flush(&mut out).is_err() {
+                    return Ok(None);
+                }
+                let n = out.samples();
+                let at = self.cursor.unwrap_or(0.0);
+                return Ok((n > 0).then(|| (at, out.plane::<f32>(0)[..n].to_vec())));
+            }
+            let mut p = Packet::empty();
+            match p.read(&mut self.ictx) {
+                Ok(()) if p.stream() == self.stream => {
+                    // One corrupt packet is not the end of the file.
+                    let _ = self.dec.send_packet(&p);
+                }
+                Ok(()) => {}
+                Err(ff::Error::Other { errno: ff::util::error::EAGAIN }) => {}
+                Err(_) => {
+                    let _ = self.dec.send_eof();
+                    self.eof = true;
+                }
+            }
+        }
+    }
+}
+
 /// Whether a decoded frame uses the full 0–255 range (JPEG-style) rather than video's 16–235.
 fn full_range(f: &frame::Video) -> bool {
     matches!(f.format(), format::Pixel::YUVJ420P | format::Pixel::YUVJ422P | format::Pixel::YUVJ444P) || f.color_range() == ff::color::Range::JPEG

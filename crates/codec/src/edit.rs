@@ -17,7 +17,7 @@ use ff::{filter, format, frame, media, ChannelLayout, Dictionary, Packet, Ration
 use ffmpeg_next as ff;
 use reel_media::{Fps, Size, AUDIO_RATE};
 
-use crate::decode::{decode_audio_mono, VideoFileReader};
+use crate::decode::{AudioReader, VideoFileReader};
 use crate::remux::{tmp_path, Chapter, Finalized};
 use crate::writer::{Mp4Writer, WriterSettings};
 use crate::{init, CodecError, Ctx, Preset};
@@ -418,18 +418,8 @@ fn smart_splice(segments: &[Segment], dst: &Path, chapters: &[Chapter], progress
             encode_edge(&seg.path, k_b, end, size, fps, preset, &mut writer, &mut next)?;
         }
         if has_audio {
-            let (samples, rate, start) = decode_audio_mono(&seg.path)?;
-            let idx = |t: f64| (((t - start) * rate as f64).round().max(0.0) as usize).min(samples.len());
-            let part = &samples[idx(seg.start)..idx(end)];
-            let part = if rate != AUDIO_RATE { crate::writer::resample_mono(part, rate)? } else { part.to_vec() };
             let want = ((next as f64 / fps.get() as f64) * AUDIO_RATE as f64).round() as u64;
-            let have = writer.audio_samples();
-            let take = (want.saturating_sub(have) as usize).min(part.len());
-            writer.write_audio(&part[..take], AUDIO_RATE, 1)?;
-            let still = want.saturating_sub(writer.audio_samples());
-            if still > 0 {
-                writer.write_silence(still as usize)?;
-            }
+            AudioPump::open(&seg.path, seg.start, end, 1.0)?.fill(&mut writer, want, true)?;
         }
         if !progress((next as f64 / fps.get() as f64 / total.max(1e-9)).min(0.99)) {
             return Err(cancelled(dst));
@@ -576,59 +566,165 @@ fn copy_segments(segments: &[Segment], dst: &Path, chapters: &[Chapter], progres
     Ok(info)
 }
 
-/// Time-stretches mono 48 kHz audio by `speed` with atempo (pitch kept).
-fn stretch(samples: &[f32], speed: f64) -> Result<Vec<f32>, CodecError> {
-    if (speed - 1.0).abs() < 1e-9 {
-        return Ok(samples.to_vec());
+/// Time-stretches mono 48 kHz audio by `speed` with atempo (pitch kept), a chunk at a time.
+struct Stretcher {
+    graph: filter::Graph,
+    pts: i64,
+}
+
+impl Stretcher {
+    fn new(speed: f64) -> Result<Self, CodecError> {
+        let mut g = filter::Graph::new();
+        let abuffer = filter::find("abuffer").ok_or(CodecError::MissingEncoder("abuffer filter"))?;
+        let sink = filter::find("abuffersink").ok_or(CodecError::MissingEncoder("abuffersink filter"))?;
+        g.add(&abuffer, "in", &format!("time_base=1/{AUDIO_RATE}:sample_rate={AUDIO_RATE}:sample_fmt=flt:channel_layout=mono")).ctx(|| "creating the audio filter input".into())?;
+        g.add(&sink, "out", "").ctx(|| "creating the audio filter output".into())?;
+        // atempo takes 0.5..2 per instance in older ffmpeg; chain instances for larger factors.
+        let mut chain = Vec::new();
+        let mut left = speed;
+        while left > 2.0 {
+            chain.push("atempo=2.0".to_string());
+            left /= 2.0;
+        }
+        while left < 0.5 {
+            chain.push("atempo=0.5".to_string());
+            left /= 0.5;
+        }
+        chain.push(format!("atempo={left:.6}"));
+        chain.push(format!("aformat=sample_fmts=flt:channel_layouts=mono:sample_rates={AUDIO_RATE}"));
+        g.output("in", 0).and_then(|p| p.input("out", 0)).and_then(|p| p.parse(&chain.join(","))).ctx(|| "building the atempo filter".into())?;
+        g.validate().ctx(|| "validating the atempo filter".into())?;
+        Ok(Self { graph: g, pts: 0 })
     }
-    let mut g = filter::Graph::new();
-    let abuffer = filter::find("abuffer").ok_or(CodecError::MissingEncoder("abuffer filter"))?;
-    let sink = filter::find("abuffersink").ok_or(CodecError::MissingEncoder("abuffersink filter"))?;
-    g.add(&abuffer, "in", &format!("time_base=1/{AUDIO_RATE}:sample_rate={AUDIO_RATE}:sample_fmt=flt:channel_layout=mono")).ctx(|| "creating the audio filter input".into())?;
-    g.add(&sink, "out", "").ctx(|| "creating the audio filter output".into())?;
-    // atempo takes 0.5..2 per instance in older ffmpeg; chain instances for larger factors.
-    let mut chain = Vec::new();
-    let mut left = speed;
-    while left > 2.0 {
-        chain.push("atempo=2.0".to_string());
-        left /= 2.0;
-    }
-    while left < 0.5 {
-        chain.push("atempo=0.5".to_string());
-        left /= 0.5;
-    }
-    chain.push(format!("atempo={left:.6}"));
-    chain.push(format!("aformat=sample_fmts=flt:channel_layouts=mono:sample_rates={AUDIO_RATE}"));
-    g.output("in", 0).and_then(|p| p.input("out", 0)).and_then(|p| p.parse(&chain.join(","))).ctx(|| "building the atempo filter".into())?;
-    g.validate().ctx(|| "validating the atempo filter".into())?;
-    let mut out = Vec::with_capacity((samples.len() as f64 / speed) as usize + 4096);
-    let packed = format::Sample::F32(format::sample::Type::Packed);
-    let mut pts = 0i64;
-    let drain = |g: &mut filter::Graph, out: &mut Vec<f32>| {
+
+    fn drain(&mut self, out: &mut Vec<f32>) {
         let mut f = frame::Audio::empty();
-        if let Some(mut s) = g.get("out") {
+        if let Some(mut s) = self.graph.get("out") {
             while s.sink().frame(&mut f).is_ok() {
                 let n = f.samples();
                 out.extend_from_slice(&f.plane::<f32>(0)[..n]);
             }
         }
-    };
-    for chunk in samples.chunks(4096) {
-        let mut f = frame::Audio::new(packed, chunk.len(), ChannelLayout::MONO);
-        f.set_rate(AUDIO_RATE);
-        f.plane_mut::<f32>(0)[..chunk.len()].copy_from_slice(chunk);
-        f.set_pts(Some(pts));
-        pts += chunk.len() as i64;
-        if let Some(mut s) = g.get("in") {
-            s.source().add(&f).ctx(|| "feeding the atempo filter".into())?;
+    }
+
+    /// Feeds `samples`, appending what comes out to `out`.
+    fn feed(&mut self, samples: &[f32], out: &mut Vec<f32>) -> Result<(), CodecError> {
+        let packed = format::Sample::F32(format::sample::Type::Packed);
+        for chunk in samples.chunks(4096) {
+            let mut f = frame::Audio::new(packed, chunk.len(), ChannelLayout::MONO);
+            f.set_rate(AUDIO_RATE);
+            f.plane_mut::<f32>(0)[..chunk.len()].copy_from_slice(chunk);
+            f.set_pts(Some(self.pts));
+            self.pts += chunk.len() as i64;
+            if let Some(mut s) = self.graph.get("in") {
+                s.source().add(&f).ctx(|| "feeding the atempo filter".into())?;
+            }
+            self.drain(out);
         }
-        drain(&mut g, &mut out);
+        Ok(())
     }
-    if let Some(mut s) = g.get("in") {
-        s.source().flush().ctx(|| "flushing the atempo filter".into())?;
+
+    fn flush(&mut self, out: &mut Vec<f32>) -> Result<(), CodecError> {
+        if let Some(mut s) = self.graph.get("in") {
+            s.source().flush().ctx(|| "flushing the atempo filter".into())?;
+        }
+        self.drain(out);
+        Ok(())
     }
-    drain(&mut g, &mut out);
-    Ok(out)
+}
+
+/// One segment's audio, streamed into the writer alongside its video: decoded (any format and
+/// layout, see [`AudioReader`]), cut to the segment, stretched to the speed, a frame at a time.
+/// Memory stays at a few frames' worth however long the segment is.
+struct AudioPump {
+    reader: AudioReader,
+    to: f64,
+    stretch: Option<Stretcher>,
+    /// Output samples (48 kHz mono) ready to write.
+    ready: Vec<f32>,
+    /// Source time the next kept sample stands for.
+    at: f64,
+    ended: bool,
+}
+
+impl AudioPump {
+    fn open(path: &Path, from: f64, to: f64, speed: f64) -> Result<Self, CodecError> {
+        let mut reader = AudioReader::open(path)?;
+        if from > 1.0 {
+            reader.seek(from - 1.0)?;
+        }
+        let stretch = if (speed - 1.0).abs() < 1e-9 { None } else { Some(Stretcher::new(speed)?) };
+        Ok(Self { reader, to, stretch, ready: Vec::new(), at: from, ended: false })
+    }
+
+    /// Decodes one more run of the segment's samples into `ready`; false at the segment's end.
+    fn step(&mut self) -> Result<bool, CodecError> {
+        if self.ended {
+            return Ok(false);
+        }
+        let rate = AUDIO_RATE as f64;
+        let mut kept = Vec::new();
+        match self.reader.next_chunk()? {
+            Some((t, samples)) => {
+                let end = t + samples.len() as f64 / rate;
+                if end > self.at {
+                    // A gap in the source before this run: silence, so later audio stays in sync.
+                    let gap = ((t - self.at) * rate).round();
+                    if gap >= 1.0 {
+                        let until = t.min(self.to);
+                        kept.resize(((until - self.at) * rate).round().max(0.0) as usize, 0.0);
+                    }
+                    let skip = ((self.at - t) * rate).round().max(0.0) as usize;
+                    let stop = (((self.to - t) * rate).round().max(0.0) as usize).min(samples.len());
+                    if skip < stop {
+                        kept.extend_from_slice(&samples[skip..stop]);
+                    }
+                    self.at = self.at.max(t + stop as f64 / rate);
+                }
+                if end >= self.to {
+                    self.ended = true;
+                }
+            }
+            None => self.ended = true,
+        }
+        match self.stretch.as_mut() {
+            Some(s) => {
+                s.feed(&kept, &mut self.ready)?;
+                if self.ended {
+                    s.flush(&mut self.ready)?;
+                }
+            }
+            None => self.ready.extend_from_slice(&kept),
+        }
+        Ok(!self.ended)
+    }
+
+    /// Writes audio until the file holds `want` samples, decoding as needed. With `last`, the
+    /// segment is over: what it lacks is filled with silence, what it has beyond is dropped.
+    fn fill(&mut self, writer: &mut Mp4Writer, want: u64, last: bool) -> Result<(), CodecError> {
+        loop {
+            let need = want.saturating_sub(writer.audio_samples()) as usize;
+            if need == 0 {
+                break;
+            }
+            if !self.ready.is_empty() {
+                let take = need.min(self.ready.len());
+                writer.write_audio(&self.ready[..take], AUDIO_RATE, 1)?;
+                self.ready.drain(..take);
+                continue;
+            }
+            if !self.step()? && self.ready.is_empty() {
+                if last {
+                    writer.write_silence(need)?;
+                }
+                break;
+            }
+        }
+        if last {
+            self.ready.clear();
+        }
+        Ok(())
+    }
 }
 
 fn transcode(segments: &[Segment], dst: &Path, o: &ExportOptions, chapters: &[Chapter], progress: Progress<'_>) -> Result<Finalized, CodecError> {
@@ -656,6 +752,11 @@ fn transcode(segments: &[Segment], dst: &Path, o: &ExportOptions, chapters: &[Ch
         let seg_out_len = (seg.end - seg.start) / o.speed;
         let seg_end_slot = o.fps.slot_of(std::time::Duration::from_secs_f64(offset + seg_out_len));
         let mut last: Option<reel_media::VideoFrame> = None;
+        // The audio follows the video every half second, so the file is interleaved as it
+        // is written and no track is ever held whole in memory.
+        let mut pump = if has_audio { Some(AudioPump::open(&seg.path, seg.start, seg.end, o.speed)?) } else { None };
+        let audio_want = |slots: u64| ((slots as f64 / o.fps.get() as f64) * AUDIO_RATE as f64).round() as u64;
+        let half_second = (o.fps.get() as u64 / 2).max(1);
         for f in reader.by_ref() {
             let f = f?;
             let t = base + f.ts.as_secs_f64();
@@ -664,6 +765,9 @@ fn transcode(segments: &[Segment], dst: &Path, o: &ExportOptions, chapters: &[Ch
             }
             if t >= seg.end - 1e-3 {
                 break;
+            }
+            if let Some(p) = pump.as_mut().filter(|_| next.is_multiple_of(half_second)) {
+                p.fill(&mut writer, audio_want(next), false)?;
             }
             let out_t = offset + (t - seg.start) / o.speed;
             // Sample and hold: slot k shows the latest frame whose output time is at or before
@@ -691,21 +795,9 @@ fn transcode(segments: &[Segment], dst: &Path, o: &ExportOptions, chapters: &[Ch
                 next += 1;
             }
         }
-        if has_audio {
-            let (samples, rate, start) = decode_audio_mono(&seg.path)?;
-            let idx = |t: f64| (((t - start) * rate as f64).round().max(0.0) as usize).min(samples.len());
-            let part = &samples[idx(seg.start)..idx(seg.end)];
-            let part = if rate != AUDIO_RATE { crate::writer::resample_mono(part, rate)? } else { part.to_vec() };
-            let stretched = stretch(&part, o.speed)?;
+        if let Some(p) = pump.as_mut() {
             // Keep audio exactly as long as this segment's video.
-            let want = ((next as f64 / o.fps.get() as f64) * AUDIO_RATE as f64).round() as u64;
-            let have = writer.audio_samples();
-            let take = (want.saturating_sub(have) as usize).min(stretched.len());
-            writer.write_audio(&stretched[..take], AUDIO_RATE, 1)?;
-            let still = want.saturating_sub(writer.audio_samples());
-            if still > 0 {
-                writer.write_silence(still as usize)?;
-            }
+            p.fill(&mut writer, audio_want(next), true)?;
         }
         offset += seg_out_len;
     }

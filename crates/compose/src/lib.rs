@@ -30,7 +30,7 @@ use std::time::Duration;
 use fast_image_resize as fr;
 use reel_media::{free_buffer, Patch, Picture, Size, VideoFrame};
 
-pub use deck::{Deck, Slide};
+pub use deck::Deck;
 pub use scene::{Bubble, BubbleSize, Corner, Layout, LowerThird, Scene, Shape, TitleCard};
 
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,8 @@
-//! PDF slide decks through hayro (pure Rust): each page rendered once at the scale that fits the
-//! output, and its text collected by a small interpreter device for chapter titles and search.
+//! PDF slide decks through hayro (pure Rust): a page is rendered when the deck asks for it, at
+//! the scale that fits the output, and its text collected by a small interpreter device for
+//! chapter titles and search.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use hayro::hayro_interpret::font::GlyphRun;
 use hayro::hayro_interpret::{interpret_page, BlendMode, ClipPath, Context, Device, DrawMode, DrawProps, Image, ImageDrawProps, InterpreterCache, InterpreterSettings, SoftMask};
@@ -12,7 +12,7 @@ use hayro::vello_cpu::color::palette::css::WHITE;
 use hayro::{render, PixmapSettings, RenderCache, RenderSettings};
 use reel_media::Size;
 
-use crate::deck::{fit_onto, Slide, MAX_SLIDES};
+use crate::deck::{fit_onto, MAX_PDF_BYTES, MAX_SLIDES};
 use crate::ComposeError;
 
 /// Collects the text a page draws, a line break wherever the baseline moves.
@@ -47,7 +47,11 @@ impl<'a> Device<'a> for TextCollector {
     fn pop_transparency_group(&mut self) {}
 }
 
-pub fn load_pdf(path: &Path, size: Size, background: [u8; 4]) -> Result<Vec<Slide>, ComposeError> {
+/// Opens a PDF deck (`len` bytes): the file is read whole and its page tree checked.
+pub(crate) fn open(path: &Path, len: u64) -> Result<Pdf, ComposeError> {
+    if len > MAX_PDF_BYTES {
+        return Err(ComposeError::file(path, format!("is {} MB; a PDF deck is at most {} MB (export it with smaller images)", len >> 20, MAX_PDF_BYTES >> 20)));
+    }
     let data = std::fs::read(path).map_err(|e| ComposeError::file(path, format!("cannot read it ({e})")))?;
     if data.is_empty() {
         return Err(ComposeError::file(path, "is empty (0 bytes)".into()));
@@ -63,26 +67,34 @@ pub fn load_pdf(path: &Path, size: Size, background: [u8; 4]) -> Result<Vec<Slid
     if pages.len() > MAX_SLIDES {
         return Err(ComposeError::file(path, format!("has {} pages; a deck has at most {MAX_SLIDES}", pages.len())));
     }
-    let cache = RenderCache::new();
-    let settings = InterpreterSettings::default();
-    let mut slides = Vec::with_capacity(pages.len());
-    for (i, page) in pages.iter().enumerate() {
-        let (pw, ph) = page.render_dimensions();
-        if !(pw.is_finite() && ph.is_finite()) || pw < 1.0 || ph < 1.0 {
-            return Err(ComposeError::file(path, format!("page {} has no usable size", i + 1)));
-        }
-        let scale = (size.width as f32 / pw).min(size.height as f32 / ph);
-        let pixmap = render(page, &cache, &settings, &RenderSettings::default(), &PixmapSettings { x_scale: scale, y_scale: scale, bg_color: WHITE });
-        let (w, h) = (pixmap.width() as u32, pixmap.height() as u32);
-        let pixels = fit_onto(pixmap.data_as_u8_slice(), w, h, size, background)?;
+    Ok(pdf)
+}
 
-        let text_cache = InterpreterCache::new();
-        let mut ctx = Context::new(Affine::IDENTITY, Rect::new(0.0, 0.0, pw as f64, ph as f64), &text_cache, page.xref(), settings.clone());
-        let mut collector = TextCollector::default();
-        interpret_page(page, &mut ctx, &mut collector);
-        slides.push(Slide { pixels: Arc::new(pixels), text: collector.text.trim().to_string(), source: path.to_path_buf() });
+/// Renders page `i` at the scale that fits `size`, fitted onto it.
+pub(crate) fn render_page(pdf: &Pdf, i: usize, path: &Path, size: Size, background: [u8; 4]) -> Result<Vec<u8>, ComposeError> {
+    let page = pdf.pages().get(i).ok_or_else(|| ComposeError::file(path, format!("has no page {}", i + 1)))?;
+    let (pw, ph) = page.render_dimensions();
+    if !(pw.is_finite() && ph.is_finite()) || pw < 1.0 || ph < 1.0 {
+        return Err(ComposeError::file(path, format!("page {} has no usable size", i + 1)));
     }
-    Ok(slides)
+    let scale = (size.width as f32 / pw).min(size.height as f32 / ph);
+    let pixmap =
+        render(page, &RenderCache::new(), &InterpreterSettings::default(), &RenderSettings::default(), &PixmapSettings { x_scale: scale, y_scale: scale, bg_color: WHITE });
+    let (w, h) = (pixmap.width() as u32, pixmap.height() as u32);
+    fit_onto(pixmap.data_as_u8_slice(), w, h, size, background)
+}
+
+/// The text page `i` draws, a line break wherever the baseline moves.
+pub(crate) fn page_text(pdf: &Pdf, i: usize) -> String {
+    let Some(page) = pdf.pages().get(i) else {
+        return String::new();
+    };
+    let (pw, ph) = page.render_dimensions();
+    let cache = InterpreterCache::new();
+    let mut ctx = Context::new(Affine::IDENTITY, Rect::new(0.0, 0.0, pw as f64, ph as f64), &cache, page.xref(), InterpreterSettings::default());
+    let mut collector = TextCollector::default();
+    interpret_page(page, &mut ctx, &mut collector);
+    collector.text.trim().to_string()
 }
 
 /// A minimal valid PDF with one line of Helvetica text per page (tests and demos).
@@ -128,13 +140,15 @@ mod tests {
         let size = Size::new(320, 180).unwrap();
         let deck = Deck::load(&p, size, [0, 0, 0, 255]).unwrap();
         assert_eq!(deck.len(), 2);
-        assert_eq!(deck.slides[0].title(0), "Quarterly results");
-        assert_eq!(deck.slides[1].title(1), "Next steps");
+        assert_eq!(deck.title(0), "Quarterly results");
+        assert_eq!(deck.title(1), "Next steps");
         // A white page, pillarboxed (4:3 in 16:9) on black, with dark text somewhere.
-        let px = |x: usize, y: usize| deck.slides[0].pixels[(y * 320 + x) * 4];
+        let first = deck.slide(0).unwrap();
+        let px = |x: usize, y: usize| first[(y * 320 + x) * 4];
         assert_eq!(px(5, 90), 0, "bar");
         assert_eq!(px(160, 20), 255, "page");
-        assert!(deck.slides[0].pixels.chunks(4).any(|p| p[0] < 100), "text drawn");
+        assert!(first.chunks(4).any(|p| p[0] < 100), "text drawn");
+        assert!(deck.slide(1).unwrap().chunks(4).any(|p| p[0] < 100), "the second page, rendered on demand");
     }
 
     #[test]

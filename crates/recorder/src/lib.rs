@@ -634,7 +634,7 @@ impl Recording {
             }
         };
         let slides = match &self.opts.stage {
-            StageSpec::Slides(d) => d.slides.iter().enumerate().map(|(i, sl)| stage::SlideInfo { number: i + 1, title: sl.title(i), text: sl.text.clone() }).collect(),
+            StageSpec::Slides(d) => (0..d.len()).map(|i| stage::SlideInfo { number: i + 1, title: d.title(i), text: d.text(i) }).collect(),
             _ => Vec::new(),
         };
         let timeline = Timeline { version: 1, duration_s: info.duration_s, events, chapters, slides };

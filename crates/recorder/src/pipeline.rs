@@ -74,6 +74,8 @@ pub(crate) struct VideoStage {
 /// What the video thread keeps between slots.
 struct Live {
     slide: usize,
+    /// The slide's pixels last shown.
+    slide_px: Option<Arc<Vec<u8>>>,
     screen: Option<VideoFrame>,
     pending: VecDeque<(Duration, StageCommand)>,
     started: bool,
@@ -81,7 +83,7 @@ struct Live {
 
 impl VideoStage {
     pub fn run(mut self) -> Result<(), RecordError> {
-        let mut live = Live { slide: 0, screen: None, pending: VecDeque::new(), started: false };
+        let mut live = Live { slide: 0, slide_px: None, screen: None, pending: VecDeque::new(), started: false };
         let mut next: u64 = 0;
         let mut last: Option<VideoFrame> = None;
         let end_slot = |until: Option<Duration>, fps: Fps| until.map(|u| fps.slot_of(u));
@@ -186,7 +188,7 @@ impl VideoStage {
     }
 
     fn slide_event(&self, t: f64, slide: usize) -> TimelineEvent {
-        let title = self.deck.as_ref().and_then(|d| d.slides.get(slide)).map(|s| s.title(slide)).unwrap_or_default();
+        let title = self.deck.as_ref().map(|d| d.title(slide)).unwrap_or_default();
         TimelineEvent { t, action: "slide".into(), value: serde_json::json!({"slide": slide + 1, "title": title}) }
     }
 
@@ -251,7 +253,11 @@ impl VideoStage {
         let stage = match (&self.deck, &live.screen) {
             (Some(d), _) => {
                 let s = d.size;
-                slide_frame = d.slides.get(live.slide).map(|sl| VideoFrame { ts: t, width: s.width, height: s.height, data: sl.pixels.clone() });
+                // A slide not decoded yet is not waited for: the one before stays up a frame or two.
+                if let Some(px) = d.try_slide(live.slide) {
+                    live.slide_px = Some(px);
+                }
+                slide_frame = live.slide_px.clone().map(|px| VideoFrame { ts: t, width: s.width, height: s.height, data: px });
                 slide_frame.as_ref()
             }
             (None, Some(f)) => Some(f),

@@ -67,8 +67,8 @@ pub fn render_on(c: &mut Compositor, camera: &CameraSpec, scene: &Scene, stage: 
     let stage_frame = match stage {
         StageSpec::None => None,
         StageSpec::Slides(deck) => {
-            let s = deck.slides.get(slide).ok_or_else(|| RecordError::Pipeline(format!("slide {} is out of range: the deck has {} slides", slide + 1, deck.len())))?;
-            Some(VideoFrame { ts: at, width: deck.size.width, height: deck.size.height, data: s.pixels.clone() })
+            let px = deck.slide(slide)?;
+            Some(VideoFrame { ts: at, width: deck.size.width, height: deck.size.height, data: px })
         }
         StageSpec::Screen { display, region } => match VideoFileReader::open_screen(display, 30, *region)?.next() {
             Some(f) => Some(f?),
