@@ -4,6 +4,8 @@
 //! Nothing here is skipped when missing: a missing tool fails the test with what to install
 //! (the README's test command installs everything).
 
+pub mod powercut;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -243,7 +243,17 @@ impl Library {
     pub fn open(root: &Path) -> Result<Library, LibraryError> {
         {
             use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(root).map_err(|e| LibraryError::io(root, e))?;
+            if !root.is_dir() {
+                // Made durably: a library whose own name never reached the disk would vanish
+                // with everything in it at a power cut.
+                if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    reel_media::durable::create_dir_all(parent).map_err(|e| LibraryError::io(parent, e))?;
+                }
+                match std::fs::DirBuilder::new().mode(0o700).create(root) {
+                    Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(LibraryError::io(root, e)),
+                    _ => reel_media::durable::sync_parent(root).map_err(|e| LibraryError::io(root, e))?,
+                }
+            }
             let m = std::fs::metadata(root).map_err(|e| LibraryError::io(root, e))?;
             // A filesystem without Unix permissions (FAT, some network shares) cannot: the
             // library still works there, with a warning.
@@ -255,7 +265,7 @@ impl Library {
         }
         for d in ["recordings", "trash", "tmp"] {
             let p = root.join(d);
-            std::fs::create_dir_all(&p).map_err(|e| LibraryError::io(&p, e))?;
+            reel_media::durable::create_dir_all(&p).map_err(|e| LibraryError::io(&p, e))?;
         }
         let db_path = root.join("index.sqlite");
         let index = match Index::open(&db_path) {
@@ -332,7 +342,7 @@ impl Library {
     pub fn job_dir(&self, kind: &str) -> Result<(String, PathBuf), LibraryError> {
         let id = new_id();
         let dir = self.root.join("tmp").join(format!("{kind}-{id}"));
-        std::fs::create_dir_all(&dir).map_err(|e| LibraryError::io(&dir, e))?;
+        reel_media::durable::create_dir_all(&dir).map_err(|e| LibraryError::io(&dir, e))?;
         write_json_atomic(&dir.join("job.json"), &Job { pid: std::process::id(), kind: kind.to_string() })?;
         Ok((id, dir))
     }
@@ -540,11 +550,11 @@ impl Library {
     /// share one and overwrite the version kept by the other.
     fn new_trash_dir(&self, base: &str) -> Result<(String, PathBuf), LibraryError> {
         let t = self.root.join("trash");
-        std::fs::create_dir_all(&t).map_err(|e| LibraryError::io(&t, e))?;
+        reel_media::durable::create_dir_all(&t).map_err(|e| LibraryError::io(&t, e))?;
         for i in 1..10_000 {
             let name = if i == 1 { base.to_string() } else { format!("{base}~{i}") };
             let p = t.join(&name);
-            match std::fs::create_dir(&p) {
+            match reel_media::durable::create_dir(&p) {
                 Ok(()) => return Ok((name, p)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(LibraryError::io(&p, e)),

@@ -25,6 +25,29 @@ pub fn sync_parent(path: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// Creates `dir` and every missing folder above it, each made durable: a new folder's name
+/// lives in its parent, so the parent is synced after each one is made. (A file synced in a
+/// folder whose own name never reached the disk is lost with the folder.)
+pub fn create_dir_all(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dir_all(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => sync_parent(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates one new folder (failing if it exists) and syncs its parent.
+pub fn create_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir(dir)?;
+    sync_parent(dir)
+}
+
 /// Syncs `tmp` (a complete file), renames it to `path` and syncs the folder.
 pub fn commit(tmp: &Path, path: &Path) -> std::io::Result<()> {
     std::fs::File::open(tmp)?.sync_all()?;
@@ -46,7 +69,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn write_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        create_dir_all(dir)?;
     }
     let tmp = temp_beside(path);
     let result = (|| {

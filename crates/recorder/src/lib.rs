@@ -516,6 +516,14 @@ impl Recording {
                 if let Ok(f) = std::fs::File::open(&partial) {
                     let _ = f.sync_data();
                 }
+                // The slide and layout changes so far (chapters of a recovered recording), and
+                // once, the folder that holds their file's name.
+                if let Ok(f) = std::fs::File::open(stage::events_path(&partial)) {
+                    let _ = f.sync_data();
+                }
+                if last.is_none() {
+                    let _ = reel_media::durable::sync_parent(&partial);
+                }
                 let size = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
                 let now = Instant::now();
                 if let Some((t, s)) = last {

@@ -103,7 +103,12 @@ pub fn claim(partial: &Path, output: &Path) -> Result<Claim, RecordError> {
         }
     }
     match std::fs::OpenOptions::new().write(true).create_new(true).open(partial) {
-        Ok(_) => Ok(Claim { _file: file, lock, partial: partial.to_path_buf() }),
+        // The partial's name is made durable before anything is recorded into it: its bytes,
+        // synced every second, are lost with it otherwise.
+        Ok(_) => match reel_media::durable::sync_parent(partial) {
+            Ok(()) => Ok(Claim { _file: file, lock, partial: partial.to_path_buf() }),
+            Err(e) => Err(RecordError::Unwritable { path: output.to_path_buf(), reason: e.to_string() }),
+        },
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(RecordError::WaitingForRecovery(output.to_path_buf())),
         Err(e) => Err(RecordError::Unwritable { path: output.to_path_buf(), reason: e.to_string() }),
     }
@@ -129,7 +134,7 @@ impl Session {
     /// Writes the session file (atomically: temp file + rename).
     pub fn save(&self) -> Result<PathBuf, RecordError> {
         let dir = sessions_dir();
-        std::fs::create_dir_all(&dir).map_err(|e| RecordError::Io { path: dir.clone(), reason: e.to_string() })?;
+        reel_media::durable::create_dir_all(&dir).map_err(|e| RecordError::Io { path: dir.clone(), reason: e.to_string() })?;
         let path = self.file();
         reel_media::durable::write_json(&path, self).map_err(|e| RecordError::Io { path: path.clone(), reason: e.to_string() })?;
         Ok(path)
