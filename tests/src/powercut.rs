@@ -332,6 +332,9 @@ impl Filesystem for Fs {
     fn rename(&self, _: &Request, parent: INodeNo, name: &OsStr, newparent: INodeNo, newname: &OsStr, flags: RenameFlags, reply: ReplyEmpty) {
         let r = self.state().and_then(|mut st| {
             let src = st.child(parent.0, name)?;
+            if parent == newparent && name == newname {
+                return Ok(());
+            }
             st.log.push(format!("rename {}/{} ({src}) -> {}/{} {flags:?}", parent.0, name.to_string_lossy(), newparent.0, newname.to_string_lossy()));
             let dst = match st.child(newparent.0, newname) {
                 Ok(i) => Some(i),

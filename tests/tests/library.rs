@@ -300,3 +300,24 @@ fn import_takes_every_audio_format_and_keeps_the_sound() {
         assert!(mean > -40.0, "{name}: the tone is kept (mean volume {mean} dB)");
     }
 }
+
+#[test]
+fn import_keeps_sound_that_starts_after_the_picture_in_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("late-sound.mkv");
+    // The sound begins 0.8 s after the picture (its stream starts later), as in many cameras'
+    // and screen recorders' files.
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25:duration=3"])
+        .args(["-itsoffset", "0.8", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2"])
+        .args(["-c:v", "mpeg4", "-c:a", "libopus"])
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = run_ok(lib_cmd(dir.path()).args(["import", "--json"]).arg(&src));
+    let id = json(&o)["id"].as_str().unwrap().to_string();
+    let (samples, rate, start) = reel_codec::decode::decode_audio_mono(&video(dir.path(), &id)).unwrap();
+    let onset = samples.iter().position(|s| s.abs() > 0.05).map(|i| start + i as f64 / rate as f64).expect("the tone is there");
+    assert!((onset - 0.8).abs() < 0.08, "the tone starts at {onset:.3} s, not 0.8 s");
+}

@@ -114,6 +114,7 @@ fn reopen(disk: &Path, logs: &Path) -> Vec<(String, f64)> {
             panic!("{id}: meta.json ({e})")
         });
         let meta: serde_json::Value = serde_json::from_slice(&bytes).expect("meta.json is whole JSON");
+        assert!(!folder.join("job.json").exists(), "{id}: a finished recording carries no job marker");
         let video = folder.join("video.mp4");
         plays(&video).unwrap_or_else(|e| panic!("recording {id} plays after the cut: {e}"));
         let d = f64_of(&ffprobe(&video)["format"]["duration"]);
@@ -122,6 +123,11 @@ fn reopen(disk: &Path, logs: &Path) -> Vec<(String, f64)> {
         out.push((id, d));
     }
     out
+}
+
+/// The recording in `all` that was not in `before`.
+fn new_one<'a>(all: &'a [(String, f64)], before: &[(String, f64)]) -> Option<&'a (String, f64)> {
+    all.iter().find(|(id, _)| before.iter().all(|(b, _)| b != id))
 }
 
 /// At most this much of what the recorder had written is lost at a power cut: it syncs once a
@@ -150,6 +156,7 @@ fn power_cuts_while_recording_lose_at_most_about_a_second() {
     let disk = pc.path().to_path_buf();
     let mut dice = Dice::new("recording");
     let mut kept = 0;
+    let mut before = Vec::new();
     let mut total_lost = Vec::new();
     for trial in 0..5 {
         let mut c = on_disk(&disk, logs.path());
@@ -162,12 +169,16 @@ fn power_cuts_while_recording_lose_at_most_about_a_second() {
         let written = written_at_cut(&history, logs.path());
         let all = reopen(&disk, logs.path());
         // A cut before the first sync may leave nothing (under a second was recorded).
-        let newest = if all.len() > kept { all.iter().map(|(id, d)| (id.clone(), *d)).max_by(|a, b| a.0.cmp(&b.0)).unwrap().1 } else { 0.0 };
+        let newest = new_one(&all, &before).map_or(0.0, |r| r.1);
+        if wait > 2.5 {
+            assert!(written > 0.5, "trial {trial}: the partial held {written:.2} s at a cut {wait:.2} s in (unreadable?)");
+        }
         let lost = written - newest;
         eprintln!("trial {trial}: cut {wait:.2} s after start, {written:.2} s written; kept {newest:.2} s, lost {lost:.2} s");
         assert!(lost <= LOSS_BOUND_S, "trial {trial}: {lost:.2} s lost ({written:.2} s written, {newest:.2} s kept)");
         assert!(written < 1.0 || all.len() == kept + 1, "trial {trial}: the interrupted recording is in the library");
         kept = all.len();
+        before = all;
         total_lost.push(lost);
     }
     total_lost.sort_by(f64::total_cmp);
@@ -187,6 +198,7 @@ fn power_cuts_while_stopping_keep_the_recording() {
     let disk = pc.path().to_path_buf();
     let mut dice = Dice::new("stopping");
     let mut count = 0;
+    let mut before = Vec::new();
     for trial in 0..5 {
         // Two seconds of recording, then Stop: the cut falls before, during or after finishing.
         let mut c = on_disk(&disk, logs.path());
@@ -198,7 +210,7 @@ fn power_cuts_while_stopping_keep_the_recording() {
         let (_, history) = pc.cut(killer(&mut child));
         let written = if finished { 2.0 } else { written_at_cut(&history, logs.path()) };
         let all = reopen(&disk, logs.path());
-        let newest = if all.len() > count { all.iter().max_by(|a, b| a.0.cmp(&b.0)).unwrap().1 } else { 0.0 };
+        let newest = new_one(&all, &before).map_or(0.0, |r| r.1);
         eprintln!("trial {trial}: cut {wait:.2} s after start (finished: {finished}); kept {newest:.2} s of {written:.2} s");
         if finished {
             assert!((newest - 2.0).abs() < 0.2, "trial {trial}: a recording that had finished lost {:.2} s", 2.0 - newest);
@@ -206,6 +218,7 @@ fn power_cuts_while_stopping_keep_the_recording() {
         assert!(written - newest <= LOSS_BOUND_S, "trial {trial}: kept {newest:.2} s of {written:.2} s");
         assert!(written < 1.0 || all.len() == count + 1, "trial {trial}: the recording is in the library");
         count = all.len();
+        before = all;
     }
 }
 
@@ -221,6 +234,7 @@ fn power_cuts_during_edits_and_imports_show_the_old_or_the_new_never_half() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let id = json(&o)["id"].as_str().unwrap().to_string();
     let mut length = 4.0;
+    let mut applied = 0;
     // Trims and cuts, each interrupted at a random moment (or not, if it was quick).
     for trial in 0..4 {
         let mut c = on_disk(&disk, logs.path());
@@ -234,7 +248,10 @@ fn power_cuts_during_edits_and_imports_show_the_old_or_the_new_never_half() {
         let mut child = spawn(c, logs.path(), &format!("edit{trial}"));
         let wait = dice.between(0.05, 2.0);
         std::thread::sleep(Duration::from_secs_f64(wait));
-        let done = child.try_wait().unwrap().is_some_and(|s| s.success());
+        let exited = child.try_wait().unwrap();
+        let done = exited.is_some_and(|s| s.success());
+        assert!(exited.is_none_or(|s| s.success()), "trial {trial}: the {edit} failed: {}", std::fs::read_to_string(logs.path().join(format!("edit{trial}.err"))).unwrap());
+        applied += usize::from(done);
         pc.cut(killer(&mut child));
         if std::env::var_os("REEL_POWERCUT_LOG").is_some() {
             let _ = Command::new("find").arg(disk.join("lib/recordings")).arg(disk.join("lib/trash")).status();
@@ -249,6 +266,7 @@ fn power_cuts_during_edits_and_imports_show_the_old_or_the_new_never_half() {
         assert!(!done || new, "trial {trial}: a {edit} that had finished was lost");
         length = d;
     }
+    assert!(applied > 0, "no edit finished before its cut: the edits were not exercised");
     // Imports, each interrupted at a random moment: nothing or the whole file.
     let src = logs.path().join("talk.webm");
     let st = Command::new("ffmpeg")
@@ -265,7 +283,9 @@ fn power_cuts_during_edits_and_imports_show_the_old_or_the_new_never_half() {
         let mut child = spawn(c, logs.path(), &format!("import{trial}"));
         let wait = dice.between(0.1, 3.0);
         std::thread::sleep(Duration::from_secs_f64(wait));
-        let done = child.try_wait().unwrap().is_some_and(|s| s.success());
+        let exited = child.try_wait().unwrap();
+        let done = exited.is_some_and(|s| s.success());
+        assert!(exited.is_none_or(|s| s.success()), "trial {trial}: the import failed: {}", std::fs::read_to_string(logs.path().join(format!("import{trial}.err"))).unwrap());
         pc.cut(killer(&mut child));
         let all = reopen(&disk, logs.path());
         eprintln!("trial {trial}: import cut at {wait:.2} s (done: {done}): {} recordings", all.len());

@@ -3,8 +3,9 @@
 //! - `live`: a real-time recording of the synthetic camera and tone; reports dropped and
 //!   duplicated frames, capture jitter, the A/V offset found in the output, peak and late RSS,
 //!   and stop → final file.
-//! - `encode`: the same pipeline unpaced (as fast as it goes), with the ffmpeg CLI encoding its
-//!   own test pattern with the same x264 preset in the same run as a peer.
+//! - `encode`: the same pipeline unpaced (as fast as it goes), with the ffmpeg CLI encoding the
+//!   same synthetic pictures (piped in raw) with the same x264 preset in the same run as a peer.
+//! - `deck`, `import` (bench_durable.rs): memory and time of slide decks and long imports.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -120,6 +121,29 @@ enum Which {
         #[arg(long)]
         json: bool,
     },
+    /// Slide decks of 10, 100 and 1,000 1080p PNGs: time to the first frame, peak RSS, and what
+    /// a slide change costs, each load in a fresh process.
+    Deck {
+        #[arg(long, default_value = "3")]
+        runs: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One deck load in this process (what `bench deck` runs in a child).
+    #[command(hide = true)]
+    DeckOnce {
+        dir: PathBuf,
+        #[arg(long, default_value = "1080p")]
+        size: String,
+    },
+    /// `reel import` of a long file that must be re-encoded: time and peak RSS, beside the
+    /// ffmpeg CLI doing the same conversion.
+    Import {
+        #[arg(long, default_value = "120")]
+        minutes: f64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Encode unpaced and report frames per second, beside the ffmpeg CLI.
     Encode {
         #[arg(long, default_value = "720p")]
@@ -145,6 +169,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
     match a.which {
         Which::Live { size, fps, seconds, keep, camera, mic, json } => live(size.parse()?, fps.parse()?, seconds, keep, camera.parse()?, mic.parse()?, json),
         Which::Camera { frames, runs, json } => crate::bench_camera::camera(frames.clamp(1, 3000), runs.clamp(1, 50), json),
+        Which::Deck { runs, json } => crate::bench_durable::deck(runs.clamp(1, 20), json),
+        Which::DeckOnce { dir, size } => crate::bench_durable::deck_once(&dir, size.parse()?),
+        Which::Import { minutes, json } => crate::bench_durable::import(minutes.clamp(0.1, 600.0), json),
         Which::Encode { size, fps, seconds, json } => encode(size.parse()?, fps.parse()?, seconds, json),
         Which::Compose { size, frames, json } => compose(size.parse()?, frames, json),
         Which::Render { size, seconds, json } => render(size.parse()?, seconds, json),
@@ -380,6 +407,7 @@ fn live(size: Size, fps: Fps, seconds: f64, keep: Option<PathBuf>, camera: Camer
         "rss_before_start_mb": base_rss, "rss_peak_mb": peak, "rss_at_10pct_mb": tenth, "rss_at_end_mb": last,
         "finalize_ms": s.finalize_ms, "bytes": s.bytes, "audio_underrun_ms": s.health.audio_underrun_ms,
         "video_queue_max": s.health.video_queue_max,
+        "fsyncs": s.health.fsyncs, "fsync_mean_ms": s.health.fsync_mean_ms, "fsync_max_ms": s.health.fsync_max_ms,
     });
     print_report(&report, json)
 }
@@ -396,19 +424,33 @@ fn encode(size: Size, fps: Fps, seconds: f64, json: bool) -> Result<()> {
     let s = rec.finish().map_err(reel_app::ApiError::from)?;
     let ours = t0.elapsed().as_secs_f64();
     let preset = reel_codec::Preset::live(size);
-    // Peer: the ffmpeg CLI, its own test pattern, same size, preset, CRF, keyframe interval, AAC.
+    // Peer: the ffmpeg CLI encoding the same pictures (Reel's synthetic camera pattern, made
+    // here frame by frame and piped in raw, as Reel makes them for itself) with the same size,
+    // preset, CRF, keyframe interval and AAC settings.
     let frames = (seconds * fps.get() as f64).round() as u64;
     let t1 = Instant::now();
-    let peer = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("testsrc2=size={}x{}:rate={}", size.width, size.height, fps.get()))
+    let mut child = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgba", "-s", &format!("{}x{}", size.width, size.height), "-r", &fps.get().to_string(), "-i", "-"])
         .args(["-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000"])
         .args(["-frames:v", &frames.to_string(), "-t", &seconds.to_string()])
         .args(["-c:v", "libx264", "-preset", preset.x264, "-crf", &preset.crf.to_string(), "-g", &fps.get().to_string()])
         .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "1", "-b:a", "128k"])
         .arg(tmp.path().join("peer.mp4"))
-        .status()
+        .stdin(std::process::Stdio::piped())
+        .spawn()
         .context("running the ffmpeg CLI as the peer (install ffmpeg)")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        let pattern = reel_capture::synthetic::Pattern::new(size);
+        let mut buf = vec![0u8; size.pixels() * 4];
+        for i in 0..frames {
+            pattern.draw(i, fps.slot_time(i), &mut buf);
+            if stdin.write_all(&buf).is_err() {
+                break;
+            }
+        }
+    }
+    let peer = child.wait()?;
     let peer_s = t1.elapsed().as_secs_f64();
     let report = serde_json::json!({
         "size": size.to_string(), "fps": fps.get(), "seconds_of_video": seconds, "preset": preset.x264,
@@ -505,7 +547,7 @@ fn preview(size: String, frames: u32, json: bool) -> Result<()> {
     print_report(&report, json)
 }
 
-fn print_report(r: &serde_json::Value, json: bool) -> Result<()> {
+pub(crate) fn print_report(r: &serde_json::Value, json: bool) -> Result<()> {
     if json {
         println!("{r}");
     } else if let Some(m) = r.as_object() {

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_camera;
+mod bench_durable;
 mod bench_serve;
 mod library;
 mod publish;

@@ -255,8 +255,8 @@ pub fn decode_audio_mono(path: &Path) -> Result<(Vec<f32>, u32, f64), CodecError
         }
         mix_to_mono(f, out).map_err(|reason| CodecError::Invalid { path: path.to_path_buf(), reason })
     };
-    let mut p = Packet::empty();
     loop {
+        let mut p = Packet::empty();
         match p.read(&mut ictx) {
             Ok(()) if p.stream() == idx => {
                 if dec.send_packet(&p).is_ok() {
@@ -279,8 +279,9 @@ pub fn decode_audio_mono(path: &Path) -> Result<(Vec<f32>, u32, f64), CodecError
 
 /// Streams the best audio stream of a file as mono f32 at 48 kHz, a decoded frame at a time:
 /// every sample format and channel layout goes through swresample (its downmix, its
-/// resampler), so memory stays bounded however long the file is. Times are seconds from the
-/// stream's start, as [`decode_audio_mono`] counts them.
+/// resampler), so memory stays bounded however long the file is. Times are the file's own
+/// (presentation time in seconds, as the video frames' are), so audio that starts after the
+/// picture stays where it is; a jump in the stamps (a gap in the recording) is followed.
 pub struct AudioReader {
     path: PathBuf,
     ictx: format::context::Input,
@@ -314,11 +315,13 @@ impl AudioReader {
         Ok(Self { path: path.to_path_buf(), ictx, stream, tb, dec, swr: None, origin, cursor: None, eof: false, flushed: false })
     }
 
-    /// Seeks to at or before `secs` (from the stream's start); samples before it may follow.
+    /// Seeks to at or before `secs` (file time); samples before it may follow.
     pub fn seek(&mut self, secs: f64) -> Result<(), CodecError> {
-        let ts = ((secs + self.origin.unwrap_or(0.0)).max(0.0) * 1_000_000.0) as i64;
+        let ts = (secs.max(0.0) * 1_000_000.0) as i64;
         self.ictx.seek(ts, ..ts).ctx(|| format!("seeking in {}", self.path.display()))?;
         self.dec.flush();
+        // What the resampler still held belongs to the old position.
+        self.swr = None;
         self.cursor = None;
         self.eof = false;
         self.flushed = false;
@@ -342,12 +345,14 @@ impl AudioReader {
                 .ctx(|| format!("converting the audio of {} ({} channels at {} Hz)", self.path.display(), channels, f.rate()))?;
             self.swr = Some((key, ResamplerBox(ctx)));
         }
-        let pts = f.timestamp().or(f.pts());
-        let origin = *self.origin.get_or_insert_with(|| pts.map_or(0.0, |p| p as f64 * self.tb.numerator() as f64 / self.tb.denominator() as f64));
+        let pts = f.timestamp().or(f.pts()).map(|p| self.secs(p));
+        let origin = *self.origin.get_or_insert(pts.unwrap_or(0.0));
+        // Counted on from the previous frame, unless the stamps say the stream jumped.
         let at = match (self.cursor, pts) {
+            (Some(c), Some(p)) if (p - c).abs() > 0.02 => p,
             (Some(c), _) => c,
-            (None, Some(p)) => self.secs(p) - origin,
-            (None, None) => 0.0,
+            (None, Some(p)) => p,
+            (None, None) => origin,
         };
         let cap = f.samples() * reel_media::AUDIO_RATE as usize / f.rate().max(1) as usize + 256;
         let mut out = frame::Audio::new(format::Sample::F32(format::sample::Type::Packed), cap, ff::ChannelLayout::MONO);

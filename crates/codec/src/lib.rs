@@ -57,6 +57,19 @@ pub enum CodecError {
     Io { path: PathBuf, source: std::io::Error },
 }
 
+impl CodecError {
+    /// The disk (or the user's quota) is full: said by the system call that failed (ENOSPC,
+    /// EDQUOT), not guessed from free space after the fact.
+    pub fn is_no_space(&self) -> bool {
+        let full = |errno: i32| errno == libc::ENOSPC || errno == libc::EDQUOT;
+        match self {
+            CodecError::Ffmpeg { source: ffmpeg_next::Error::Other { errno }, .. } => full(*errno),
+            CodecError::Io { source, .. } => source.raw_os_error().is_some_and(full),
+            _ => false,
+        }
+    }
+}
+
 /// Tells swscale which matrices to use: `rgb_to_yuv` converts full-range RGB into limited-range
 /// BT.709 YUV (what the encoder tags its stream as); otherwise YUV of the given matrix (BT.709
 /// when `bt709`, else BT.601) and range (`full_range_yuv`, else 16–235) into full-range RGB. Without this swscale uses

@@ -53,6 +53,9 @@ pub(crate) fn add_chapters(octx: &mut format::context::Output, chapters: &[Chapt
 /// Reads the next packet; false at the end of the file or at the first unreadable byte (a
 /// truncated file ends where its last complete packet does).
 pub(crate) fn next_packet(ictx: &mut format::context::Input, p: &mut Packet) -> bool {
+    // av_read_frame does not release what the packet held: without this, every packet read
+    // into a reused one stayed in memory (a 2-hour import held over a gigabyte).
+    *p = Packet::empty();
     loop {
         match p.read(ictx) {
             Ok(()) => return true,

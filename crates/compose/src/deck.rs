@@ -164,9 +164,15 @@ impl Shared {
                 }
                 st.busy = Some(i);
                 drop(st);
-                let r = self.render(i);
-                // The text comes with the page, so a title asked for next does not wait.
-                self.text(i);
+                // A decoder that panics on a hostile file fails this slide, not the deck (a
+                // dead worker would leave `slide` waiting for ever).
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let r = self.render(i);
+                    // The text comes with the page, so a title asked for next does not wait.
+                    self.text(i);
+                    r
+                }))
+                .unwrap_or_else(|_| Err(ComposeError::Render(format!("slide {} could not be decoded (the decoder failed)", i + 1))));
                 st = self.lock();
                 st.busy = None;
                 self.store(&mut st, i, r);
@@ -177,7 +183,7 @@ impl Shared {
                 let i = st.text_next;
                 st.text_next += 1;
                 drop(st);
-                self.text(i);
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.text(i)));
                 st = self.lock();
                 continue;
             }
@@ -280,11 +286,10 @@ impl Deck {
                     st.warned.push(i);
                     eprintln!("warning: {why}; the slide is shown blank");
                 }
+                // Not cached: `slide` still reports the error.
                 let mut blank = vec![0u8; s.size.pixels() * 4];
                 crate::fill(&mut blank, s.background);
-                let blank = Arc::new(blank);
-                st.cache.push_front((i, blank.clone()));
-                return Some(blank);
+                return Some(Arc::new(blank));
             }
         }
         if i < s.len() {

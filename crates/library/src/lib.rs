@@ -658,13 +658,17 @@ impl Library {
             source,
         };
         write_json_atomic(&job.join("meta.json"), &meta)?;
-        let _ = std::fs::remove_file(job.join("job.json"));
         let _ = std::fs::remove_file(job.join("title.txt"));
         let dest = self.rec_dir(&id);
         std::fs::rename(job, &dest).map_err(|e| LibraryError::io(&dest, e))?;
         // The recording's new name in the library survives a power cut before anything that
         // made it (a partial, a job) is cleaned up.
         reel_media::durable::sync_parent(&dest).map_err(|e| LibraryError::io(&dest, e))?;
+        // Only then does the job's marker go (a folder still in tmp/ without one is taken by
+        // the cleanup), with the folder synced so that it stays gone.
+        if std::fs::remove_file(dest.join("job.json")).is_ok() {
+            let _ = reel_media::durable::sync_parent(&dest.join("job.json"));
+        }
         self.lock().upsert(&meta, "ok")?;
         Ok(self.entry(&id))
     }
@@ -797,12 +801,16 @@ impl Library {
                 let _ = std::fs::remove_dir(&keep_dir);
                 return Err(e);
             }
-            let _ = std::fs::remove_file(dir.join("job.json"));
-            // Applied: what follows can only be late, not undo it.
-            for d in [&dir, &keep_dir] {
+            // Applied: what follows can only be late, not undo it. The trash first: it took
+            // part in both renames (from tmp/, then the exchange), so the new version is out
+            // of tmp/ for good before the recording's own folder is synced.
+            for d in [&keep_dir, &dir] {
                 if let Err(e) = reel_media::durable::sync_parent(d) {
                     eprintln!("warning: {} could not be synced: {e}", d.display());
                 }
+            }
+            if std::fs::remove_file(dir.join("job.json")).is_ok() {
+                let _ = reel_media::durable::sync_parent(&dir.join("job.json"));
             }
             if let Err(e) = self.lock().upsert(&m, "ok") {
                 eprintln!("warning: the search index lags behind this edit ({e}); `reel library reindex` catches it up");

@@ -37,6 +37,11 @@ pub struct Health {
     disk_left_s: AtomicU64,
     /// The recording was stopped because the disk was nearly full.
     pub stopped_for_space: AtomicBool,
+    /// Syncs of the partial file to disk (once a second), their total and longest time (µs):
+    /// what durability costs on the live path (they run on a thread of their own).
+    pub fsyncs: AtomicU64,
+    pub fsync_us_total: AtomicU64,
+    pub fsync_us_max: AtomicU64,
     /// Audio level of the last chunk, as f32 bits (RMS and peak, 0..1).
     level_rms: AtomicU64,
     level_peak: AtomicU64,
@@ -112,6 +117,9 @@ impl Health {
                 v => Some((v - 1) as f64),
             },
             stopped_for_space: self.stopped_for_space.load(Relaxed),
+            fsyncs: l(&self.fsyncs),
+            fsync_mean_ms: l(&self.fsync_us_total) as f64 / 1000.0 / l(&self.fsyncs).max(1) as f64,
+            fsync_max_ms: l(&self.fsync_us_max) as f64 / 1000.0,
         }
     }
 }
@@ -149,4 +157,11 @@ pub struct HealthSnapshot {
     /// The recording was stopped because the disk was nearly full.
     #[serde(default)]
     pub stopped_for_space: bool,
+    /// Syncs of the partial file so far, and their mean and longest time.
+    #[serde(default)]
+    pub fsyncs: u64,
+    #[serde(default)]
+    pub fsync_mean_ms: f64,
+    #[serde(default)]
+    pub fsync_max_ms: f64,
 }

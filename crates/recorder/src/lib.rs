@@ -514,7 +514,12 @@ impl Recording {
                     return;
                 }
                 if let Ok(f) = std::fs::File::open(&partial) {
+                    let t = Instant::now();
                     let _ = f.sync_data();
+                    let us = t.elapsed().as_micros() as u64;
+                    Health::add(&health.fsyncs, 1);
+                    Health::add(&health.fsync_us_total, us);
+                    health.fsync_us_max.fetch_max(us, std::sync::atomic::Ordering::Relaxed);
                 }
                 // The slide and layout changes so far (chapters of a recovered recording), and
                 // once, the folder that holds their file's name.
@@ -610,7 +615,10 @@ impl Recording {
             // The partial file stays, with its session: `reel recover` can still save it. A
             // full disk is said as such, with what was saved.
             let partial = self.session.partial.clone();
-            if let Some(free) = remux::free_bytes(&partial).filter(|&f| f < SPACE_RESERVE) {
+            let free = remux::free_bytes(&partial);
+            let no_space = matches!(&e, RecordError::Codec(c) if c.is_no_space()) || free.is_some_and(|f| f < SPACE_RESERVE);
+            if no_space {
+                let free = free.unwrap_or(0);
                 let dir = partial.parent().map(Path::to_path_buf).unwrap_or_default();
                 let saved_s = remux::scan_duration(&partial).unwrap_or(0.0);
                 return Err(RecordError::DiskFull { dir, free_mb: free as f64 / 1e6, saved_s, partial });
@@ -630,7 +638,15 @@ impl Recording {
         let partial_len = std::fs::metadata(&self.session.partial).map(|m| m.len()).unwrap_or(0);
         let room = remux::free_bytes(&self.opts.output).is_none_or(|free| free >= partial_len + SPACE_RESERVE);
         let info = if room {
-            remux::finalize(&self.session.partial, &self.opts.output, &chapters, self.opts.title.as_deref())
+            // Should the disk fill up during the copy after all (another program writing), the
+            // partial itself becomes the final file, as when there was no room to begin with.
+            remux::finalize(&self.session.partial, &self.opts.output, &chapters, self.opts.title.as_deref()).or_else(|e| {
+                if e.is_no_space() {
+                    remux::finalize_in_place(&self.session.partial, &self.opts.output)
+                } else {
+                    Err(e)
+                }
+            })
         } else {
             remux::finalize_in_place(&self.session.partial, &self.opts.output)
         };

@@ -221,6 +221,10 @@ impl VideoStage {
                     if to == live.slide {
                         None
                     } else {
+                        // The slide and its neighbours start decoding now, off this thread.
+                        if let Some(d) = &self.deck {
+                            d.prefetch(to);
+                        }
                         live.slide = to;
                         Some(self.slide_event(ts, to))
                     }
