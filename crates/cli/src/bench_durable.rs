@@ -94,7 +94,7 @@ fn make_deck(n: usize) -> Result<PathBuf> {
     let make = |i: usize| -> Result<()> {
         let img = image::RgbaImage::from_fn(1920, 1080, |x, y| {
             let band = ((x / 60 + y / 60 + i as u32) % 7) as u8;
-            image::Rgba([(x / 8) as u8 ^ band * 30, (y / 5) as u8, (i * 37 % 256) as u8, 255])
+            image::Rgba([(x / 8) as u8 ^ (band * 30), (y / 5) as u8, (i * 37 % 256) as u8, 255])
         });
         let f = std::io::BufWriter::new(std::fs::File::create(dir.join(format!("{:04}.png", i + 1)))?);
         let enc = image::codecs::png::PngEncoder::new_with_quality(f, image::codecs::png::CompressionType::Fast, image::codecs::png::FilterType::Sub);
