@@ -3,7 +3,7 @@
 // Library: posters (animated preview on hover), search as you type, sort. Player: the share
 // page's own player (ui/player.js), rename, delete, share.
 import { call, mediaUrl } from "./backend.js";
-import { enhance, fmt } from "./player.js";
+import { enhance, fmt, setShortcuts, shortcutsOn } from "./player.js";
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...kids) => { const e = Object.assign(document.createElement(tag), props); e.append(...kids); return e; };
@@ -23,7 +23,10 @@ let view = "record";
 function show(name) {
   view = name;
   for (const v of ["record", "library", "watch", "settings"]) $(`view-${v}`).hidden = v !== name;
-  for (const b of document.querySelectorAll("nav button")) b.setAttribute("aria-pressed", String(b.dataset.view === name || (name === "watch" && b.dataset.view === "library")));
+  for (const b of document.querySelectorAll("nav button")) {
+    const here = b.dataset.view === name || (name === "watch" && b.dataset.view === "library");
+    if (here) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
+  }
   if (name === "record") previewLoop();
   if (name === "library") loadLibrary();
   if (name === "settings") loadSettings();
@@ -40,9 +43,32 @@ async function loadSettings() {
     showHttpWarning();
   } catch (e) { showError(e); }
 }
+/// A field's own message (next to it, announced), shown until the field is changed.
+function fieldMessage(f, name, text) {
+  const input = f.elements[name];
+  if (!input) return false;
+  let msg = document.getElementById(`msg-${name}`);
+  if (!msg) {
+    msg = el("span", { id: `msg-${name}`, className: "field-msg" });
+    msg.setAttribute("aria-live", "polite");
+    input.closest("label").after(msg);
+    input.setAttribute("aria-describedby", msg.id);
+    input.addEventListener("input", () => fieldMessage(f, name, ""));
+  }
+  msg.textContent = text;
+  msg.hidden = !text;
+  input.setAttribute("aria-invalid", String(Boolean(text)));
+  return true;
+}
+$("shortcuts-setting").checked = shortcutsOn();
+$("shortcuts-setting").addEventListener("change", (e) => setShortcuts(e.target.checked));
 $("settings").addEventListener("submit", async (e) => {
   e.preventDefault();
   const f = $("settings");
+  // The status says what the last action did, nothing older.
+  $("settings-status").textContent = "";
+  for (const m of f.querySelectorAll(".field-msg")) { m.textContent = ""; m.hidden = true; }
+  for (const i of f.querySelectorAll("[aria-invalid=true]")) i.setAttribute("aria-invalid", "false");
   const next = {
     ...settings,
     library: f.elements.library.value.trim() || null, size: f.elements.size.value, fps: Number(f.elements.fps.value),
@@ -51,12 +77,24 @@ $("settings").addEventListener("submit", async (e) => {
     tls_cert: f.elements.tls_cert.value.trim(), tls_key: f.elements.tls_key.value.trim(),
   };
   try {
+    const problems = await call("settings_check", { settings: next });
+    if (problems.length) {
+      // Each next to its field (two about one field, together); one without a field of its
+      // own goes to the status.
+      const byField = new Map();
+      for (const p of problems) byField.set(p.field, [...(byField.get(p.field) ?? []), p.message]);
+      const rest = [...byField].filter(([field, msgs]) => !fieldMessage(f, field, msgs.join(" "))).flatMap(([, msgs]) => msgs);
+      const n = byField.size;
+      $("settings-status").textContent = `Not saved: ${n === 1 ? "a field needs" : `${n} fields need`} attention.${rest.map((m) => ` ${m}`).join("")}`;
+      f.querySelector("[aria-invalid=true]")?.focus();
+      return;
+    }
     await call("settings_set", { settings: next });
     settings = next;
     applySettings();
     await apply();
     $("settings-status").textContent = "Saved.";
-  } catch (err) { $("settings-status").textContent = ""; showError(err); }
+  } catch (err) { $("settings-status").textContent = "Not saved."; showError(err); }
 });
 /// Settings that act at once: recording size, fps and quality; the share speed; the S3 place.
 function applySettings() {
@@ -264,7 +302,7 @@ $("deck").addEventListener("change", (e) => { config.deck = e.target.value.trim(
 $("no-deck").addEventListener("click", () => { config.deck = null; config.screen = null; $("deck").value = ""; if (["slides", "screen"].includes(config.scene.layout)) config.scene.layout = "camera"; apply(); });
 
 document.addEventListener("keydown", (e) => {
-  if (view !== "record" || e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+  if (!shortcutsOn() || view !== "record" || e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
   if (e.key === "r" || e.key === "R") { if (recording) stopRecording(); else if (!starting) startRecording(); }
   else if (e.key === " " && recording) { e.preventDefault(); $("pause").click(); }
   else if (e.key === "ArrowRight") stage("n");
@@ -302,15 +340,16 @@ function renderGrid() {
   }
   grid.replaceChildren(...sorted.map((e) => {
     const img = el("img", { alt: "", loading: "lazy", src: mediaUrl(e.id, "poster.jpg") });
-    const li = el("li", { tabIndex: 0 }, img, el("div", { className: "info" },
+    // A card is a button in a list item: named by what it shows, opened with Enter or Space.
+    const card = el("button", { type: "button", className: "card" }, img, el("div", { className: "info" },
       el("div", { className: "title", textContent: e.title }),
       el("div", { className: "muted", textContent: `${fmt(e.duration_s)} · ${e.created.slice(0, 10)}` }),
       e.warning ? el("div", { className: "broken", textContent: e.warning }) : ""));
+    const li = el("li", {}, card);
     li.dataset.id = e.id;
     li.addEventListener("mouseenter", () => { img.src = mediaUrl(e.id, "preview.gif"); });
     li.addEventListener("mouseleave", () => { img.src = mediaUrl(e.id, "poster.jpg"); });
     li.addEventListener("click", () => openRecording(e.id));
-    li.addEventListener("keydown", (k) => { if (k.key === "Enter") openRecording(e.id); });
     return li;
   }));
 }

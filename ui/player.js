@@ -39,6 +39,16 @@ async function api(base, path, body) {
   return data;
 }
 
+let keys = null;
+
+/// Single-key shortcuts (WCAG 2.1.4): on unless turned off, a choice kept in this browser.
+export function shortcutsOn() {
+  try { return localStorage.getItem("reel.shortcuts") !== "off"; } catch { return true; }
+}
+export function setShortcuts(on) {
+  try { localStorage.setItem("reel.shortcuts", on ? "on" : "off"); } catch { /* private mode: this page only */ }
+}
+
 export function enhance(box) {
   const video = box.querySelector("video");
   if (!video) return;
@@ -61,6 +71,12 @@ export function enhance(box) {
     bar.append(b);
     return [s, b];
   });
+  // The single-key shortcuts can be turned off (WCAG 2.1.4: they get in the way of speech
+  // input and of some keyboards).
+  const toggle = el("input", { type: "checkbox", checked: shortcutsOn() });
+  toggle.addEventListener("change", () => setShortcuts(toggle.checked));
+  const shortcuts = el("label", { className: "shortcuts" }, toggle, " Key shortcuts");
+  shortcuts.title = "Space/k play, j/l ±10 s, ←/→ ±5 s, < > speed, m mute, c captions, f full screen";
   bar.append(saved);
 
   function setSpeed(s, remember) {
@@ -93,7 +109,7 @@ export function enhance(box) {
     m.addEventListener("click", () => seek(t));
     timeline.append(m);
   };
-  box.append(bar, timeline);
+  box.append(bar, shortcuts, timeline);
 
   // Captions: shown when the creator attached them; 'c' toggles.
   const captions = () => [...video.textTracks].find((t) => t.kind === "captions" || t.kind === "subtitles");
@@ -102,8 +118,15 @@ export function enhance(box) {
     if (t) t.mode = t.mode === "showing" ? "hidden" : "showing";
   };
 
+  // One key listener per page: a player opened again (the app opens one per recording)
+  // replaces the previous one's, instead of adding another each time.
+  keys?.abort();
+  keys = new AbortController();
   document.addEventListener("keydown", (e) => {
+    if (!shortcutsOn() || e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement) return;
+    // A focused control keeps its own keys (Space presses a button, arrows move a select).
+    if (e.target instanceof Element && e.target.closest("button, select, summary, a, [role=button]")) return;
     // In the app a player can be replaced or hidden; only the one on screen answers.
     if (!video.isConnected || video.closest("[hidden]")) return;
     const i = SPEEDS.indexOf(video.playbackRate);
@@ -119,7 +142,7 @@ export function enhance(box) {
       case "c": toggleCaptions(); break;
       case "f": document.fullscreenElement ? document.exitFullscreen() : video.requestFullscreen(); break;
     }
-  });
+  }, { signal: keys.signal });
 
   if (!base) {
     for (const c of chapterTimes) mark(c.t, "chapter", c.label);

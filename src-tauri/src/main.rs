@@ -273,6 +273,12 @@ async fn settings_set(settings: reel_app::settings::Settings) -> Api<()> {
     blocking(move || settings.save(&reel_app::settings::path())).await
 }
 
+/// Every problem with the settings, each with its field: the form says them next to the fields.
+#[tauri::command]
+async fn settings_check(settings: reel_app::settings::Settings) -> Api<Vec<reel_app::settings::FieldProblem>> {
+    blocking(move || Ok(settings.problems())).await
+}
+
 fn main() {
     let _ = STARTED.set(std::time::Instant::now());
     let settings = reel_app::settings::Settings::load(&reel_app::settings::path());
@@ -366,6 +372,7 @@ fn main() {
             publish,
             settings_get,
             settings_set,
+            settings_check,
             filmstrip
         ])
         .run(tauri::generate_context!());

@@ -152,13 +152,19 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     // Settings are checked and kept: nonsense is refused with the reason, a good value is saved.
     b.js("document.querySelector('[data-view=settings]').click(); return 0");
     assert!(wait_for(Duration::from_secs(5), || num(b.js("return Number(document.querySelector('#settings').elements.fps.value)")) == 30.0));
-    b.js("const f = document.querySelector('#settings'); f.elements.fps.value = '0'; f.dispatchEvent(new Event('submit', {cancelable: true})); return 0");
-    assert!(
-        wait_for(Duration::from_secs(5), || b.js("return document.querySelector('#error').textContent").as_str().is_some_and(|t| t.contains("frames per second"))),
-        "refused with the reason"
-    );
-    b.js("const f = document.querySelector('#settings'); f.elements.fps.value = '25'; f.elements.quality.value = 'high'; f.requestSubmit(); return 0");
+    // Each problem is said next to its field, and the status tells of this attempt only.
+    b.js("document.querySelector('#settings-status').textContent = 'Saved.'; const f = document.querySelector('#settings'); f.elements.fps.value = '0'; f.elements.server_bind.value = 'nonsense'; f.dispatchEvent(new Event('submit', {cancelable: true})); return 0");
+    let field_msg = |b: &Browser, name: &str| {
+        b.js(&format!("const m = document.querySelector('#msg-{name}'); return m && !m.hidden ? m.textContent : ''")).as_str().unwrap_or_default().to_string()
+    };
+    assert!(wait_for(Duration::from_secs(5), || field_msg(&b, "fps").contains("frames per second")), "the reason next to the field: {}", field_msg(&b, "fps"));
+    assert!(field_msg(&b, "server_bind").contains("not like 127.0.0.1:8787"), "{}", field_msg(&b, "server_bind"));
+    assert_eq!(b.js("return document.querySelector('#settings').elements.fps.getAttribute('aria-invalid')"), "true");
+    let status = b.js("return document.querySelector('#settings-status').textContent").as_str().unwrap_or_default().to_string();
+    assert!(status.starts_with("Not saved") && !status.contains("Saved."), "no stale 'Saved.': {status}");
+    b.js("const f = document.querySelector('#settings'); f.elements.fps.value = '25'; f.elements.server_bind.value = '127.0.0.1:8787'; f.elements.quality.value = 'high'; f.requestSubmit(); return 0");
     assert!(wait_for(Duration::from_secs(5), || b.js("return document.querySelector('#settings-status').textContent") == "Saved."));
+    assert_eq!((field_msg(&b, "fps"), field_msg(&b, "server_bind")), (String::new(), String::new()), "dealt with: the messages go");
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join(".config/reel/settings.json")).expect("settings saved")).unwrap();
     assert_eq!((saved["fps"].as_u64(), saved["quality"].as_str()), (Some(25), Some("high")));
     shot(&b, dir.path(), "app-settings.png");
@@ -275,6 +281,33 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     );
     c.js("[...document.querySelectorAll('#trash button')].find(b => b.textContent === 'Restore').click(); return 0");
     assert!(wait_for(Duration::from_secs(10), || c.js("return document.querySelectorAll('#grid li[data-id]').length") == 2), "restored");
+    // Keyboard: a card is a button that Space opens; a player opened again replaces its key
+    // listener rather than adding one; the single-key shortcuts can be turned off.
+    c.js("window.__keys = []; const add = document.addEventListener.bind(document); \
+          document.addEventListener = (t, f, o) => { if (t === 'keydown') window.__keys.push(o?.signal ?? null); return add(t, f, o); }; return 0");
+    for _ in 0..2 {
+        c.js("document.querySelector('[data-view=library]').click(); return 0");
+        assert!(wait_for(Duration::from_secs(10), || c.js("return document.querySelectorAll('#grid li[data-id]').length") == 2));
+        // The card is a real button (Enter and Space press it), named by what it shows.
+        let name = c.js("const b = document.querySelector('#grid li[data-id] > button.card'); b.focus(); return document.activeElement === b ? b.textContent : ''");
+        assert!(name.as_str().is_some_and(|t| t.contains("Desktop test") || t.contains("Crashed take")), "a focusable button card: {name}");
+        c.js("document.activeElement.click(); return 0");
+        assert!(
+            wait_for(Duration::from_secs(10), || c.js("return !document.querySelector('#view-watch').hidden && !!document.querySelector('#watch video')") == true),
+            "the card opens"
+        );
+    }
+    assert_eq!(c.js("return window.__keys.filter(s => !s || !s.aborted).length"), 1, "one player key listener, however often a recording is opened");
+    assert_eq!(c.js("return document.querySelector('nav [aria-current=page]').dataset.view"), "library", "the view is marked current");
+    let rate = |c: &Browser| num(c.js("return document.querySelector('#watch video').playbackRate"));
+    let r0 = rate(&c);
+    c.js("document.body.focus(); document.dispatchEvent(new KeyboardEvent('keydown', {key: '>'})); return 0");
+    let r1 = rate(&c);
+    let speeds = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0];
+    assert_eq!(Some(r1), speeds.iter().copied().find(|&s| s > r0), "'>' steps the speed once");
+    c.js("document.querySelector('#watch .shortcuts input').click(); document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {key: '>'})); return 0");
+    assert_eq!(rate(&c), r1, "shortcuts off: the key does nothing");
+    c.js("document.querySelector('#watch .shortcuts input').click(); return 0");
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let post = |s: &str| agent.post(&format!("{server}/app/{s}/api/library_list")).header("content-type", "application/json").send("{}").map(|r| r.status().as_u16()).unwrap_or(0);
     assert_eq!(post(&secret), 200);

@@ -149,77 +149,57 @@ fn written_at_cut(history: &[reel_tests::powercut::FileHistory], logs: &Path) ->
     reel_codec::remux::scan_duration(&p).unwrap_or(0.0)
 }
 
-#[test]
-fn power_cuts_while_recording_lose_at_most_about_a_second() {
+/// Records `seconds` of video `trials` times, cutting the power at a random moment of `window`
+/// seconds after the start (while recording, stopping or after), and checks what survives.
+/// Returns the seconds lost in each trial.
+fn cut_recordings(name: &str, seconds: f64, window: (f64, f64), trials: usize) -> Vec<f64> {
     let logs = tempfile::tempdir().unwrap();
     let mut pc = PowerCut::mount();
     let disk = pc.path().to_path_buf();
-    let mut dice = Dice::new("recording");
-    let mut kept = 0;
+    let mut dice = Dice::new(name);
     let mut before = Vec::new();
-    let mut total_lost = Vec::new();
-    for trial in 0..5 {
+    let mut losses = Vec::new();
+    for trial in 0..trials {
         let mut c = on_disk(&disk, logs.path());
-        record_args(&mut c, "30");
-        let mut child = spawn(c, logs.path(), &format!("rec{trial}"));
-        let wait = dice.between(1.0, 6.0);
+        record_args(&mut c, &seconds.to_string());
+        let mut child = spawn(c, logs.path(), &format!("{name}{trial}"));
+        let wait = dice.between(window.0, window.1);
         std::thread::sleep(Duration::from_secs_f64(wait));
-        assert!(child.try_wait().unwrap().is_none(), "the recorder is still running at the cut: {}", std::fs::read_to_string(logs.path().join(format!("rec{trial}.err"))).unwrap());
+        let exited = child.try_wait().unwrap();
+        assert!(exited.is_none_or(|s| s.success()), "trial {trial}: the recorder failed: {}", std::fs::read_to_string(logs.path().join(format!("{name}{trial}.err"))).unwrap());
+        let finished = exited.is_some();
         let (_, history) = pc.cut(killer(&mut child));
-        let written = written_at_cut(&history, logs.path());
+        let written = if finished { seconds } else { written_at_cut(&history, logs.path()) };
         let all = reopen(&disk, logs.path());
         // A cut before the first sync may leave nothing (under a second was recorded).
-        let newest = new_one(&all, &before).map_or(0.0, |r| r.1);
+        let kept = new_one(&all, &before).map_or(0.0, |r| r.1);
+        let lost = written - kept;
+        eprintln!("trial {trial}: cut {wait:.2} s after start (finished: {finished}), {written:.2} s written; kept {kept:.2} s, lost {lost:.2} s");
         if wait > 2.5 {
             assert!(written > 0.5, "trial {trial}: the partial held {written:.2} s at a cut {wait:.2} s in (unreadable?)");
         }
-        let lost = written - newest;
-        eprintln!("trial {trial}: cut {wait:.2} s after start, {written:.2} s written; kept {newest:.2} s, lost {lost:.2} s");
-        assert!(lost <= LOSS_BOUND_S, "trial {trial}: {lost:.2} s lost ({written:.2} s written, {newest:.2} s kept)");
-        assert!(written < 1.0 || all.len() == kept + 1, "trial {trial}: the interrupted recording is in the library");
-        kept = all.len();
+        if finished {
+            assert!((kept - seconds).abs() < 0.2, "trial {trial}: a recording that had finished lost {lost:.2} s");
+        }
+        assert!(lost <= LOSS_BOUND_S, "trial {trial}: {lost:.2} s lost ({written:.2} s written, {kept:.2} s kept)");
+        assert!(written < 1.0 || all.len() == before.len() + 1, "trial {trial}: the recording is in the library");
         before = all;
-        total_lost.push(lost);
+        losses.push(lost);
     }
-    total_lost.sort_by(f64::total_cmp);
-    eprintln!(
-        "power cuts while recording: {} trials, lost {:.2}–{:.2} s (median {:.2} s)",
-        total_lost.len(),
-        total_lost[0],
-        total_lost[total_lost.len() - 1],
-        total_lost[total_lost.len() / 2]
-    );
+    losses
+}
+
+#[test]
+fn power_cuts_while_recording_lose_at_most_about_a_second() {
+    let mut lost = cut_recordings("recording", 30.0, (1.0, 6.0), 5);
+    lost.sort_by(f64::total_cmp);
+    eprintln!("power cuts while recording: {} trials, lost {:.2}–{:.2} s (median {:.2} s)", lost.len(), lost[0], lost[lost.len() - 1], lost[lost.len() / 2]);
 }
 
 #[test]
 fn power_cuts_while_stopping_keep_the_recording() {
-    let logs = tempfile::tempdir().unwrap();
-    let mut pc = PowerCut::mount();
-    let disk = pc.path().to_path_buf();
-    let mut dice = Dice::new("stopping");
-    let mut count = 0;
-    let mut before = Vec::new();
-    for trial in 0..5 {
-        // Two seconds of recording, then Stop: the cut falls before, during or after finishing.
-        let mut c = on_disk(&disk, logs.path());
-        record_args(&mut c, "2");
-        let mut child = spawn(c, logs.path(), &format!("stop{trial}"));
-        let wait = dice.between(1.0, 3.2);
-        std::thread::sleep(Duration::from_secs_f64(wait));
-        let finished = child.try_wait().unwrap().is_some_and(|s| s.success());
-        let (_, history) = pc.cut(killer(&mut child));
-        let written = if finished { 2.0 } else { written_at_cut(&history, logs.path()) };
-        let all = reopen(&disk, logs.path());
-        let newest = new_one(&all, &before).map_or(0.0, |r| r.1);
-        eprintln!("trial {trial}: cut {wait:.2} s after start (finished: {finished}); kept {newest:.2} s of {written:.2} s");
-        if finished {
-            assert!((newest - 2.0).abs() < 0.2, "trial {trial}: a recording that had finished lost {:.2} s", 2.0 - newest);
-        }
-        assert!(written - newest <= LOSS_BOUND_S, "trial {trial}: kept {newest:.2} s of {written:.2} s");
-        assert!(written < 1.0 || all.len() == count + 1, "trial {trial}: the recording is in the library");
-        count = all.len();
-        before = all;
-    }
+    // Two seconds of recording, then Stop: the cut falls before, during or after finishing.
+    cut_recordings("stopping", 2.0, (1.0, 3.2), 5);
 }
 
 #[test]

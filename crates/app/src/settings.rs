@@ -55,6 +55,14 @@ impl Default for Settings {
     }
 }
 
+/// What is wrong with one field of the settings.
+#[derive(Clone, Debug, serde::Serialize, PartialEq)]
+pub struct FieldProblem {
+    /// The field's name, as in `settings.json` and the app's form.
+    pub field: &'static str,
+    pub message: String,
+}
+
 fn bad(m: String) -> ApiError {
     ApiError { code: crate::ErrorCode::BadInput, message: m }
 }
@@ -72,36 +80,61 @@ impl Settings {
         std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
     }
 
+    /// Checks the settings: the first problem, if any (see [`Settings::problems`] for all).
     pub fn check(&self) -> Result<(), ApiError> {
-        self.size.parse::<reel_media::Size>().map_err(|e| bad(format!("size '{}': {e}", self.size)))?;
+        match self.problems().into_iter().next() {
+            Some(p) => Err(bad(p.message)),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem, each with the field it is about, so that the app can say it next to
+    /// that field.
+    pub fn problems(&self) -> Vec<FieldProblem> {
+        let mut out = Vec::new();
+        let mut say = |field: &'static str, message: String| out.push(FieldProblem { field, message });
+        if let Err(e) = self.size.parse::<reel_media::Size>() {
+            say("size", format!("size '{}': {e}", self.size));
+        }
         if !(1..=60).contains(&self.fps) {
-            return Err(bad(format!("{} frames per second: use 1 to 60", self.fps)));
+            say("fps", format!("{} frames per second: use 1 to 60", self.fps));
         }
         if !matches!(self.quality.as_str(), "standard" | "high") {
-            return Err(bad(format!("quality '{}': use standard or high", self.quality)));
+            say("quality", format!("quality '{}': use standard or high", self.quality));
         }
         if !(0.5..=3.0).contains(&self.default_speed) {
-            return Err(bad(format!("default speed {}: use 0.5 to 3", self.default_speed)));
+            say("default_speed", format!("default speed {}: use 0.5 to 3", self.default_speed));
         }
-        let bind = self.server_bind.parse::<SocketAddr>().map_err(|_| bad(format!("server address '{}' is not like 127.0.0.1:8787", self.server_bind)))?;
+        let bind = match self.server_bind.parse::<SocketAddr>() {
+            Ok(b) => Some(b),
+            Err(_) => {
+                say("server_bind", format!("server address '{}' is not like 127.0.0.1:8787", self.server_bind));
+                None
+            }
+        };
         // The app's window reaches its media over loopback, so the server must listen there:
         // on loopback only, or on every address (0.0.0.0: loopback and the LAN).
-        if !(bind.ip().is_loopback() || bind.ip().is_unspecified()) {
-            return Err(bad(format!("server address '{}': use 127.0.0.1:PORT (this machine) or 0.0.0.0:PORT (also the LAN)", self.server_bind)));
+        if let Some(b) = bind.filter(|b| !(b.ip().is_loopback() || b.ip().is_unspecified())) {
+            say("server_bind", format!("server address '{b}': use 127.0.0.1:PORT (this machine) or 0.0.0.0:PORT (also the LAN)"));
         }
         if !self.public_url.is_empty() {
             let host = self.public_url.strip_prefix("http://").or_else(|| self.public_url.strip_prefix("https://")).map(|r| r.split('/').next().unwrap_or(""));
-            let Some(host) = host.filter(|h| !h.is_empty() && !h.contains(' ')) else {
-                return Err(bad(format!("public address '{}' is not a URL like http://192.168.1.5:8787", self.public_url)));
-            };
-            // Colleagues cannot reach a server that listens on loopback only.
-            let local = host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
-            if !local && bind.ip().is_loopback() {
-                return Err(bad(format!(
-                    "public address '{}' is for other machines, but the server address {bind} listens on this one only; use 0.0.0.0:{} as the server address",
-                    self.public_url,
-                    bind.port()
-                )));
+            match host.filter(|h| !h.is_empty() && !h.contains(' ')) {
+                None => say("public_url", format!("public address '{}' is not a URL like http://192.168.1.5:8787", self.public_url)),
+                Some(host) => {
+                    // Colleagues cannot reach a server that listens on loopback only.
+                    let local = host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
+                    if let Some(b) = bind.filter(|b| !local && b.ip().is_loopback()) {
+                        say(
+                            "public_url",
+                            format!(
+                                "public address '{}' is for other machines, but the server address {b} listens on this one only; use 0.0.0.0:{} as the server address",
+                                self.public_url,
+                                b.port()
+                            ),
+                        );
+                    }
+                }
             }
         }
         match (self.tls_cert.trim().is_empty(), self.tls_key.trim().is_empty()) {
@@ -109,28 +142,36 @@ impl Settings {
             (true, true) => {}
             (false, false) => {
                 // Loaded now, so a wrong file is said here and not at the next start.
-                reel_share::listen::tls_acceptor(Path::new(self.tls_cert.trim()), Path::new(self.tls_key.trim())).map_err(|e| bad(format!("HTTPS: {e}")))?;
-                if self.public_url.starts_with("http://") {
-                    return Err(bad(format!("public address '{}' starts with http://, but the server serves HTTPS; use https://", self.public_url)));
+                let (cert, key) = (Path::new(self.tls_cert.trim()), Path::new(self.tls_key.trim()));
+                if let Err(e) = reel_share::listen::tls_acceptor(cert, key) {
+                    // Said at the file it is about: a key file that is missing or holds no key
+                    // is the key's field.
+                    let about_key = cert.is_file() && (!key.is_file() || e.to_string().contains("key"));
+                    say(if about_key { "tls_key" } else { "tls_cert" }, format!("HTTPS: {e}"));
+                } else if self.public_url.starts_with("http://") {
+                    say("public_url", format!("public address '{}' starts with http://, but the server serves HTTPS; use https://", self.public_url));
                 }
             }
-            _ => return Err(bad("HTTPS needs both a certificate file and its key file (or neither)".into())),
+            (true, false) => say("tls_cert", "HTTPS needs the certificate file for this key (or neither)".into()),
+            (false, true) => say("tls_key", "HTTPS needs the key file for this certificate (or neither)".into()),
         }
         if !self.s3_target.is_empty() {
-            self.s3_target.parse::<reel_publish::Target>()?;
+            if let Err(e) = self.s3_target.parse::<reel_publish::Target>() {
+                say("s3_target", ApiError::from(e).message);
+            }
         }
         if !self.s3_endpoint.is_empty() && !self.s3_endpoint.starts_with("http://") && !self.s3_endpoint.starts_with("https://") {
-            return Err(bad(format!("S3 endpoint '{}' is not a URL like https://s3.example.com", self.s3_endpoint)));
+            say("s3_endpoint", format!("S3 endpoint '{}' is not a URL like https://s3.example.com", self.s3_endpoint));
         }
         if self.s3_profile.contains(['[', ']', '\n']) {
-            return Err(bad(format!("AWS profile '{}' is not a profile name", self.s3_profile)));
+            say("s3_profile", format!("AWS profile '{}' is not a profile name", self.s3_profile));
         }
         if let Some(l) = &self.library {
             if l.as_os_str().is_empty() || l.is_relative() {
-                return Err(bad(format!("library folder '{}' must be an absolute path", l.display())));
+                say("library", format!("library folder '{}' must be an absolute path", l.display()));
             }
         }
-        Ok(())
+        out
     }
 
     /// Checks and saves (atomically).
@@ -210,6 +251,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_problem_is_named_with_its_field() {
+        let s = Settings { fps: 0, server_bind: "nonsense".into(), public_url: "ftp://x".into(), tls_key: "/k.pem".into(), ..Settings::default() };
+        let p = s.problems();
+        let fields: Vec<&str> = p.iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["fps", "server_bind", "public_url", "tls_cert"], "the certificate is what is missing: {p:?}");
+        assert!(p[0].message.contains("1 to 60"), "{p:?}");
+        assert_eq!(s.check().unwrap_err().message, p[0].message, "check says the first");
+        assert!(Settings::default().problems().is_empty());
+    }
+
+    #[test]
     fn settings_round_trip_and_refuse_nonsense() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("conf/settings.json");
@@ -233,7 +285,7 @@ mod tests {
         }
         assert_eq!(Settings::load(&p), s, "a refused save changes nothing");
         for (bad, why) in [
-            (Settings { tls_cert: "/nonexistent/cert.pem".into(), ..Default::default() }, "both a certificate"),
+            (Settings { tls_cert: "/nonexistent/cert.pem".into(), ..Default::default() }, "the key file for this certificate"),
             (Settings { tls_cert: "/nonexistent/cert.pem".into(), tls_key: "/nonexistent/key.pem".into(), ..Default::default() }, "HTTPS: /nonexistent/cert.pem"),
             (Settings { s3_endpoint: "minio.local".into(), ..Default::default() }, "S3 endpoint"),
         ] {

@@ -698,6 +698,7 @@ pub fn dispatch(studio: &Studio, server: &str, secret: &str, command: &str, a: s
         "filmstrip" => json(lib.filmstrip(&arg::<String>(&a, "id")?).map(|_| ())?),
         "settings_get" => json(crate::settings::Settings::load(&crate::settings::path())),
         "settings_set" => json(arg::<crate::settings::Settings>(&a, "settings")?.save(&crate::settings::path())?),
+        "settings_check" => json(arg::<crate::settings::Settings>(&a, "settings")?.problems()),
         "share_link" => json(studio.share_link(
             &arg::<String>(&a, "id")?,
             arg(&a, "password")?,

@@ -11,11 +11,7 @@ use reel_app::Size;
 
 /// Peak RSS of the process so far (VmHWM), in MB.
 fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
+    super::bench::status_mb("VmHWM:")
 }
 
 fn median(v: &mut [f64]) -> f64 {
