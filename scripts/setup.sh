@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Reel needs on a Debian/Ubuntu machine, idempotently: only missing packages are
-# installed, and nothing is downloaded beyond Debian's own package archive and crates.io.
+# installed, and nothing is downloaded beyond Debian's own package archive, crates.io and (for
+# the tests) the npm registry's axe-core, pinned by tests/package-lock.json.
 # Usage: scripts/setup.sh [build|test]   (test adds the packages the test suite needs)
 set -euo pipefail
 mode=${1:-build}
@@ -37,6 +38,9 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node and npm for the accessibility checker (axe-core); a Node that brings its own npm (as
+# NodeSource's does) is used as it is.
+if [ "$mode" = test ] && ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -47,3 +51,10 @@ else
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
+
+# axe-core, the accessibility checker the browser tests load into each page (pinned version).
+tests_dir="$(cd "$(dirname "$0")/../tests" && pwd)"
+if [ "$mode" = test ] && [ ! -f "$tests_dir/node_modules/axe-core/axe.min.js" ]; then
+  echo "setup: installing axe-core for the accessibility tests" >&2
+  (cd "$tests_dir" && npm ci --no-audit --no-fund --silent)
+fi

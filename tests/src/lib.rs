@@ -528,3 +528,20 @@ impl Drop for Netns {
         let _ = Command::new("ip").args(["link", "del", &self.host_if]).output();
     }
 }
+
+/// Runs axe-core (tests/node_modules, installed by the setup step) on the page `b` shows and
+/// returns its serious and critical violations, each as "rule (impact): where — help".
+pub fn axe_serious(b: &Browser) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js");
+    let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{} is missing ({e}): run scripts/setup.sh test (it installs axe-core with npm)", path.display()));
+    b.js(&format!("{src}\n;window.__axe = undefined; axe.run(document, {{ resultTypes: ['violations'] }}).then(r => {{ window.__axe = r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').flatMap(v => v.nodes.map(n => `${{v.id}} (${{v.impact}}): ${{n.target.join(' ')}} — ${{v.help}}`)); }}, e => {{ window.__axe = ['axe failed: ' + e]; }}); return 0"));
+    let mut out = serde_json::Value::Null;
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            out = b.js("return window.__axe ?? null");
+            !out.is_null()
+        }),
+        "axe-core finished"
+    );
+    out.as_array().map(|a| a.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect()).unwrap_or_default()
+}

@@ -106,6 +106,9 @@ fn share_page_plays_at_speed_in_chromium() {
     assert!((2.9..3.6).contains(&t), "clicking the comment seeks to its moment: {t}");
     b.js("document.querySelector('video').pause(); return 0");
     assert!(wait_for(Duration::from_secs(5), || views(&b) == "1 view"), "the same browser is still one view: {}", views(&b));
+    // Accessibility, checked by axe-core in the page: no serious or critical violation.
+    let found = axe_serious(&b);
+    assert!(found.is_empty(), "the share page with a comment: {found:#?}");
     let shot = dir.path().join("share-page.png");
     b.screenshot(&shot);
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a screenshot of the page");
@@ -122,6 +125,8 @@ fn share_page_plays_at_speed_in_chromium() {
     assert_eq!(b.js("return document.querySelectorAll('video').length"), 0, "nothing before the password");
     b.js("document.querySelector('#pw').value = 'nope'; document.querySelector('form').submit(); return 0");
     assert!(wait_for(Duration::from_secs(5), || b.js("return document.querySelector('.error')?.textContent ?? ''") == "That password is not right."));
+    let found = axe_serious(&b);
+    assert!(found.is_empty(), "the password form with its error: {found:#?}");
     b.js("document.querySelector('#pw').value = 'hunter2-hunter2'; document.querySelector('form').submit(); return 0");
     assert!(wait_for(Duration::from_secs(10), || num(b.js("return document.querySelector('video')?.readyState ?? 0")) >= 1.0), "the video loads after the password");
     // An expired link shows the same 404 as any wrong path.
@@ -129,6 +134,8 @@ fn share_page_plays_at_speed_in_chromium() {
     std::thread::sleep(Duration::from_millis(2100));
     b.goto(&format!("{base}/v/{short}"));
     assert_eq!(b.js("return document.body.textContent.trim()"), "Not found");
+    let found = axe_serious(&b);
+    assert!(found.is_empty(), "the page of an expired link: {found:#?}");
     let _ = server.kill();
     let _ = server.wait();
 }

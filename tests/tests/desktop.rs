@@ -255,6 +255,24 @@ fn record_find_watch_and_share_in_the_desktop_app() {
         "preview over HTTP: {}",
         c.js("return document.querySelector('#error').textContent")
     );
+    // Accessibility of every view, checked by axe-core in Chromium: no serious or critical
+    // violation (record, library, a recording, settings with a field's error).
+    let found = axe_serious(&c);
+    assert!(found.is_empty(), "the record view: {found:#?}");
+    c.js("document.querySelector('[data-view=library]').click(); return 0");
+    assert!(wait_for(Duration::from_secs(10), || c.js("return document.querySelectorAll('#grid li[data-id]').length") == 2), "the library over HTTP");
+    let found = axe_serious(&c);
+    assert!(found.is_empty(), "the library: {found:#?}");
+    c.js("document.querySelector('#grid li[data-id]').click(); return 0");
+    assert!(wait_for(Duration::from_secs(10), || c.js("return !document.querySelector('#view-watch').hidden && !!document.querySelector('#watch video')") == true));
+    let found = axe_serious(&c);
+    assert!(found.is_empty(), "a recording: {found:#?}");
+    c.js("document.querySelector('[data-view=settings]').click(); return 0");
+    assert!(wait_for(Duration::from_secs(5), || num(c.js("return Number(document.querySelector('#settings').elements.fps.value)")) > 0.0));
+    c.js("const f = document.querySelector('#settings'); f.elements.fps.value = '0'; f.dispatchEvent(new Event('submit', {cancelable: true})); return 0");
+    assert!(wait_for(Duration::from_secs(5), || c.js("const m = document.querySelector('#msg-fps'); return !!m && !m.hidden") == true));
+    let found = axe_serious(&c);
+    assert!(found.is_empty(), "settings with an error: {found:#?}");
     c.js("document.querySelector('[data-view=library]').click(); return 0");
     assert!(wait_for(Duration::from_secs(10), || c.js("return document.querySelectorAll('#grid li[data-id]').length") == 2), "the library over HTTP");
     c.js("document.querySelector('#sort').value = 'title'; document.querySelector('#sort').dispatchEvent(new Event('change')); return 0");

@@ -118,8 +118,13 @@ async fn off(st: AppState, f: impl FnOnce(&Inner) -> Response + Send + 'static) 
     tokio::task::spawn_blocking(move || f(&st.0)).await.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
+/// Every "no": an unknown, revoked or expired link, a wrong path, media without its password.
+/// One answer for all (nothing tells a real token from a made-up one), and a page a person can
+/// read: titled, in a language, as screen readers need.
 fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "Not found\n").into_response()
+    let body = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+                <title>Not found</title><link rel=\"stylesheet\" href=\"/assets/player.css\"></head><body><main><p>Not found</p></main></body></html>\n";
+    (StatusCode::NOT_FOUND, Html(body)).into_response()
 }
 
 fn cookie_name(share: &Share) -> String {
