@@ -197,6 +197,10 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     assert!(exported.exists(), "{}", text(&b));
     let d = f64_of(&ffprobe(&exported)["format"]["duration"]);
     assert!((d - 2.0 / 1.5).abs() < 0.2, "1.5x export of 2 s lasts {d} s");
+    // The same export again goes beside the first, never in its way (and never a CLI flag).
+    b.js("document.querySelector('#job-text').textContent = ''; document.querySelector('#export').click(); return 0");
+    assert!(wait_for(Duration::from_secs(60), || text(&b).starts_with("Exported to")), "exported again: {}", b.js("return document.querySelector('#error').textContent"));
+    assert!(dir.path().join("Videos/Desktop test (1.5x) 2.mp4").exists(), "{}", text(&b));
     shot(&b, dir.path(), "app-editor.png");
     b.js("document.querySelector('#share').click(); document.querySelector('#share-make').click(); return 0");
     assert!(wait_for(Duration::from_secs(10), || b.js("return document.querySelector('#share-url').value").as_str().is_some_and(|u| u.contains("/v/"))), "a link");

@@ -142,7 +142,7 @@ fn export_at_2x_is_half_as_long_with_the_beep_still_1khz() {
     assert_in_sync(&out, 4);
     // An existing output is not overwritten.
     let o = lib_cmd(dir.path()).args(["export", &id, "--speed", "2", "--output"]).arg(&out).output().unwrap();
-    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("already exists"));
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("already exists; choose another --output"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]

@@ -565,11 +565,18 @@ impl Studio {
                 let dir = home.join("Videos");
                 let _ = std::fs::create_dir_all(&dir);
                 let safe: String = entry.title.chars().map(|c| if c.is_alphanumeric() || c == ' ' || c == '-' { c } else { '_' }).collect();
-                dir.join(format!("{} ({speed}x).mp4", safe.trim()))
+                // Never in the way of an earlier export: "Title (2x).mp4", then "Title (2x) 2.mp4"…
+                let name = |n: u32| if n == 1 { format!("{} ({speed}x).mp4", safe.trim()) } else { format!("{} ({speed}x) {n}.mp4", safe.trim()) };
+                (1..10_000).map(|n| dir.join(name(n))).find(|p| !p.exists()).unwrap_or_else(|| dir.join(name(10_000)))
             }
         };
-        self.library.export(id, &out, speed, None, progress)?;
-        Ok(out.display().to_string())
+        match self.library.export(id, &out, speed, None, progress) {
+            Ok(_) => Ok(out.display().to_string()),
+            Err(reel_library::LibraryError::Exists(p)) => {
+                Err(ApiError { code: crate::ErrorCode::OutputExists, message: format!("{} already exists; choose another name to export to", p.display()) })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Publishes to S3-compatible storage and returns the link. Signs in as the AWS profile

@@ -45,6 +45,10 @@ pub enum LibraryError {
     Media(String),
     #[error("{0}")]
     Invalid(String),
+    /// The file an export was to write is there already (nothing is overwritten). The CLI and
+    /// the app each say what to do in their own terms.
+    #[error("{0} already exists")]
+    Exists(PathBuf),
     #[error("cancelled; nothing was changed")]
     Cancelled,
 }
@@ -60,6 +64,7 @@ impl LibraryError {
             LibraryError::Ambiguous(_) | LibraryError::Invalid(_) => reel_media::ErrorCode::BadInput,
             LibraryError::Codec(CodecError::Open { .. } | CodecError::NoStream { .. } | CodecError::Invalid { .. }) => reel_media::ErrorCode::BadInput,
             LibraryError::Cancelled => reel_media::ErrorCode::Cancelled,
+            LibraryError::Exists(_) => reel_media::ErrorCode::OutputExists,
             _ => reel_media::ErrorCode::Io,
         }
     }
@@ -894,10 +899,10 @@ impl Library {
         let dir = self.rec_dir(&id);
         let meta = read_meta(&dir).map_err(LibraryError::Invalid)?;
         if output.exists() {
-            return Err(LibraryError::Invalid(format!("{} already exists; choose another --output", output.display())));
+            return Err(LibraryError::Exists(output.to_path_buf()));
         }
         if !(0.5..=4.0).contains(&speed) {
-            return Err(LibraryError::Invalid(format!("--speed {speed}: use a speed from 0.5 to 4 (for example 1.5 or 2)")));
+            return Err(LibraryError::Invalid(format!("speed {speed}: use a speed from 0.5 to 4 (for example 1.5 or 2)")));
         }
         let video = dir.join("video.mp4");
         let info = edit::probe(&video)?;
