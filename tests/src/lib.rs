@@ -272,6 +272,11 @@ impl Browser {
         self.post("execute/sync", serde_json::json!({"script": script, "args": []}))
     }
 
+    /// Resizes the browser window (outer size, in CSS pixels).
+    pub fn set_window(&self, width: u32, height: u32) {
+        self.post("window/rect", serde_json::json!({"width": width, "height": height}));
+    }
+
     pub fn screenshot(&self, path: &Path) {
         let url = format!("{}/session/{}/screenshot", self.base, self.session);
         let mut r = self.agent.get(&url).call().expect("screenshot");

@@ -271,6 +271,17 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     assert!(wait_for(Duration::from_secs(10), || c.js("return !document.querySelector('#view-watch').hidden && !!document.querySelector('#watch video')") == true));
     let found = axe_serious(&c);
     assert!(found.is_empty(), "a recording: {found:#?}");
+    // At the app's default size and at its minimum, the video, its speeds, its timeline and the
+    // editor's range all fit in the window (no scrolling to reach them).
+    for (w, h) in [(1100, 720), (900, 600)] {
+        c.set_window(w, h);
+        std::thread::sleep(Duration::from_millis(300));
+        let fit = c.js("const H = window.innerHeight; const b = (s) => document.querySelector(s).getBoundingClientRect().bottom; \
+                        return [H, b('#watch .controls'), b('#watch .timeline'), b('#edit-b'), b('#trim')]");
+        let v: Vec<f64> = fit.as_array().unwrap().iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect();
+        assert!(v[1..].iter().all(|&y| y <= v[0]), "at {w}x{h} everything fits in the {} px tall view: speeds, timeline, range, trim end at {:?}", v[0], &v[1..]);
+    }
+    c.set_window(1280, 800);
     c.js("document.querySelector('[data-view=settings]').click(); return 0");
     assert!(wait_for(Duration::from_secs(5), || num(c.js("return Number(document.querySelector('#settings').elements.fps.value)")) > 0.0));
     c.js("const f = document.querySelector('#settings'); f.elements.fps.value = '0'; f.dispatchEvent(new Event('submit', {cancelable: true})); return 0");
