@@ -29,7 +29,8 @@ run_pkgs=(ffmpeg gstreamer1.0-libav gstreamer1.0-plugins-good gstreamer1.0-plugi
 # Chromium as a snap, which containers cannot run).
 # WebKitGTK's own WebDriver drives the real desktop app under Xvfb.
 # libjpeg-dev: the test camera shim (tests/fakecam) encodes its MJPEG frames with libjpeg-turbo.
-test_pkgs=(libjpeg-dev iproute2 openssl curl pulseaudio pulseaudio-utils sox libsox-fmt-all imagemagick x11-xserver-utils chromium chromium-driver webkit2gtk-driver)
+# xdotool: types into the app's real save dialog (a GTK window WebDriver cannot reach).
+test_pkgs=(libjpeg-dev iproute2 openssl curl pulseaudio pulseaudio-utils sox libsox-fmt-all imagemagick x11-xserver-utils xdotool chromium chromium-driver webkit2gtk-driver)
 
 pkgs=("${build_pkgs[@]}" "${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")

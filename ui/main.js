@@ -443,9 +443,23 @@ for (const [id, command, label] of [["trim", "trim", "Trimming"], ["cut", "cut",
     try { await runJob(label, command, args); $("job-text").textContent = "Done. The previous version is in the trash."; await openRecording(current); } catch (e) { $("job-text").textContent = ""; showError(e); }
   });
 }
+// Export: the desktop app asks where, in the system's save dialog (which asks before replacing
+// a file), starting at a name no earlier export has taken; the UI over HTTP (no dialog) uses
+// that name.
 $("export").addEventListener("click", async () => {
+  const speed = Number($("export-speed").value);
   try {
-    const out = await runJob("Exporting", "export", { id: current, speed: Number($("export-speed").value), output: null });
+    let output = null, replace = false;
+    const dialog = window.__TAURI__?.dialog;
+    if (dialog?.save) {
+      const suggested = await call("export_default", { id: current, speed });
+      output = await dialog.save({ title: "Export", defaultPath: suggested, filters: [{ name: "MP4 video", extensions: ["mp4"] }] });
+      if (!output) { $("job-text").textContent = "Export cancelled."; return; }
+      // The dialog asked before replacing the name as typed; a name given ".mp4" here was not asked about.
+      replace = /\.mp4$/i.test(output);
+      if (!replace) output += ".mp4";
+    }
+    const out = await runJob("Exporting", "export", { id: current, speed, output, replace });
     $("job-text").textContent = `Exported to ${out}`;
   } catch (e) { $("job-text").textContent = ""; showError(e); }
 });

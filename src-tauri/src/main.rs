@@ -239,10 +239,18 @@ async fn cut(app: State<'_, App>, id: String, from: f64, to: f64, progress: Chan
     job(&app, progress, move |st, p| st.cut(&id, from, to, p)).await
 }
 
-/// Exports with the speed baked in to `output` (default: ~/Videos/TITLE (SPEEDx).mp4).
+/// Where the save dialog starts: ~/Videos/TITLE (SPEEDx).mp4, a name not yet taken.
 #[tauri::command]
-async fn export(app: State<'_, App>, id: String, speed: f64, output: Option<String>, progress: Channel<f64>) -> Api<String> {
-    job(&app, progress, move |st, p| st.export(&id, speed, output, p)).await
+async fn export_default(app: State<'_, App>, id: String, speed: f64) -> Api<String> {
+    let studio = app.studio.clone();
+    blocking(move || studio.export_default(&id, speed)).await
+}
+
+/// Exports with the speed baked in to `output` (chosen in the save dialog, which asked before
+/// `replace`; default: `export_default`).
+#[tauri::command]
+async fn export(app: State<'_, App>, id: String, speed: f64, output: Option<String>, replace: Option<bool>, progress: Channel<f64>) -> Api<String> {
+    job(&app, progress, move |st, p| st.export(&id, speed, output, replace.unwrap_or(false), p)).await
 }
 
 /// Publishes to S3-compatible storage and returns the link.
@@ -338,6 +346,8 @@ fn main() {
         });
     }
     let result = tauri::Builder::default()
+        // The export's save dialog (the UI calls it; only `save` is allowed, capabilities/).
+        .plugin(tauri_plugin_dialog::init())
         .manage(App { studio, secret, server })
         .invoke_handler(tauri::generate_handler![
             app_info,
@@ -368,6 +378,7 @@ fn main() {
             trash_list,
             trim,
             cut,
+            export_default,
             export,
             publish,
             settings_get,

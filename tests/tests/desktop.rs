@@ -41,6 +41,46 @@ fn shot(b: &Browser, dir: &Path, name: &str) {
     }
 }
 
+/// What to do in a save dialog.
+enum Answer<'a> {
+    /// Press Enter: take the name it offers.
+    Accept,
+    /// Type this path over the name, then Enter.
+    Type(&'a Path),
+    /// Press Escape.
+    Cancel,
+}
+
+/// Answers the app's save dialog on `display`: waits for the GTK window titled "Export", then
+/// does as `answer` says and waits for it to close.
+fn save_dialog(display: &str, answer: Answer) {
+    let xdo = |args: &[&str]| {
+        let out = Command::new("xdotool").args(args).env("DISPLAY", display).output().expect("xdotool is missing: install xdotool (scripts/setup.sh test does)");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let mut win = String::new();
+    assert!(
+        wait_for(Duration::from_secs(15), || {
+            win = xdo(&["search", "--onlyvisible", "--name", "^Export$"]).1.lines().next().unwrap_or_default().to_string();
+            !win.is_empty()
+        }),
+        "the save dialog opens"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(xdo(&["windowfocus", "--sync", &win]).0, "focus the dialog");
+    match answer {
+        Answer::Cancel => assert!(xdo(&["key", "--clearmodifiers", "Escape"]).0),
+        Answer::Type(path) => {
+            assert!(xdo(&["key", "--clearmodifiers", "ctrl+a"]).0);
+            assert!(xdo(&["type", "--delay", "20", &path.to_string_lossy()]).0);
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(xdo(&["key", "--clearmodifiers", "Return"]).0);
+        }
+        Answer::Accept => assert!(xdo(&["key", "--clearmodifiers", "Return"]).0),
+    }
+    assert!(wait_for(Duration::from_secs(10), || xdo(&["search", "--onlyvisible", "--name", "^Export$"]).1.is_empty()), "the save dialog closes");
+}
+
 /// The desktop app's binary and a virtual display `display` (":N") for it.
 fn desktop(display: &'static str) -> (PathBuf, &'static str, std::process::Child) {
     let app = reel_bin().with_file_name("reel-desktop");
@@ -188,7 +228,10 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     // The window stays responsive while a long command runs: a 20 ms timer in the page keeps
     // ticking through the export (a command on the main thread would freeze it).
     b.js("window.__ticks = 0; window.__tick = setInterval(() => { window.__ticks++; }, 20); window.__t0 = performance.now(); return 0");
+    // Export asks where, in the system's save dialog (GTK's, typed into with xdotool), starting
+    // at ~/Videos/TITLE (SPEEDx).mp4.
     b.js("document.querySelector('#export').click(); return 0");
+    save_dialog(display, Answer::Accept);
     assert!(wait_for(Duration::from_secs(60), || text(&b).starts_with("Exported to")), "exported: {}", b.js("return document.querySelector('#error').textContent"));
     let ticks = b.js("clearInterval(window.__tick); return [window.__ticks, performance.now() - window.__t0]");
     let (n, ms) = (num(ticks[0].clone()), num(ticks[1].clone()));
@@ -197,10 +240,22 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     assert!(exported.exists(), "{}", text(&b));
     let d = f64_of(&ffprobe(&exported)["format"]["duration"]);
     assert!((d - 2.0 / 1.5).abs() < 0.2, "1.5x export of 2 s lasts {d} s");
-    // The same export again goes beside the first, never in its way (and never a CLI flag).
+    // The same export again is offered a name beside the first, never in its way (and never a
+    // CLI flag); a name typed in the dialog, in another folder, is where it goes; Escape cancels.
     b.js("document.querySelector('#job-text').textContent = ''; document.querySelector('#export').click(); return 0");
+    save_dialog(display, Answer::Accept);
     assert!(wait_for(Duration::from_secs(60), || text(&b).starts_with("Exported to")), "exported again: {}", b.js("return document.querySelector('#error').textContent"));
     assert!(dir.path().join("Videos/Desktop test (1.5x) 2.mp4").exists(), "{}", text(&b));
+    let elsewhere = dir.path().join("For the team");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    b.js("document.querySelector('#job-text').textContent = ''; document.querySelector('#export').click(); return 0");
+    save_dialog(display, Answer::Type(&elsewhere.join("Weekly update.mp4")));
+    assert!(wait_for(Duration::from_secs(60), || text(&b).starts_with("Exported to")), "exported where chosen: {}", b.js("return document.querySelector('#error').textContent"));
+    assert!(elsewhere.join("Weekly update.mp4").exists(), "{}", text(&b));
+    b.js("document.querySelector('#job-text').textContent = ''; document.querySelector('#export').click(); return 0");
+    save_dialog(display, Answer::Cancel);
+    assert!(wait_for(Duration::from_secs(10), || text(&b) == "Export cancelled."), "cancelled: {}", text(&b));
+    assert_eq!(std::fs::read_dir(dir.path().join("Videos")).unwrap().count(), 2, "nothing written when cancelled");
     shot(&b, dir.path(), "app-editor.png");
     b.js("document.querySelector('#share').click(); document.querySelector('#share-make').click(); return 0");
     assert!(wait_for(Duration::from_secs(10), || b.js("return document.querySelector('#share-url').value").as_str().is_some_and(|u| u.contains("/v/"))), "a link");

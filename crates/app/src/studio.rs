@@ -554,23 +554,30 @@ impl Studio {
         Ok(self.library.cut(id, from, to, progress)?)
     }
 
-    /// Exports with the speed baked in to `output` (default: ~/Videos/TITLE (SPEEDx).mp4).
-    /// Returns where it went.
-    pub fn export(&self, id: &str, speed: f64, output: Option<String>, progress: &mut dyn FnMut(f64) -> bool) -> Result<String, ApiError> {
+    /// Where an export goes unless the user says otherwise: ~/Videos/TITLE (SPEEDx).mp4, never in
+    /// the way of an earlier export ("TITLE (2x) 2.mp4", …); the folder is made if missing. The
+    /// app's save dialog starts there.
+    pub fn export_default(&self, id: &str, speed: f64) -> Result<String, ApiError> {
         let (entry, _) = self.library.show(id)?;
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+        let dir = home.join("Videos");
+        // The dialog opens in it, so it must be there.
+        reel_media::durable::create_dir_all(&dir).map_err(|e| ApiError::new(crate::ErrorCode::Io, format!("cannot make the folder {}: {e}", dir.display())))?;
+        let safe: String = entry.title.chars().map(|c| if c.is_alphanumeric() || c == ' ' || c == '-' { c } else { '_' }).collect();
+        let safe = if safe.trim().is_empty() { "Recording" } else { safe.trim() };
+        let name = |n: u32| if n == 1 { format!("{safe} ({speed}x).mp4") } else { format!("{safe} ({speed}x) {n}.mp4") };
+        Ok((1..10_000).map(|n| dir.join(name(n))).find(|p| !p.exists()).unwrap_or_else(|| dir.join(name(10_000))).display().to_string())
+    }
+
+    /// Exports with the speed baked in to `output` (default: [`Studio::export_default`]).
+    /// `replace`: the user agreed to replace the file there (the save dialog asked); it is
+    /// replaced only once the new one is complete and synced. Returns where it went.
+    pub fn export(&self, id: &str, speed: f64, output: Option<String>, replace: bool, progress: &mut dyn FnMut(f64) -> bool) -> Result<String, ApiError> {
         let out = match output.filter(|o| !o.trim().is_empty()) {
             Some(o) => PathBuf::from(o),
-            None => {
-                let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-                let dir = home.join("Videos");
-                let _ = std::fs::create_dir_all(&dir);
-                let safe: String = entry.title.chars().map(|c| if c.is_alphanumeric() || c == ' ' || c == '-' { c } else { '_' }).collect();
-                // Never in the way of an earlier export: "Title (2x).mp4", then "Title (2x) 2.mp4"…
-                let name = |n: u32| if n == 1 { format!("{} ({speed}x).mp4", safe.trim()) } else { format!("{} ({speed}x) {n}.mp4", safe.trim()) };
-                (1..10_000).map(|n| dir.join(name(n))).find(|p| !p.exists()).unwrap_or_else(|| dir.join(name(10_000)))
-            }
+            None => PathBuf::from(self.export_default(id, speed)?),
         };
-        match self.library.export(id, &out, speed, None, progress) {
+        match self.library.export(id, &out, speed, None, replace, progress) {
             Ok(_) => Ok(out.display().to_string()),
             Err(reel_library::LibraryError::Exists(p)) => {
                 Err(ApiError { code: crate::ErrorCode::OutputExists, message: format!("{} already exists; choose another name to export to", p.display()) })
@@ -677,7 +684,8 @@ pub fn dispatch(studio: &Studio, server: &str, secret: &str, command: &str, a: s
         // progress through a Tauri channel).
         "trim" => json(studio.trim(&arg::<String>(&a, "id")?, arg(&a, "start")?, arg(&a, "end")?, &mut |_| true)?),
         "cut" => json(studio.cut(&arg::<String>(&a, "id")?, arg(&a, "from")?, arg(&a, "to")?, &mut |_| true)?),
-        "export" => json(studio.export(&arg::<String>(&a, "id")?, arg(&a, "speed")?, arg(&a, "output")?, &mut |_| true)?),
+        "export_default" => json(studio.export_default(&arg::<String>(&a, "id")?, arg(&a, "speed")?)?),
+        "export" => json(studio.export(&arg::<String>(&a, "id")?, arg(&a, "speed")?, arg(&a, "output")?, arg::<Option<bool>>(&a, "replace")?.unwrap_or(false), &mut |_| true)?),
         "publish" => json(studio.publish(&arg::<String>(&a, "id")?, &arg::<S3Place>(&a, "place")?, &mut |_| true)?),
         "s3_keys" => json(studio.s3_keys()),
         "s3_keys_set" => json(studio.set_s3_keys(&arg::<String>(&a, "accessKey")?, &arg::<String>(&a, "secretKey")?)?),

@@ -480,7 +480,7 @@ fn export(size: Size, seconds: u32, speed: f64, json: bool) -> Result<()> {
     let e = lib.import(&src, Some("bench"), &mut |_| true).map_err(reel_app::ApiError::from)?;
     let out = tmp.path().join("reel.mp4");
     let t = Instant::now();
-    lib.export(&e.id, &out, speed, None, &mut |_| true).map_err(reel_app::ApiError::from)?;
+    lib.export(&e.id, &out, speed, None, false, &mut |_| true).map_err(reel_app::ApiError::from)?;
     let ours = t.elapsed().as_secs_f64();
     let p = reel_codec::Preset::offline();
     // Two peers: the CLI's defaults (a keyframe every 250 frames), and the CLI told to use

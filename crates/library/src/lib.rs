@@ -893,12 +893,23 @@ impl Library {
         r
     }
 
-    /// Exports a recording at a speed (pitch kept) and size to a file outside the library.
-    pub fn export(&self, id: &str, output: &Path, speed: f64, size: Option<reel_media::Size>, progress: edit::Progress<'_>) -> Result<reel_codec::remux::Finalized, LibraryError> {
+    /// Exports a recording at a speed (pitch kept) and size to a file outside the library;
+    /// a file already at `output` is an error unless `replace` (the user agreed to replace it).
+    pub fn export(
+        &self,
+        id: &str,
+        output: &Path,
+        speed: f64,
+        size: Option<reel_media::Size>,
+        replace: bool,
+        progress: edit::Progress<'_>,
+    ) -> Result<reel_codec::remux::Finalized, LibraryError> {
         let id = self.resolve(id)?;
         let dir = self.rec_dir(&id);
         let meta = read_meta(&dir).map_err(LibraryError::Invalid)?;
-        if output.exists() {
+        // Replacing is a rename over the old file once the new one is synced: until then the
+        // old file stays whole.
+        if output.exists() && !(replace && output.is_file()) {
             return Err(LibraryError::Exists(output.to_path_buf()));
         }
         if !(0.5..=4.0).contains(&speed) {

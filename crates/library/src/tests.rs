@@ -211,6 +211,38 @@ fn a_rename_made_while_a_trim_runs_is_kept() {
     assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0, "no job left behind");
 }
 
+#[test]
+fn an_export_replaces_a_file_only_when_asked_and_only_when_done() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("recordings/r1");
+    std::fs::create_dir_all(&dir).unwrap();
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x90:rate=25:duration=2", "-f", "lavfi", "-i", "sine=frequency=440:duration=2"])
+        .args(["-c:v", "libx264", "-g", "25", "-c:a", "aac", "-shortest"])
+        .arg(dir.join("video.mp4"))
+        .status()
+        .expect("ffmpeg");
+    assert!(st.success());
+    let mut m = meta("r1", "Export me", "", &[], &[]);
+    m.duration_s = 2.0;
+    std::fs::write(dir.join("meta.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    let lib = Library::open(d.path()).unwrap();
+    let out = d.path().join("out.mp4");
+    std::fs::write(&out, b"an older file").unwrap();
+    match lib.export("r1", &out, 2.0, None, false, &mut |_| true) {
+        Err(LibraryError::Exists(p)) => assert_eq!(p, out),
+        other => panic!("not replaced unless asked: {:?}", other.map(|_| ())),
+    }
+    assert_eq!(std::fs::read(&out).unwrap(), b"an older file");
+    // Cancelled half-way: the old file is untouched.
+    assert!(lib.export("r1", &out, 2.0, None, true, &mut |f| f < 0.3).is_err());
+    assert_eq!(std::fs::read(&out).unwrap(), b"an older file", "a cancelled export leaves the old file whole");
+    lib.export("r1", &out, 2.0, None, true, &mut |_| true).unwrap();
+    let info = reel_codec::edit::probe(&out).unwrap();
+    assert!((info.duration_s - 1.0).abs() < 0.15, "replaced by the 2x export: {} s", info.duration_s);
+    assert!(lib.export("r1", d.path(), 2.0, None, true, &mut |_| true).is_err(), "a folder is never replaced");
+}
+
 mod properties {
     //! The parsers users feed, on any input: an answer or a clear error, never a panic.
     use super::*;
