@@ -120,7 +120,8 @@ async fn app_api(State(st): State<AppHttp>, UrlPath((secret, command)): UrlPath<
             use crate::ErrorCode as C;
             let status = match e.code {
                 C::NotFound => StatusCode::NOT_FOUND,
-                C::Busy | C::CameraBusy | C::OutputExists | C::Full => StatusCode::CONFLICT,
+                C::Busy | C::CameraBusy | C::OutputExists | C::Full | C::NeedsRecovery => StatusCode::CONFLICT,
+                C::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
                 C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
                 C::Internal | C::Io | C::Pipeline | C::EncodeFailed | C::CaptureFailed => StatusCode::INTERNAL_SERVER_ERROR,
                 C::Network => StatusCode::BAD_GATEWAY,

@@ -457,3 +457,47 @@ pub fn unpublish(lib: &Library, id: &str, only: Option<&str>) -> Result<usize, A
 pub fn publications(lib: &Library, id: &str) -> Result<Vec<Publication>, ApiError> {
     Ok(reel_publish::publications(lib, id)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reel_capture::CaptureError;
+    use std::path::PathBuf;
+
+    /// What the app shows is worded for the app: the errors it can meet name no command-line
+    /// flag and no `reel` command (the CLI adds those itself, by error code).
+    #[test]
+    fn errors_the_app_shows_name_no_command_line_flags() {
+        let lib_dir = tempfile::tempdir().unwrap();
+        let lib = reel_library::Library::open(lib_dir.path()).unwrap();
+        let p = PathBuf::from("/videos/take.mp4");
+        let capture = [
+            CaptureError::NoCamera { wanted: Some("Logi".into()) },
+            CaptureError::CameraOpen { name: "cam".into(), reason: "busy".into() },
+            CaptureError::NoMic { wanted: Some("Yeti".into()), available: vec!["Headset".into()] },
+            CaptureError::MicOpen { name: "Yeti".into(), reason: "gone".into() },
+            CaptureError::AudioHost("no server".into()),
+        ];
+        let mut shown: Vec<ApiError> = capture.into_iter().map(|c| ApiError::from(RecordError::Capture(c))).collect();
+        shown.extend(
+            [
+                RecordError::OutputExists(p.clone()),
+                RecordError::Unwritable { path: p.clone(), reason: "read-only".into() },
+                RecordError::NothingToRecover(p.clone()),
+                RecordError::OutputBusy(p.clone()),
+                RecordError::WaitingForRecovery(p.clone()),
+                RecordError::DiskFull { dir: "/videos".into(), free_mb: 1.0, saved_s: 12.0, partial: p.clone() },
+            ]
+            .map(ApiError::from),
+        );
+        shown.push(lib.show("no-such-id").map(|_| ()).unwrap_err().into());
+        shown.push(ShareError::Bind("0.0.0.0:80".into(), "in use".into()).into());
+        shown.push(connect_storage("s3://bucket", Some("not a url"), None).map(|_| ()).unwrap_err());
+        for e in &shown {
+            assert!(!e.message.contains("--") && !e.message.contains("`reel"), "{:?}: {}", e.code, e.message);
+        }
+        assert_eq!(shown[4].code, ErrorCode::MicUnavailable);
+        assert_eq!(shown[9].code, ErrorCode::NeedsRecovery);
+        assert_eq!(shown[10].code, ErrorCode::DiskFull);
+    }
+}

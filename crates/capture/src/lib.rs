@@ -161,19 +161,19 @@ impl FromStr for MicSpec {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("no camera found{}; record without one with --camera synthetic (a test pattern) or --camera none", wanted.as_ref().map(|w| format!(" matching '{w}'")).unwrap_or_default())]
+    #[error("no camera found{}; pick another camera, or record with the test pattern or without a camera", wanted.as_ref().map(|w| format!(" matching '{w}'")).unwrap_or_default())]
     NoCamera { wanted: Option<String> },
-    #[error("could not open camera '{name}': {reason}; check that no other program is using it, or use --camera synthetic / --camera none")]
+    #[error("could not open camera '{name}': {reason}; check that no other program is using it, or pick another camera, the test pattern or none")]
     CameraOpen { name: String, reason: String },
     #[error("camera '{name}' is in use by another program; close it there (a video call, a browser tab) or pick another camera")]
     CameraBusy { name: String },
     #[error("no permission to use camera '{name}'; add yourself to the 'video' group (sudo usermod -aG video $USER, then log in again) or pick another camera")]
     CameraPermission { name: String },
-    #[error("no microphone found{}{}; record video only with --mic none, or use --mic tone for a test tone", wanted.as_ref().map(|w| format!(" matching '{w}'")).unwrap_or_default(), if available.is_empty() { String::new() } else { format!(" (available: {})", available.join(", ")) })]
+    #[error("no microphone found{}{}; pick another microphone, or record without sound", wanted.as_ref().map(|w| format!(" matching '{w}'")).unwrap_or_default(), if available.is_empty() { String::new() } else { format!(" (available: {})", available.join(", ")) })]
     NoMic { wanted: Option<String>, available: Vec<String> },
-    #[error("could not open microphone '{name}': {reason}; pick another with --mic NAME (see `reel devices`) or use --mic none")]
+    #[error("could not open microphone '{name}': {reason}; pick another microphone, or record without sound")]
     MicOpen { name: String, reason: String },
-    #[error("audio system unavailable: {0}; use --mic none to record without sound")]
+    #[error("audio system unavailable: {0}; record without sound, or start the sound server (PulseAudio or PipeWire)")]
     AudioHost(String),
     #[error("capture thread could not start: {0}")]
     Thread(String),

@@ -269,12 +269,7 @@ pub fn run(cmd: LibCmd, root: Option<&Path>) -> Result<()> {
         LibCmd::Export { id, speed, size, output } => {
             let size = size.map(|s| s.parse::<reel_app::Size>()).transpose()?;
             let t0 = std::time::Instant::now();
-            let r = with_progress(&format!("exporting at {speed}x"), |p| lib.export(&id, &output, speed, size, false, p)).map_err(|e| {
-                match e.downcast_ref::<reel_app::ApiError>() {
-                    Some(a) if a.code == reel_app::ErrorCode::OutputExists => anyhow::anyhow!("{}; choose another --output", a.message),
-                    _ => e,
-                }
-            })?;
+            let r = with_progress(&format!("exporting at {speed}x"), |p| lib.export(&id, &output, speed, size, false, p))?;
             let wall = t0.elapsed().as_secs_f64();
             eprintln!("wrote {} ({}, {:.1}x real time)", output.display(), fmt_dur(r.duration_s), r.duration_s * speed / wall.max(1e-9));
         }

@@ -121,9 +121,25 @@ fn main() -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {e:#}{}", cli_hint(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The command line's own words for what fixes an error. Core errors name no flags (the app
+/// words the same errors for its own controls), so the flags are added here, by error code.
+fn cli_hint(e: &anyhow::Error) -> &'static str {
+    use reel_app::ErrorCode as C;
+    let code = e.chain().find_map(|c| c.downcast_ref::<reel_app::ApiError>().map(|a| a.code).or_else(|| c.downcast_ref::<reel_recorder::RecordError>().map(|r| r.code())));
+    match code {
+        Some(C::CameraUnavailable) => " (--camera NAME from `reel devices`, --camera synthetic for a test pattern, or --camera none)",
+        Some(C::CameraBusy | C::CameraPermission) => " (--camera NAME from `reel devices`, or --camera none)",
+        Some(C::MicUnavailable) => " (--mic NAME from `reel devices`, --mic tone for a test tone, or --mic none)",
+        Some(C::OutputExists) => "; choose another --output",
+        Some(C::DiskFull) => " with `reel recover`",
+        Some(C::NeedsRecovery) => " (`reel recover --all`, or another --output)",
+        _ => "",
     }
 }
 

@@ -59,7 +59,7 @@ impl VideoFileReader {
             opts.set("video_size", &format!("{}x{}", r.width, r.height));
         }
         let ictx = format::open_with(&path, &fmt, opts)
-            .map_err(|e| open_err(format!("cannot capture X display '{display}' ({e}); is an X server running there? Set --screen to its DISPLAY")))?
+            .map_err(|e| open_err(format!("cannot capture X display '{display}' ({e}); is an X server running there? Name the display that shows your screen (its DISPLAY)")))?
             .input();
         Self::from_input(&path, ictx, None)
     }

@@ -31,7 +31,7 @@ pub const META_VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LibraryError {
-    #[error("no recording '{0}' in the library (see `reel list`)")]
+    #[error("no recording '{0}' in the library")]
     NotFound(String),
     #[error("'{0}' matches several recordings; give more of the id")]
     Ambiguous(String),
@@ -416,7 +416,7 @@ impl Library {
                 title: m.title,
                 created: m.created,
                 duration_s: m.duration_s,
-                warning: Some(format!("its video is missing from {}; restore the file there, or `reel delete {id}`", dir.display())),
+                warning: Some(format!("its video is missing from {}; restore the file there, or delete the recording", dir.display())),
                 path,
                 status: "video_missing".into(),
             },
@@ -832,7 +832,7 @@ impl Library {
     pub fn trim(&self, id: &str, start: f64, end: f64, progress: edit::Progress<'_>) -> Result<Meta, LibraryError> {
         let id = self.resolve(id)?;
         if !(start.is_finite() && end.is_finite()) || start < 0.0 || end <= start {
-            return Err(LibraryError::Invalid(format!("--start {start} --end {end}: the start must be before the end, both in seconds ≥ 0")));
+            return Err(LibraryError::Invalid(format!("cannot keep {start} s to {end} s: the start must be before the end, both in seconds ≥ 0")));
         }
         self.replace_video(&id, "trim", serde_json::json!({"start": start, "end": end}), &[(start, end)], progress)
     }
@@ -841,7 +841,7 @@ impl Library {
         let id = self.resolve(id)?;
         let dur = read_meta(&self.rec_dir(&id)).map(|m| m.duration_s).unwrap_or(0.0);
         if !(from.is_finite() && to.is_finite()) || from < 0.0 || to <= from || to > dur + 0.05 {
-            return Err(LibraryError::Invalid(format!("--from {from} --to {to} must lie inside the recording (0–{dur:.2} s), from before to")));
+            return Err(LibraryError::Invalid(format!("cannot cut {from} s to {to} s: the range must lie inside the recording (0–{dur:.2} s), its start before its end")));
         }
         let mut keep = Vec::new();
         if from > 0.05 {
@@ -851,7 +851,7 @@ impl Library {
             keep.push((to, dur));
         }
         if keep.is_empty() {
-            return Err(LibraryError::Invalid("that would cut everything; use `reel delete` instead".into()));
+            return Err(LibraryError::Invalid("that would cut everything; delete the recording instead".into()));
         }
         self.replace_video(&id, "cut", serde_json::json!({"from": from, "to": to}), &keep, progress)
     }

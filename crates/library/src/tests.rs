@@ -90,7 +90,7 @@ fn corrupt_meta_still_lists_with_a_warning_and_nothing_is_deleted() {
     std::fs::remove_file(d.path().join("recordings/a1/video.mp4")).unwrap();
     let (e, _) = lib.show("a1").unwrap();
     assert_eq!(e.status, "video_missing");
-    assert!(e.warning.unwrap().contains("reel delete a1"));
+    assert!(e.warning.unwrap().contains("delete the recording"));
 }
 
 #[test]

@@ -36,11 +36,15 @@ pub enum ErrorCode {
     RateLimited,
     /// A limit of how much something holds was reached (comments on a video).
     Full,
+    /// The disk is full; what was recorded so far waits to be recovered.
+    DiskFull,
+    /// An interrupted recording waits to be recovered there first.
+    NeedsRecovery,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::BadInput,
         ErrorCode::NotFound,
         ErrorCode::Io,
@@ -59,6 +63,8 @@ impl ErrorCode {
         ErrorCode::Network,
         ErrorCode::RateLimited,
         ErrorCode::Full,
+        ErrorCode::DiskFull,
+        ErrorCode::NeedsRecovery,
     ];
 
     /// The code as it is serialized (`bad_input`).
@@ -82,6 +88,8 @@ impl ErrorCode {
             ErrorCode::Network => "network",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Full => "full",
+            ErrorCode::DiskFull => "disk_full",
+            ErrorCode::NeedsRecovery => "needs_recovery",
         }
     }
 }

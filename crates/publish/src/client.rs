@@ -180,7 +180,7 @@ impl Client {
             return PublishError::Network(format!("the storage no longer knows this upload (NoSuchUpload) while {what}"));
         }
         if has("NoSuchBucket") {
-            return PublishError::NoBucket(format!("the bucket '{}' does not exist at {}; create it, or check the name and --endpoint", t.bucket, self.endpoint));
+            return PublishError::NoBucket(format!("the bucket '{}' does not exist at {}; create it, or check the name and the endpoint", t.bucket, self.endpoint));
         }
         match e {
             object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => PublishError::Denied(format!(
@@ -246,7 +246,7 @@ fn url_ok(e: &str) -> Result<String, PublishError> {
     if ok {
         Ok(e.to_string())
     } else {
-        Err(PublishError::Invalid(format!("--endpoint '{e}' is not a URL like https://s3.example.com or http://127.0.0.1:9000")))
+        Err(PublishError::Invalid(format!("the endpoint '{e}' is not a URL like https://s3.example.com or http://127.0.0.1:9000")))
     }
 }
 

@@ -41,21 +41,21 @@ pub enum RecordError {
     Codec(#[from] CodecError),
     #[error("{path}: {reason}")]
     Io { path: PathBuf, reason: String },
-    #[error("{0} already exists; choose another --output or move the file away")]
+    #[error("{0} already exists; record to another file or move that one away")]
     OutputExists(PathBuf),
-    #[error("cannot write to {path}: {reason}; choose an --output in a folder you can write to")]
+    #[error("cannot write to {path}: {reason}; record to a folder you can write to")]
     Unwritable { path: PathBuf, reason: String },
-    #[error("nothing to recover at {0}: no interrupted recording there (see `reel recover --all`)")]
+    #[error("nothing to recover at {0}: no interrupted recording there")]
     NothingToRecover(PathBuf),
     #[error("that recording is still running (process {0}); stop it first")]
     StillRecording(u32),
-    #[error("another recording to {0} is running; choose another --output")]
+    #[error("another recording to {0} is running; record to another file")]
     OutputBusy(PathBuf),
-    #[error("an interrupted recording to {0} waits to be recovered: run `reel recover {0}` first, or choose another --output")]
+    #[error("an interrupted recording to {0} waits to be recovered: recover it first, or record to another file")]
     WaitingForRecovery(PathBuf),
     #[error("recording failed: {0}")]
     Pipeline(String),
-    #[error("the disk holding {dir} is full ({free_mb:.1} MB free); {saved_s:.0} s were saved in {partial}: free some space, then run `reel recover`")]
+    #[error("the disk holding {dir} is full ({free_mb:.1} MB free); {saved_s:.0} s were saved in {partial}: free some space, then recover it")]
     DiskFull { dir: PathBuf, free_mb: f64, saved_s: f64, partial: PathBuf },
     #[error(transparent)]
     Compose(#[from] reel_compose::ComposeError),
@@ -75,9 +75,10 @@ impl RecordError {
             RecordError::Io { .. } | RecordError::Unwritable { .. } => reel_media::ErrorCode::Io,
             RecordError::OutputExists(_) => reel_media::ErrorCode::OutputExists,
             RecordError::NothingToRecover(_) => reel_media::ErrorCode::NotFound,
-            RecordError::StillRecording(_) | RecordError::OutputBusy(_) | RecordError::WaitingForRecovery(_) => reel_media::ErrorCode::Busy,
+            RecordError::StillRecording(_) | RecordError::OutputBusy(_) => reel_media::ErrorCode::Busy,
+            RecordError::WaitingForRecovery(_) => reel_media::ErrorCode::NeedsRecovery,
             RecordError::Pipeline(_) => reel_media::ErrorCode::Pipeline,
-            RecordError::DiskFull { .. } => reel_media::ErrorCode::Io,
+            RecordError::DiskFull { .. } => reel_media::ErrorCode::DiskFull,
             RecordError::Compose(_) => reel_media::ErrorCode::BadInput,
         }
     }

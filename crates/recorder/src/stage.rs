@@ -72,7 +72,7 @@ impl StageCommand {
     pub fn validate(&self, slides: usize) -> Result<(), String> {
         match self {
             StageCommand::Goto(n) if *n == 0 || *n > slides => Err(if slides == 0 {
-                format!("slide {n} is out of range: there is no slide deck (add --slides)")
+                format!("slide {n} is out of range: there is no slide deck (add one)")
             } else {
                 format!("slide {n} is out of range: the deck has {slides} slide{}", if slides == 1 { "" } else { "s" })
             }),

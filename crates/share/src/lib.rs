@@ -17,7 +17,7 @@ pub enum ShareError {
     Invalid(String),
     #[error("the share store: {0}")]
     Store(String),
-    #[error("cannot listen on {0}: {1}; pick another --bind address or port")]
+    #[error("cannot listen on {0}: {1}; pick another address or port for the server")]
     Bind(String, String),
     /// A recording holds as many comments or reactions as it takes.
     #[error("{0}")]

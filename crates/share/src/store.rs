@@ -361,7 +361,7 @@ impl ShareStore {
     pub fn create(&self, recording_id: &str, o: &ShareOptions) -> Result<Share, ShareError> {
         let speed = o.default_speed.unwrap_or(1.0);
         if !(0.5..=3.0).contains(&speed) {
-            return Err(ShareError::Invalid(format!("--default-speed {speed}: use a speed from 0.5 to 3")));
+            return Err(ShareError::Invalid(format!("links cannot start at {speed}x: use a speed from 0.5 to 3")));
         }
         let hash = match &o.password {
             Some(p) => {

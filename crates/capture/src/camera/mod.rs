@@ -97,7 +97,7 @@ mod tests {
         let err = resolve(Some(9999), None).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("no camera found matching '#9999'"), "{msg}");
-        assert!(msg.contains("--camera synthetic"), "{msg}");
+        assert!(msg.contains("the test pattern or without a camera"), "{msg}");
         let err = resolve(None, Some("No such camera xyz")).unwrap_err().to_string();
         assert!(err.contains("'No such camera xyz'"), "{err}");
     }
