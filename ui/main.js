@@ -23,6 +23,10 @@ let view = "record";
 function show(name) {
   view = name;
   for (const v of ["record", "library", "watch", "settings"]) $(`view-${v}`).hidden = v !== name;
+  // A focus left inside a view now hidden (a Back or Stop button) would drop to the end of the
+  // page, and the next Tab out of it: the new view takes the focus, so Tab goes on from there.
+  const from = document.activeElement;
+  if (!from || from === document.body || from.closest("section[hidden]")) $(`view-${name}`).focus({ preventScroll: true });
   for (const b of document.querySelectorAll("nav button")) {
     const here = b.dataset.view === name || (name === "watch" && b.dataset.view === "library");
     if (here) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
@@ -302,9 +306,13 @@ $("deck").addEventListener("change", (e) => { config.deck = e.target.value.trim(
 $("no-deck").addEventListener("click", () => { config.deck = null; config.screen = null; $("deck").value = ""; if (["slides", "screen"].includes(config.scene.layout)) config.scene.layout = "camera"; apply(); });
 
 document.addEventListener("keydown", (e) => {
-  if (!shortcutsOn() || view !== "record" || e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+  // Keys typed into a field, and Ctrl/Alt/Cmd combinations (Ctrl+R reloads), are not shortcuts;
+  // Space on a focused button presses that button.
+  const t = e.target;
+  const typing = t instanceof HTMLInputElement || t instanceof HTMLSelectElement || t instanceof HTMLTextAreaElement || t?.isContentEditable;
+  if (!shortcutsOn() || view !== "record" || typing || e.ctrlKey || e.altKey || e.metaKey) return;
   if (e.key === "r" || e.key === "R") { if (recording) stopRecording(); else if (!starting) startRecording(); }
-  else if (e.key === " " && recording) { e.preventDefault(); $("pause").click(); }
+  else if (e.key === " " && recording && !(t instanceof HTMLButtonElement)) { e.preventDefault(); $("pause").click(); }
   else if (e.key === "ArrowRight") stage("n");
   else if (e.key === "ArrowLeft") stage("p");
   else if ("123456".includes(e.key) && e.key !== "") stage(`l ${["bubble", "side", "pip", "camera", "slides", "screen"][Number(e.key) - 1]}`);

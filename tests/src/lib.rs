@@ -272,6 +272,27 @@ impl Browser {
         self.post("execute/sync", serde_json::json!({"script": script, "args": []}))
     }
 
+    /// Presses keys as a person would, one after another, to whatever has the focus (W3C
+    /// actions). Each key is a character or a [`Key`]; a modifier is held while the next key
+    /// is pressed (`[Key::SHIFT, Key::TAB]` is Shift+Tab).
+    pub fn keys(&self, keys: &[&str]) {
+        let mut actions = Vec::new();
+        let mut held = Vec::new();
+        for k in keys {
+            actions.push(serde_json::json!({"type": "keyDown", "value": k}));
+            if [Key::SHIFT, Key::CONTROL].contains(k) {
+                held.push(*k);
+                continue;
+            }
+            actions.push(serde_json::json!({"type": "keyUp", "value": k}));
+            for m in held.drain(..).rev() {
+                actions.push(serde_json::json!({"type": "keyUp", "value": m}));
+            }
+        }
+        self.post("actions", serde_json::json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]}));
+        let _ = self.agent.delete(&format!("{}/session/{}/actions", self.base, self.session)).call();
+    }
+
     /// Resizes the browser window (outer size, in CSS pixels).
     pub fn set_window(&self, width: u32, height: u32) {
         self.post("window/rect", serde_json::json!({"width": width, "height": height}));
@@ -549,4 +570,16 @@ pub fn axe_serious(b: &Browser) -> Vec<String> {
         "axe-core finished"
     );
     out.as_array().map(|a| a.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect()).unwrap_or_default()
+}
+
+/// WebDriver's codes for keys that are not characters.
+pub struct Key;
+
+impl Key {
+    pub const TAB: &'static str = "\u{E004}";
+    pub const ENTER: &'static str = "\u{E007}";
+    pub const SHIFT: &'static str = "\u{E008}";
+    pub const CONTROL: &'static str = "\u{E009}";
+    pub const ESCAPE: &'static str = "\u{E00C}";
+    pub const SPACE: &'static str = "\u{E00D}";
 }

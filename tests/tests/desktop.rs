@@ -83,10 +83,15 @@ fn save_dialog(display: &str, answer: Answer) {
 
 /// The desktop app's binary and a virtual display `display` (":N") for it.
 fn desktop(display: &'static str) -> (PathBuf, &'static str, std::process::Child) {
+    desktop_on(display, "1280x800")
+}
+
+/// The desktop app's binary and a virtual display `display` of `size` ("WxH").
+fn desktop_on(display: &'static str, size: &str) -> (PathBuf, &'static str, std::process::Child) {
     let app = reel_bin().with_file_name("reel-desktop");
     assert!(app.exists(), "{} is missing: build it with `cargo build -p reel-desktop` (the test command does)", app.display());
     let xvfb = Command::new("Xvfb")
-        .args([display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+        .args([display, "-screen", "0", &format!("{size}x24"), "-nolisten", "tcp"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -418,6 +423,124 @@ fn record_find_watch_and_share_in_the_desktop_app() {
     assert_ne!(share_addr, app_addr, "links and the app's calls are on two servers");
     assert_eq!(raw(&share_addr, &share_addr, &ui), "404", "the share server knows nothing of the app");
     drop(c);
+    drop(b);
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+}
+
+/// What has the keyboard's focus, named: `#id`, `view:NAME` (the view buttons), `card` (a
+/// library card), else `tag:text`.
+fn focused(c: &Browser) -> String {
+    c.js("const a = document.activeElement; if (!a || a === document.body) return 'body'; \
+          return a.id ? '#' + a.id : a.dataset.view ? 'view:' + a.dataset.view : a.classList.contains('card') ? 'card' : a.tagName.toLowerCase() + ':' + a.textContent.trim().slice(0, 24)")
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Presses Tab (Shift+Tab when `back`) until `target` has the focus (at most `max` times); every stop on the way shows
+/// where the focus is (`:focus-visible` with an outline or a shadow; inside a video's native
+/// controls, which draw their own ring, the page sees only the video). Returns the stops.
+fn tab_to(c: &Browser, target: &str, max: usize, back: bool) -> Vec<String> {
+    let mut stops = Vec::new();
+    for _ in 0..max {
+        c.keys(if back { &[Key::SHIFT, Key::TAB] } else { &[Key::TAB] });
+        let here = focused(c);
+        let visible = c.js("const a = document.activeElement; const s = getComputedStyle(a); if (a.tagName === 'VIDEO' && a.controls) return true; \
+             return a.matches(':focus-visible') && ((s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none')");
+        assert_eq!(visible, true, "the focus is visible on {here} (after {stops:?})");
+        stops.push(here.clone());
+        if here == target {
+            return stops;
+        }
+    }
+    panic!("{target} is not reached by Tab in {max} presses: {stops:?}");
+}
+
+/// Keyboard only, as a person without a mouse: Tab through the recorder (the views first, then
+/// Record), Enter records, Space on Stop stops, Tab to the library and Space opens a card, Space
+/// on a speed sets it, Enter opens the share dialog and makes a link, Escape closes it and the
+/// focus returns to the Share button. The focus is visible at every stop. Then every view of
+/// the real app window at 1100x720 and 1440x900, screenshots kept with REEL_SCREENSHOTS.
+#[test]
+fn keyboard_only_from_record_to_share_and_every_view_at_two_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, display, mut xvfb) = desktop_on(":96", "1600x1000");
+    let lib = dir.path().join("lib");
+    let b = Browser::start_app(&app, display, &[("REEL_LIBRARY", &lib), ("REEL_STATE_DIR", &dir.path().join("state")), ("HOME", dir.path()), ("REEL_APP_HTTP_UI", Path::new("1"))]);
+    assert!(wait_for(Duration::from_secs(30), || num(b.js("return document.querySelector('#preview').naturalWidth")) > 0.0), "a preview frame");
+    let server = b.js("return document.body.dataset.server").as_str().unwrap_or_default().to_string();
+    let secret = b.js("return document.body.dataset.secret").as_str().unwrap_or_default().to_string();
+    let c = Browser::start();
+    c.goto(&format!("{server}/app/{secret}/ui/index.html"));
+    assert!(wait_for(Duration::from_secs(20), || num(c.js("return document.querySelector('#preview').naturalWidth")) > 0.0), "preview over HTTP");
+    assert!(wait_for(Duration::from_secs(10), || c.js("return !!document.querySelector('#mic option[value=tone]')") == true), "the microphones are listed");
+    // No microphone hardware here: the test tone stands in (chosen as a setup step).
+    c.js("const m = document.querySelector('#mic'); m.value = 'tone'; m.dispatchEvent(new Event('change')); return 0");
+    c.js("document.activeElement.blur(); return 0");
+
+    // From the top of the page: the views, then Record.
+    let stops = tab_to(&c, "#record", 10, false);
+    assert_eq!(stops, ["view:record", "view:library", "view:settings", "#record"], "the Tab order");
+    c.keys(&[Key::ENTER]);
+    assert!(wait_for(Duration::from_secs(15), || c.js("return !document.querySelector('#rec-badge').hidden") == true), "Enter on Record records");
+    std::thread::sleep(Duration::from_secs(2));
+    tab_to(&c, "#stop", 10, false);
+    c.keys(&[Key::SPACE]);
+    assert!(wait_for(Duration::from_secs(30), || c.js("return !document.querySelector('#view-watch').hidden") == true), "Space on Stop stops, the player opens");
+
+    // The library, then the recording, by keyboard.
+    tab_to(&c, "#back", 40, false);
+    c.keys(&[Key::ENTER]);
+    assert!(wait_for(Duration::from_secs(10), || c.js("return document.querySelectorAll('#grid li[data-id]').length") == 1), "back in the library");
+    tab_to(&c, "card", 20, false);
+    c.keys(&[Key::SPACE]);
+    assert!(
+        wait_for(Duration::from_secs(10), || c.js("return !document.querySelector('#view-watch').hidden && !!document.querySelector('#watch video')") == true),
+        "Space opens the card"
+    );
+    assert!(wait_for(Duration::from_secs(20), || num(c.js("return document.querySelector('#watch video').readyState")) >= 1.0), "the video loads");
+    tab_to(&c, "button:2x", 40, false);
+    c.keys(&[Key::SPACE]);
+    assert_eq!(num(c.js("return document.querySelector('#watch video').playbackRate")), 2.0, "Space on 2x sets the speed");
+
+    // Share: Enter opens the dialog with the focus in it, Enter makes a link, Escape closes it.
+    tab_to(&c, "#share", 40, true);
+    c.keys(&[Key::ENTER]);
+    assert_eq!(c.js("return document.querySelector('#share-dialog').open"), true, "Enter opens the share dialog");
+    assert_eq!(c.js("return document.querySelector('#share-dialog').contains(document.activeElement)"), true, "the focus moves into the dialog: {}", focused(&c));
+    tab_to(&c, "#share-make", 30, false);
+    c.keys(&[Key::ENTER]);
+    assert!(
+        wait_for(Duration::from_secs(10), || c.js("return document.querySelector('#share-url').value").as_str().is_some_and(|u| u.contains("/v/"))),
+        "Enter makes a link: {}",
+        c.js("return document.querySelector('#share-error').textContent")
+    );
+    c.keys(&[Key::ESCAPE]);
+    assert_eq!(c.js("return document.querySelector('#share-dialog').open"), false, "Escape closes the dialog");
+    assert_eq!(focused(&c), "#share", "the focus returns to what opened the dialog");
+    drop(c);
+
+    // Every view of the real app window at the sizes people use.
+    for (w, h) in [(1100, 720), (1440, 900)] {
+        b.set_window(w, h);
+        assert!(
+            wait_for(Duration::from_secs(5), || (num(b.js("return window.innerWidth")) - w as f64).abs() <= 40.0),
+            "the window is {w} wide: {}",
+            b.js("return [window.innerWidth, window.innerHeight]")
+        );
+        for view in ["record", "library", "settings"] {
+            b.js(&format!("document.querySelector('[data-view={view}]').click(); return 0"));
+            std::thread::sleep(Duration::from_millis(700));
+            shot(&b, dir.path(), &format!("app-{view}-{w}x{h}.png"));
+        }
+        b.js("document.querySelector('[data-view=library]').click(); return 0");
+        assert!(wait_for(Duration::from_secs(10), || b.js("return document.querySelectorAll('#grid li[data-id]').length") == 1));
+        b.js("document.querySelector('#grid li[data-id] button.card').click(); return 0");
+        assert!(wait_for(Duration::from_secs(10), || b.js("return !document.querySelector('#view-watch').hidden") == true));
+        std::thread::sleep(Duration::from_millis(700));
+        shot(&b, dir.path(), &format!("app-recording-{w}x{h}.png"));
+    }
     drop(b);
     let _ = xvfb.kill();
     let _ = xvfb.wait();
