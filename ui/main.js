@@ -274,7 +274,11 @@ async function stopRecording() {
     const entry = await call("stop_recording");
     resetRecorderButtons();
     await openRecording(entry.id);
-  } catch (e) { showError(e, "record-error"); } finally { $("stop").disabled = false; }
+  } catch (e) {
+    showError(e, "record-error");
+    // What was saved before the disk filled up can be recovered once there is space.
+    if (e?.code === "disk_full") offerRecovery().catch(() => {});
+  } finally { $("stop").disabled = false; }
 }
 
 $("record").addEventListener("click", startRecording);
@@ -371,7 +375,6 @@ async function openRecording(id) {
   try {
     const r = await call("recording", { id });
     current = r.entry.id;
-    show("watch");
     $("watch-title").value = r.entry.title;
     $("watch-desc").value = r.meta?.description ?? "";
     $("edit-a").value = "0";
@@ -396,6 +399,8 @@ async function openRecording(id) {
     $("watch").replaceChildren(box, el("nav", { ariaLabel: "Chapters" }, chapters),
       el("section", { className: "feedback" }, el("h2", { textContent: `Comments · ${r.feedback.views} views` }), comments, el("p", { className: "muted", textContent: reactions })));
     enhance(box);
+    // Shown once rebuilt: a focus that was in the old player moves to the view, not nowhere.
+    show("watch");
     loadStrip(current);
   } catch (e) { showError(e); }
 }
@@ -404,6 +409,9 @@ $("back").addEventListener("click", () => show("library"));
 // ---- edit, export, publish: long jobs with a progress bar ----
 async function runJob(label, command, args) {
   const bar = $("job");
+  // One job at a time from the editor: a second click cannot start another over the first.
+  const buttons = ["trim", "cut", "export"].map($);
+  for (const b of buttons) b.disabled = true;
   bar.hidden = false; bar.value = 0;
   $("job-text").textContent = `${label}…`;
   const ch = window.__TAURI__?.core?.Channel ? new window.__TAURI__.core.Channel() : null;
@@ -413,6 +421,7 @@ async function runJob(label, command, args) {
     bar.value = 1;
     return r;
   } finally {
+    for (const b of buttons) b.disabled = false;
     setTimeout(() => { bar.hidden = true; }, 1500);
   }
 }
@@ -460,8 +469,12 @@ $("export").addEventListener("click", async () => {
     let output = null, replace = false;
     const dialog = window.__TAURI__?.dialog;
     if (dialog?.save) {
-      const suggested = await call("export_default", { id: current, speed });
-      output = await dialog.save({ title: "Export", defaultPath: suggested, filters: [{ name: "MP4 video", extensions: ["mp4"] }] });
+      // No default (a read-only home, say): the dialog opens anyway, for the user to pick.
+      const suggested = await call("export_default", { id: current, speed }).catch(() => undefined);
+      $("export").disabled = true;
+      try {
+        output = await dialog.save({ title: "Export", defaultPath: suggested, filters: [{ name: "MP4 video", extensions: ["mp4"] }] });
+      } finally { $("export").disabled = false; }
       if (!output) { $("job-text").textContent = "Export cancelled."; return; }
       // The dialog asked before replacing the name as typed; a name given ".mp4" here was not asked about.
       replace = /\.mp4$/i.test(output);
@@ -587,14 +600,19 @@ async function start() {
     config.mic = $("mic").value;
     settings = await call("settings_get").catch(() => null);
     applySettings();
-    const lost = await call("interrupted");
-    if (lost.length) {
-      $("recover-text").textContent = `${lost.length} recording(s) were interrupted (a crash or power loss) and can be saved.`;
-      $("recover").hidden = false;
-    }
+    await offerRecovery();
     await apply();
     previewLoop();
   } catch (e) { showError(e); }
+}
+// Interrupted recordings (a crash, a power loss, a full disk) are offered for recovery.
+async function offerRecovery() {
+  const lost = await call("interrupted");
+  if (lost.length) {
+    $("recover-text").textContent = `${lost.length} recording(s) were interrupted (a crash, power loss or full disk) and can be saved.`;
+    $("recover-all").disabled = false;
+    $("recover").hidden = false;
+  }
 }
 $("recover-all").addEventListener("click", async () => {
   $("recover-all").disabled = true;

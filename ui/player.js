@@ -90,6 +90,28 @@ export function enhance(box) {
   setSpeed(initial, false);
   video.addEventListener("loadedmetadata", () => setSpeed(video.playbackRate, false));
 
+  // The file can be replaced while it plays (the download copy made after Stop swaps in, an
+  // edit lands): the browser's next range then fails. Load it again where it was, at the same
+  // speed, playing if it was (a few times; a file that stays broken shows its error).
+  let wanted = false, retries = 0;
+  video.addEventListener("play", () => { wanted = true; });
+  video.addEventListener("pause", () => { if (!video.error) wanted = false; });
+  video.addEventListener("playing", () => { retries = 0; });
+  video.addEventListener("error", () => {
+    if (!video.error || retries >= 3) return;
+    retries++;
+    const [t, rate, play] = [video.currentTime, video.playbackRate, wanted];
+    // A new address, so that nothing of the old file is taken from the browser's media cache.
+    const u = new URL(video.currentSrc || video.src, location.href);
+    u.searchParams.set("fresh", String(Date.now()));
+    video.src = u.href;
+    video.addEventListener("loadedmetadata", () => {
+      video.currentTime = t;
+      setSpeed(rate, false);
+      if (play) video.play().catch(() => {});
+    }, { once: true });
+  });
+
   const seek = (t) => { video.currentTime = t; video.play().catch(() => {}); };
   const chapterTimes = [...document.querySelectorAll(".chapters button")].map((b) => {
     b.addEventListener("click", () => seek(Number(b.dataset.t)));

@@ -307,6 +307,11 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // Recordings a process left as recorded (it ended right after Stop) get their download copy.
+    {
+        let lib = lib.clone();
+        std::thread::spawn(move || reel_app::optimize_in_background(lib.clone(), reel_app::unoptimized(&lib)));
+    }
     // Two servers: the share server (links; loopback or the LAN, as set) and the app's own,
     // loopback only (the window's media; the UI over HTTP only with REEL_APP_HTTP_UI=1).
     let server = Arc::new(OnceLock::new());

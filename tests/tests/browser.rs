@@ -139,3 +139,96 @@ fn share_page_plays_at_speed_in_chromium() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// Stop → link at once: a recording goes into the library as recorded (a fragmented MP4) and
+/// its link plays; the download copy (faststart, the chapters and title inside) is made after
+/// and swaps in while a viewer watches: the viewer's playback goes on where it was.
+#[test]
+fn the_download_copy_swaps_in_while_a_viewer_watches() {
+    let dir = tempfile::tempdir().unwrap();
+    // A recording as the recorder leaves it at Stop: fragments of a second, in its folder.
+    let rec = dir.path().join("lib/recordings/r1");
+    std::fs::create_dir_all(&rec).unwrap();
+    let st = Command::new("ffmpeg")
+        // Noise: megabytes a second, so that the browser cannot have it all buffered.
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "nullsrc=size=640x360:rate=25:duration=20,geq=lum='random(1)*255':cb=128:cr=128",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=20",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "12",
+            "-g",
+            "25",
+            "-c:a",
+            "aac",
+            "-shortest",
+            "-movflags",
+            "frag_keyframe+empty_moov+default_base_moof",
+            "-frag_duration",
+            "1000000",
+        ])
+        .arg(rec.join("video.mp4"))
+        .status()
+        .expect("ffmpeg");
+    assert!(st.success());
+    let meta = serde_json::json!({"version": 1, "id": "r1", "title": "Just stopped", "created": "2026-12-01T10:00:00Z", "duration_s": 20.0,
+        "width": 320, "height": 180, "chapters": [{"start_s": 0.0, "end_s": 8.0, "title": "Intro"}, {"start_s": 8.0, "end_s": 20.0, "title": "Demo"}]});
+    std::fs::write(rec.join("meta.json"), serde_json::to_vec(&meta).unwrap()).unwrap();
+    let before = std::fs::read(rec.join("video.mp4")).unwrap();
+    assert!(before.windows(4).any(|w| w == b"moof"), "the test starts from a fragmented file");
+
+    let token = json(&run_ok(lib_cmd(dir.path()).args(["share", "r1", "--json"])))["token"].as_str().unwrap().to_string();
+    let mut server = lib_cmd(dir.path()).args(["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").unwrap().to_string();
+    let b = Browser::start();
+    b.goto(&format!("{base}/v/{token}"));
+    b.js("const v = document.querySelector('video'); v.muted = true; v.playbackRate = 1; v.play(); return 0");
+    let t = |b: &Browser| num(b.js("return document.querySelector('video').currentTime"));
+    assert!(wait_for(Duration::from_secs(15), || t(&b) > 1.0), "the link plays the file as recorded");
+
+    // The download copy swaps in while it plays.
+    run_ok(lib_cmd(dir.path()).args(["library", "optimize", "r1"]));
+    let after = std::fs::read(rec.join("video.mp4")).unwrap();
+    assert!(!after.windows(4).any(|w| w == b"moof"), "the file is one movie now");
+    let moov = after.windows(4).position(|w| w == b"moov").unwrap();
+    let mdat = after.windows(4).position(|w| w == b"mdat").unwrap();
+    assert!(moov < mdat, "its index first (faststart)");
+    let probe = Command::new("ffprobe").args(["-v", "error", "-show_chapters", "-show_entries", "format_tags=title", "-of", "json"]).arg(rec.join("video.mp4")).output().unwrap();
+    let probe: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
+    assert_eq!(probe["chapters"].as_array().map(Vec::len), Some(2), "chapters inside: {probe}");
+    assert_eq!(probe["format"]["tags"]["title"], "Just stopped");
+    assert!(rec.join("preview.gif").exists(), "and its animated preview");
+    // The viewer goes on, and jumps ahead to what the browser has not fetched yet: it comes
+    // from the new file, whose layout differs (the player loads it again where it was).
+    let at_swap = t(&b);
+    assert!(wait_for(Duration::from_secs(10), || t(&b) > at_swap + 1.0), "playback goes on past the swap");
+    b.js("const v = document.querySelector('video'); v.currentTime = 14; return 0");
+    let ok = wait_for(Duration::from_secs(20), || t(&b) > 16.0);
+    assert!(
+        ok,
+        "after a jump past the swap it plays on: at {:.1} s, error {}, buffered to {}",
+        t(&b),
+        b.js("const v = document.querySelector('video'); return v.error && v.error.code"),
+        b.js("const v = document.querySelector('video'); return v.buffered.length ? v.buffered.end(v.buffered.length - 1) : 0")
+    );
+    assert_eq!(b.js("return document.querySelector('video').error"), serde_json::Value::Null, "no media error left");
+    assert!(wait_for(Duration::from_secs(15), || b.js("return document.querySelector('video').ended") == true), "plays to the end");
+    let _ = server.kill();
+    let _ = server.wait();
+}

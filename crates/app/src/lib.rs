@@ -168,6 +168,32 @@ impl LibraryRecording {
     }
 }
 
+/// Makes the faststart copies of recordings that went into the library as recorded
+/// (`Library::optimize`) on a thread of its own, at a low priority so that a new recording's
+/// live encoding keeps the CPU; a failure is only a warning (the recording plays as it is).
+pub fn optimize_in_background(lib: std::sync::Arc<Library>, ids: Vec<String>) {
+    let spawned = std::thread::Builder::new().name("reel-optimize".into()).spawn(move || {
+        // SAFETY: setpriority on this thread's own id (Linux: a thread's nice value is its own).
+        unsafe {
+            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+        }
+        for id in ids {
+            if let Err(e) = lib.optimize(&id, &mut |_| true) {
+                eprintln!("warning: the download copy of {id} was not made ({e}); it plays and downloads as recorded");
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        eprintln!("warning: no thread for the download copies: {e}");
+    }
+}
+
+/// The recordings still as recorded (fragmented), for `optimize_in_background` at start:
+/// a process that ended right after Stop left them so.
+pub fn unoptimized(lib: &Library) -> Vec<String> {
+    lib.list().unwrap_or_default().into_iter().filter(|e| reel_codec::remux::is_fragmented(&e.path).unwrap_or(false)).map(|e| e.id).collect()
+}
+
 pub use reel_share::{Comment, Feedback, Reaction, Share, ShareError, ShareOptions};
 
 /// Checks a password for a link before it is used: not empty, at least 8 characters.

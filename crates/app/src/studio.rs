@@ -381,6 +381,7 @@ impl Studio {
             preset: crate::settings::Settings { quality: c.quality.clone().unwrap_or_default(), ..Default::default() }.preset(size),
             scene: c.scene.clone(),
             stage,
+            finish_in_place: true,
         };
         let rec = match crate::prepare_recording(opts) {
             Ok(r) => r,
@@ -441,10 +442,14 @@ impl Studio {
     }
 
     /// Stops: drains, finalizes, and adds the recording to the library.
+    /// Stops: the recording is in the library, playable and shareable, in constant time
+    /// whatever its length; its faststart copy for downloads is made after, in the background.
     pub fn stop(&self) -> Result<Entry, ApiError> {
         let a = lock(&self.active).take().ok_or_else(|| bad("nothing is recording".into()))?;
         a.rec.finish()?;
-        a.job.finish(&self.library)
+        let e = a.job.finish(&self.library)?;
+        crate::optimize_in_background(self.library.clone(), vec![e.id.clone()]);
+        Ok(e)
     }
 
     /// Throws the running recording away (restart).

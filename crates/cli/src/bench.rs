@@ -121,6 +121,19 @@ enum Which {
         #[arg(long)]
         json: bool,
     },
+    /// Stop → a playable, shareable link for recordings of several lengths, beside the old
+    /// Stop (a faststart copy first) on the same files.
+    Stop {
+        /// Lengths in minutes, comma-separated.
+        #[arg(long, default_value = "1,10,60", value_delimiter = ',')]
+        minutes: Vec<f64>,
+        #[arg(long, default_value = "480p")]
+        size: String,
+        #[arg(long, default_value = "3")]
+        runs: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Slide decks of 10, 100 and 1,000 1080p PNGs: time to the first frame, peak RSS, and what
     /// a slide change costs, each load in a fresh process.
     Deck {
@@ -175,6 +188,11 @@ pub fn run(a: BenchArgs) -> Result<()> {
         Which::Live { size, fps, seconds, keep, camera, mic, json } => live(size.parse()?, fps.parse()?, seconds, keep, camera.parse()?, mic.parse()?, json),
         Which::Camera { frames, runs, json } => crate::bench_camera::camera(frames.clamp(1, 3000), runs.clamp(1, 50), json),
         Which::Deck { runs, json } => crate::bench_durable::deck(runs.clamp(1, 20), json),
+        Which::Stop { minutes, size, runs, json } => {
+            let minutes: Vec<f64> = minutes.into_iter().filter(|m| m.is_finite() && *m > 0.0).map(|m| m.min(600.0)).collect();
+            anyhow::ensure!(!minutes.is_empty(), "--minutes: give lengths in minutes, like 1,10,60");
+            crate::bench_stop::stop(&minutes, size.parse()?, runs.clamp(1, 20), json)
+        }
         Which::DeckOnce { dir, size } => crate::bench_durable::deck_once(&dir, size.parse()?),
         Which::Import { minutes, json } => crate::bench_durable::import(minutes.clamp(0.1, 600.0), json),
         Which::Encode { size, fps, seconds, json } => encode(size.parse()?, fps.parse()?, seconds, json),
@@ -189,7 +207,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     }
 }
 
-fn opts(output: PathBuf, size: Size, fps: Fps, seconds: f64, clock: ClockMode) -> RecordOptions {
+pub(crate) fn opts(output: PathBuf, size: Size, fps: Fps, seconds: f64, clock: ClockMode) -> RecordOptions {
     RecordOptions {
         camera: CameraSpec::Synthetic,
         mic: MicSpec::Tone,
@@ -202,6 +220,7 @@ fn opts(output: PathBuf, size: Size, fps: Fps, seconds: f64, clock: ClockMode) -
         preset: None,
         scene: Default::default(),
         stage: Default::default(),
+        finish_in_place: false,
     }
 }
 

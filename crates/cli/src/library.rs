@@ -101,9 +101,12 @@ pub enum LibCmd {
         id: String,
         file: PathBuf,
     },
-    /// Library maintenance: `reindex` rebuilds the search index from the folders.
+    /// Library maintenance: `reindex` rebuilds the search index from the folders; `optimize
+    /// [ID]` makes the download copy (faststart, chapters inside) of recordings still as
+    /// recorded (all of them without an ID).
     Library {
         action: String,
+        id: Option<String>,
     },
 }
 
@@ -114,7 +117,7 @@ fn bar(what: &str) -> ProgressBar {
 }
 
 /// Runs a job with a progress bar; Ctrl-C cancels it.
-fn with_progress<T>(what: &str, f: impl FnOnce(&mut dyn FnMut(f64) -> bool) -> Result<T, reel_app::LibraryError>) -> Result<T> {
+pub(crate) fn with_progress<T>(what: &str, f: impl FnOnce(&mut dyn FnMut(f64) -> bool) -> Result<T, reel_app::LibraryError>) -> Result<T> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -273,12 +276,23 @@ pub fn run(cmd: LibCmd, root: Option<&Path>) -> Result<()> {
             let wall = t0.elapsed().as_secs_f64();
             eprintln!("wrote {} ({}, {:.1}x real time)", output.display(), fmt_dur(r.duration_s), r.duration_s * speed / wall.max(1e-9));
         }
-        LibCmd::Library { action } => match action.as_str() {
+        LibCmd::Library { action, id } => match action.as_str() {
             "reindex" => {
                 let n = lib.reindex().map_err(reel_app::ApiError::from)?;
                 eprintln!("index rebuilt: {n} recording(s)");
             }
-            other => anyhow::bail!("library '{other}': the only action is `reel library reindex`"),
+            "optimize" => {
+                let ids = match id {
+                    Some(id) => vec![id],
+                    None => reel_app::unoptimized(&lib),
+                };
+                let mut n = 0;
+                for id in &ids {
+                    n += usize::from(with_progress(&format!("optimizing {id}"), |p| lib.optimize(id, p))?);
+                }
+                eprintln!("{n} of {} recording(s) made faststart with chapters", ids.len());
+            }
+            other => anyhow::bail!("library '{other}': the actions are `reel library reindex` and `reel library optimize [ID]`"),
         },
     }
     Ok(())

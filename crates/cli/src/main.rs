@@ -4,6 +4,7 @@ mod bench;
 mod bench_camera;
 mod bench_durable;
 mod bench_serve;
+mod bench_stop;
 mod library;
 mod publish;
 mod record;
@@ -209,7 +210,8 @@ fn recover(path: Option<PathBuf>, all: bool, json: bool) -> Result<()> {
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {e}");
+                let e = anyhow::Error::from(e);
+                eprintln!("error: {e:#}{}", cli_hint(&e));
             }
         }
     }

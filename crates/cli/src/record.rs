@@ -114,7 +114,8 @@ fn load_script(path: &PathBuf, slides: usize) -> Result<Vec<ScriptEvent>> {
         }
         prev = e.at;
         if let Some(c) = e.action.stage() {
-            c.validate(slides).map_err(|m| anyhow::anyhow!("script {}: event {}: {m}", path.display(), i + 1))?;
+            let hint = if slides == 0 { " (--slides PATH)" } else { "" };
+            c.validate(slides).map_err(|m| anyhow::anyhow!("script {}: event {}: {m}{hint}", path.display(), i + 1))?;
         }
     }
     Ok(events)
@@ -177,6 +178,8 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
         preset: None,
         scene,
         stage,
+        // Into the library, Stop is constant-time: the download copy is made after.
+        finish_in_place: lib.is_some(),
     };
     let rec = match reel_app::prepare_recording(opts) {
         Ok(r) => r,
@@ -315,6 +318,7 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
         let pub_id = l.pub_id.clone();
         (pub_id, std::thread::spawn(move || l.finish().map_err(reel_app::ApiError::from)))
     });
+    let mut optimize_after = None;
     if let Some((lib, job)) = lib {
         eprintln!("adding to the library…");
         let e = job.finish(&lib)?;
@@ -339,6 +343,7 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
             summary["publish_live"] = warning.is_none().into();
             summary["publish_parts"] = p.parts.into();
         }
+        optimize_after = Some((lib, e.id));
     }
     if a.json {
         println!("{summary}");
@@ -350,6 +355,15 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
             summary["frames_dropped"],
             summary["finalize_ms"].as_f64().unwrap_or(0.0)
         );
+    }
+    // The recording plays and is shared already; the file people download (faststart, with
+    // its chapters) is made now, before this process ends.
+    if let Some((lib, id)) = optimize_after {
+        // The recording is saved either way: a failure here leaves it as recorded (it plays
+        // and downloads so; `reel library optimize` tries again).
+        if let Err(e) = crate::library::with_progress("preparing the download copy", |p| lib.optimize(&id, p)) {
+            eprintln!("warning: the download copy was not made ({e:#}); the recording plays and downloads as recorded; `reel library optimize {id}` tries again");
+        }
     }
     Ok(())
 }

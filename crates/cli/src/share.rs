@@ -115,7 +115,8 @@ pub fn run(cmd: ShareCmd, root: Option<&Path>) -> Result<()> {
                 let _ = writeln!(out, "listening on {scheme}://{a}");
                 let _ = out.flush();
                 eprintln!("links: {base}/v/…");
-            })?;
+            })
+            .map_err(|e| if e.message.starts_with("cannot listen on") { anyhow::anyhow!("{} (--bind ADDRESS:PORT)", e.message) } else { e.into() })?;
         }
         ShareCmd::Share { id, password, password_file, expires, no_download, default_speed, base_url, json } => {
             let password = read_password(password, password_file.as_deref())?;

@@ -58,9 +58,7 @@ impl VideoFileReader {
         if let Some(r) = region {
             opts.set("video_size", &format!("{}x{}", r.width, r.height));
         }
-        let ictx = format::open_with(&path, &fmt, opts)
-            .map_err(|e| open_err(format!("cannot capture X display '{display}' ({e}); is an X server running there? Name the display that shows your screen (its DISPLAY)")))?
-            .input();
+        let ictx = format::open_with(&path, &fmt, opts).map_err(|e| open_err(format!("cannot capture X display '{display}' ({e}); is an X server running there?")))?.input();
         Self::from_input(&path, ictx, None)
     }
 

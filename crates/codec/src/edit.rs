@@ -57,6 +57,17 @@ pub struct MediaInfo {
 
 /// Reads stream facts and keyframe times (packets only, no decoding).
 pub fn probe(path: &Path) -> Result<MediaInfo, CodecError> {
+    probe_with(path, true)
+}
+
+/// As [`probe`], from the file's header alone, in constant time whatever its length: no
+/// keyframe list, and the duration as the container states it (0 when it does not). For a
+/// recording just stopped, whose length the recorder knows.
+pub fn probe_header(path: &Path) -> Result<MediaInfo, CodecError> {
+    probe_with(path, false)
+}
+
+fn probe_with(path: &Path, scan: bool) -> Result<MediaInfo, CodecError> {
     init();
     let open_err = |reason: String| CodecError::Open { path: path.to_path_buf(), reason };
     if !path.exists() {
@@ -76,6 +87,10 @@ pub fn probe(path: &Path) -> Result<MediaInfo, CodecError> {
     let has_audio = ictx.streams().best(media::Type::Audio).is_some();
     let tbs: Vec<Rational> = ictx.streams().map(|s| s.time_base()).collect();
     let mut info = MediaInfo { width, height, fps, has_audio, video_codec, ..Default::default() };
+    if !scan {
+        info.duration_s = (ictx.duration().max(0) as f64 / 1e6).max(0.0);
+        return Ok(info);
+    }
     let mut p = Packet::empty();
     let mut end = 0f64;
     let mut got_any = false;

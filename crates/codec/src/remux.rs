@@ -90,11 +90,16 @@ pub fn finalize(src: &Path, dst: &Path, chapters: &[Chapter], title: Option<&str
 
 /// Makes `src` (a complete fragmented MP4, playable as it is) the final file `dst` without a
 /// copy: synced, renamed, its folder synced. What finishing a recording does when the disk has
-/// no room for a second copy; the chapters and title are not embedded then (the timeline keeps
-/// them).
-pub fn finalize_in_place(src: &Path, dst: &Path) -> Result<Finalized, CodecError> {
+/// no room for a second copy, and what a recording into the library does at Stop (the link is
+/// ready at once; `Library::optimize` makes the faststart copy with chapters afterwards). The
+/// chapters and title are not embedded then (the timeline keeps them). `duration_s`: the
+/// recorder's own figure (in constant time), else the packets are scanned.
+pub fn finalize_in_place(src: &Path, dst: &Path, duration_s: Option<f64>) -> Result<Finalized, CodecError> {
     init();
-    let duration_s = scan_duration(src)?;
+    let duration_s = match duration_s {
+        Some(d) => d,
+        None => scan_duration(src)?,
+    };
     reel_media::durable::commit(src, dst).map_err(|source| CodecError::Io { path: dst.to_path_buf(), source })?;
     let bytes = std::fs::metadata(dst).map(|m| m.len()).unwrap_or(0);
     Ok(Finalized { duration_s, video_packets: 0, audio_packets: 0, bytes })
@@ -110,6 +115,77 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
         let mut s: libc::statvfs = std::mem::zeroed();
         (libc::statvfs(c.as_ptr(), &mut s) == 0).then(|| s.f_bavail as u64 * s.f_frsize as u64)
     }
+}
+
+/// The top-level boxes of an MP4 (type, offset, size), from their headers alone, up to `max`
+/// of them.
+fn top_boxes(f: &mut std::fs::File, max: usize) -> std::io::Result<Vec<([u8; 4], u64, u64)>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = f.metadata()?.len();
+    let mut at = 0u64;
+    let mut out = Vec::new();
+    while out.len() < max && at + 8 <= len {
+        f.seek(SeekFrom::Start(at))?;
+        let mut h = [0u8; 16];
+        f.read_exact(&mut h[..8])?;
+        let kind: [u8; 4] = [h[4], h[5], h[6], h[7]];
+        let size = match u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as u64 {
+            1 => {
+                f.read_exact(&mut h[8..16])?;
+                u64::from_be_bytes([h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]])
+            }
+            0 => len - at,
+            s => s,
+        };
+        if size < 8 {
+            break;
+        }
+        out.push((kind, at, size.min(len - at)));
+        at += size;
+    }
+    Ok(out)
+}
+
+/// Whether `path` is a fragmented MP4 (movie fragments after the header, as a recording is
+/// written) rather than one whole movie: read from the top-level box headers alone.
+pub fn is_fragmented(path: &Path) -> std::io::Result<bool> {
+    let mut f = std::fs::File::open(path)?;
+    // A handful of boxes come before the media (ftyp, moov, free…); a fragment says so at once.
+    for (kind, _, _) in top_boxes(&mut f, 64)? {
+        match &kind {
+            b"moof" | b"sidx" | b"mfra" => return Ok(true),
+            b"mdat" => return Ok(false),
+            _ => {}
+        }
+    }
+    Ok(false)
+}
+
+/// Copies the start of the fragmented MP4 `src` into `dst`: its header and its first
+/// fragments, about `max_bytes` of them (a fragmented file cut after any fragment is whole).
+/// Reading a long recording's header and first picture from this costs the same whatever its
+/// length (ffmpeg reads every fragment's header when it opens the whole file).
+pub fn write_head(src: &Path, dst: &Path, max_bytes: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(src)?;
+    let mut end = 0u64;
+    let mut fragments = 0;
+    for (kind, at, size) in top_boxes(&mut f, 4096)? {
+        if &kind == b"mfra" {
+            break;
+        }
+        if &kind == b"moof" {
+            if fragments > 0 && at + size > max_bytes {
+                break;
+            }
+            fragments += 1;
+        }
+        end = at + size;
+    }
+    f.seek(SeekFrom::Start(0))?;
+    let mut out = std::fs::File::create(dst)?;
+    std::io::copy(&mut f.take(end), &mut out)?;
+    Ok(())
 }
 
 /// The temporary name used while writing `dst` (hidden, same folder, so the rename is atomic).

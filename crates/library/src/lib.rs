@@ -623,11 +623,29 @@ impl Library {
     /// poster, preview and meta are made there, then the folder moves into place at once.
     pub fn adopt(&self, job: &Path, title: Option<&str>, source: Option<String>) -> Result<Entry, LibraryError> {
         let video = job.join("video.mp4");
-        let info = edit::probe(&video)?;
         // The recorder writes `video.timeline.json` beside `video.mp4`; the library keeps it as
         // `timeline.json`.
         let _ = std::fs::rename(job.join("video.timeline.json"), job.join("timeline.json"));
         let timeline: Option<serde_json::Value> = std::fs::read(job.join("timeline.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        // A recording's length is in its timeline (the recorder's own count): the file's header
+        // is then enough, in constant time; anything else is probed whole.
+        let recorded = timeline.as_ref().and_then(|t| t["duration_s"].as_f64()).filter(|d| d.is_finite() && *d > 0.0);
+        let fragmented = reel_codec::remux::is_fragmented(&video).unwrap_or(false);
+        // A recording just stopped is read from its first fragments alone (its header, its
+        // poster): the same few milliseconds at any length.
+        let head = job.join(".head.mp4");
+        let peek = if fragmented && recorded.is_some() && reel_codec::remux::write_head(&video, &head, 8 << 20).is_ok() { &head } else { &video };
+        let info = match recorded {
+            Some(d) => edit::probe_header(peek).map(|i| edit::MediaInfo { duration_s: d, ..i }),
+            None => edit::probe(&video),
+        };
+        let info = match info {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = std::fs::remove_file(&head);
+                return Err(e.into());
+            }
+        };
         let chapters: Vec<Chapter> = timeline.as_ref().and_then(|t| serde_json::from_value(t["chapters"].clone()).ok()).unwrap_or_default();
         let slide_texts: Vec<String> =
             timeline.as_ref().and_then(|t| t["slides"].as_array().cloned()).unwrap_or_default().iter().map(|s| s["text"].as_str().unwrap_or_default().to_string()).collect();
@@ -642,8 +660,14 @@ impl Library {
             .filter(|t| !t.trim().is_empty())
             .or(first_slide_title)
             .unwrap_or_else(|| format!("Recording {}", chrono::Local::now().format("%Y-%m-%d %H:%M")));
-        thumbs::poster(&video, (info.duration_s * 0.1).min(1.0), &job.join("poster.jpg"), info.width, info.height)?;
-        thumbs::preview(&video, 3.0, &job.join("preview.gif"), info.width, info.height)?;
+        let posted = thumbs::poster(peek, (info.duration_s * 0.1).min(1.0), &job.join("poster.jpg"), info.width, info.height);
+        let _ = std::fs::remove_file(&head);
+        posted?;
+        // A recording just stopped (still fragmented) is in the library at once: its animated
+        // preview comes with the faststart copy (`optimize`), after.
+        if !fragmented {
+            thumbs::preview(&video, 3.0, &job.join("preview.gif"), info.width, info.height)?;
+        }
         let job_name = job.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let id = job_name.split_once('-').map(|(_, id)| id.to_string()).unwrap_or_else(new_id);
         let meta = Meta {
@@ -741,11 +765,10 @@ impl Library {
     /// edit ran is kept, and a crash at any moment leaves the old version or the new one, never
     /// a folder without its video or its metadata.
     fn replace_video(&self, id: &str, op: &str, params: serde_json::Value, keep: &[(f64, f64)], progress: edit::Progress<'_>) -> Result<Meta, LibraryError> {
-        use std::os::unix::fs::MetadataExt;
         let dir = self.rec_dir(id);
         let meta = read_meta(&dir).map_err(LibraryError::Invalid)?;
         let video = dir.join("video.mp4");
-        let identity = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec()));
+        let identity = file_identity;
         let before = identity(&video);
         let info = edit::probe(&video)?;
         for &(a, b) in keep {
@@ -773,7 +796,7 @@ impl Library {
             // Under the lock, the recording as it is now: a rename or description made while
             // the edit ran is kept. Another edit that replaced the video meanwhile wins, and
             // this one changes nothing.
-            if identity(&video) != before {
+            if identity(&video) != before && !only_optimized(&video, before) {
                 return Err(LibraryError::Invalid(format!("{id} was edited elsewhere while this edit ran; nothing was changed; try again")));
             }
             let mut m = read_meta(&dir).map_err(LibraryError::Invalid)?;
@@ -893,6 +916,69 @@ impl Library {
         r
     }
 
+    /// Makes a recording that went into the library as it was recorded (a fragmented MP4, there
+    /// the moment Stop was pressed) the file people download: one movie with its index first
+    /// (faststart), its chapters and title inside, and its animated preview. The copy is built
+    /// beside it and synced, then takes its place in one rename under the library lock; an
+    /// edit that replaced the video meanwhile wins (nothing changes). The replaced file stays
+    /// in `.superseded/` for a day (as a hard link), so an edit that began before the swap
+    /// still applies.
+    /// Returns whether the file was replaced.
+    pub fn optimize(&self, id: &str, progress: edit::Progress<'_>) -> Result<bool, LibraryError> {
+        let id = self.resolve(id)?;
+        let dir = self.rec_dir(&id);
+        let video = dir.join("video.mp4");
+        let tmp = dir.join(".video.optimized.mp4");
+        // What a run cut short (a kill, a power cut) left; never the recording itself.
+        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(reel_codec::remux::tmp_path(&tmp));
+        let before = file_identity(&video);
+        let fragmented = reel_codec::remux::is_fragmented(&video).map_err(|e| LibraryError::io(&video, e))?;
+        let info = edit::probe(&video)?;
+        if !dir.join("preview.gif").exists() {
+            thumbs::preview(&video, 3.0, &dir.join("preview.gif"), info.width, info.height)?;
+        }
+        if !fragmented {
+            progress(1.0);
+            return Ok(false);
+        }
+        let meta = read_meta(&dir).map_err(LibraryError::Invalid)?;
+        // The copy is quick (no re-encoding, about disk speed): it reports as it begins and ends.
+        if !progress(0.0) {
+            return Err(LibraryError::Cancelled);
+        }
+        let made = reel_codec::remux::finalize(&video, &tmp, &meta.chapters, Some(&meta.title));
+        if let Err(e) = made {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.into());
+        }
+        let r = self.locked(|| {
+            if file_identity(&video) != before {
+                return Ok(false);
+            }
+            // The file being replaced stays reachable under its identity for edits that
+            // started from it; then the swap, durable before anything else.
+            let keep = dir.join(SUPERSEDED);
+            reel_media::durable::create_dir_all(&keep).map_err(|e| LibraryError::io(&keep, e))?;
+            let kept = keep.join(format!("{}.mp4", identity_name(before)));
+            let _ = std::fs::remove_file(&kept);
+            // A filesystem without hard links (FAT, some FUSE ones) keeps nothing aside: an edit
+            // begun before the swap then asks to be tried again.
+            if std::fs::hard_link(&video, &kept).is_ok() {
+                reel_media::durable::sync_parent(&kept).map_err(|e| LibraryError::io(&kept, e))?;
+            }
+            std::fs::rename(&tmp, &video).map_err(|e| LibraryError::io(&video, e))?;
+            reel_media::durable::sync_parent(&video).map_err(|e| LibraryError::io(&video, e))?;
+            let m = self.update_meta_unlocked(&id, |m| m.size_bytes = std::fs::metadata(&video).map(|x| x.len()).unwrap_or(m.size_bytes))?;
+            let _ = self.lock().upsert(&m, "ok");
+            Ok(true)
+        });
+        let _ = std::fs::remove_file(&tmp);
+        prune_superseded(&dir.join(SUPERSEDED));
+        progress(1.0);
+        r
+    }
+
     /// Exports a recording at a speed (pitch kept) and size to a file outside the library;
     /// a file already at `output` is an error unless `replace` (the user agreed to replace it).
     pub fn export(
@@ -908,9 +994,17 @@ impl Library {
         let dir = self.rec_dir(&id);
         let meta = read_meta(&dir).map_err(LibraryError::Invalid)?;
         // Replacing is a rename over the old file once the new one is synced: until then the
-        // old file stays whole.
-        if output.exists() && !(replace && output.is_file()) {
-            return Err(LibraryError::Exists(output.to_path_buf()));
+        // old file stays whole. Only a plain file is replaced (never a folder, a link's target
+        // or a recording's own files).
+        if let Ok(m) = std::fs::symlink_metadata(output) {
+            if !(replace && m.is_file()) {
+                return Err(LibraryError::Exists(output.to_path_buf()));
+            }
+        }
+        let root = self.root.canonicalize().unwrap_or_else(|_| self.root.clone());
+        let inside = |p: &Path| p.parent().and_then(|d| d.canonicalize().ok()).is_some_and(|d| ["recordings", "trash", "tmp"].iter().any(|s| d.starts_with(root.join(s))));
+        if inside(output) {
+            return Err(LibraryError::Invalid(format!("{} is inside the library; export to a folder outside it", output.display())));
         }
         if !(0.5..=4.0).contains(&speed) {
             return Err(LibraryError::Invalid(format!("speed {speed}: use a speed from 0.5 to 4 (for example 1.5 or 2)")));
@@ -926,21 +1020,60 @@ impl Library {
         let r = edit::export(&[Segment { path: video, start: 0.0, end: info.duration_s }], &tmp_out, &o, &meta.chapters, progress).map_err(map_cancel);
         let r = r.and_then(|f| {
             // Durable where it lands: the file synced in the job, renamed, the folder synced;
-            // on another filesystem, copied beside the output, synced, then renamed.
-            let moved = std::fs::File::open(&tmp_out).and_then(|f| f.sync_all()).and_then(|_| std::fs::rename(&tmp_out, output));
-            if moved.is_err() {
-                let beside = reel_media::durable::temp_beside(output);
-                std::fs::copy(&tmp_out, &beside).and_then(|_| reel_media::durable::commit(&beside, output)).map_err(|e| {
-                    let _ = std::fs::remove_file(&beside);
-                    LibraryError::io(output, e)
-                })?;
-            } else {
-                reel_media::durable::sync_parent(output).map_err(|e| LibraryError::io(output, e))?;
+            // on another filesystem, copied beside the output, synced, then renamed. Unless
+            // replacing was asked for, a file that appeared there meanwhile (another export to
+            // the same name) is never overwritten.
+            let land = |from: &Path| if replace { reel_media::durable::commit(from, output) } else { reel_media::durable::commit_new(from, output) };
+            let landed = match land(&tmp_out) {
+                Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                    let beside = reel_media::durable::temp_beside(output);
+                    let r = std::fs::copy(&tmp_out, &beside).and_then(|_| land(&beside));
+                    if r.is_err() {
+                        let _ = std::fs::remove_file(&beside);
+                    }
+                    r
+                }
+                other => other,
+            };
+            match landed {
+                Ok(()) => Ok(f),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(LibraryError::Exists(output.to_path_buf())),
+                Err(e) => Err(LibraryError::io(output, e)),
             }
-            Ok(f)
         });
         let _ = std::fs::remove_dir_all(&job);
         r
+    }
+}
+
+/// Where `optimize` keeps the file it replaced, for a day (inside the recording's folder).
+const SUPERSEDED: &str = ".superseded";
+
+/// Which file is at `p` now (device, inode, size, modification time): an edit compares it
+/// before and after, so that a file replaced meanwhile is noticed.
+fn file_identity(p: &Path) -> Option<(u64, u64, u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec()))
+}
+
+fn identity_name(id: Option<(u64, u64, u64, i64, i64)>) -> String {
+    id.map(|(d, i, l, s, n)| format!("{d:x}-{i:x}-{l:x}-{s:x}-{n:x}")).unwrap_or_default()
+}
+
+/// Whether the file that was at `video` (`before`) was replaced by `optimize` alone: the same
+/// pictures and sound, only laid out for download, so an edit made from it still applies.
+fn only_optimized(video: &Path, before: Option<(u64, u64, u64, i64, i64)>) -> bool {
+    let kept = video.with_file_name(SUPERSEDED).join(format!("{}.mp4", identity_name(before)));
+    before.is_some() && file_identity(&kept) == before
+}
+
+/// Removes what `optimize` kept that is more than a day old.
+fn prune_superseded(dir: &Path) {
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > day) {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 

@@ -212,6 +212,62 @@ fn a_rename_made_while_a_trim_runs_is_kept() {
 }
 
 #[test]
+fn optimize_makes_the_download_copy_and_a_trim_begun_before_it_still_applies() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("recordings/r1");
+    std::fs::create_dir_all(&dir).unwrap();
+    // As a recording is at Stop: fragments, no animated preview yet.
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25:duration=6", "-f", "lavfi", "-i", "sine=frequency=440:duration=6"])
+        .args(["-c:v", "libx264", "-g", "25", "-c:a", "aac", "-shortest", "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "250000"])
+        .arg(d.path().join("as-recorded.mp4"))
+        .status()
+        .expect("ffmpeg");
+    assert!(st.success());
+    std::fs::copy(d.path().join("as-recorded.mp4"), dir.join("video.mp4")).unwrap();
+    let mut m = meta("r1", "Stopped just now", "", &["Intro", "Demo"], &[]);
+    m.duration_s = 6.0;
+    m.chapters = vec![Chapter { start_s: 0.0, end_s: 3.0, title: "Intro".into() }, Chapter { start_s: 3.0, end_s: 6.0, title: "Demo".into() }];
+    std::fs::write(dir.join("meta.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    let video = dir.join("video.mp4");
+    assert!(reel_codec::remux::is_fragmented(&video).unwrap());
+    let lib = Library::open(d.path()).unwrap();
+    // The download copy swaps in while a trim runs: the trim, begun from the file as recorded,
+    // still applies (same pictures and sound), and nothing is lost.
+    let mut optimized = None;
+    let out = lib
+        .trim("r1", 1.0, 5.0, &mut |_| {
+            if optimized.is_none() {
+                optimized = Some(lib.optimize("r1", &mut |_| true).unwrap());
+                assert!(!reel_codec::remux::is_fragmented(&video).unwrap(), "one movie now");
+                assert!(dir.join("preview.gif").exists(), "with its animated preview");
+            }
+            true
+        })
+        .unwrap();
+    assert_eq!(optimized, Some(true), "the optimize swapped the file in");
+    assert!((out.duration_s - 4.0).abs() < 0.2, "the trim applied: {}", out.duration_s);
+    assert_eq!(lib.trash().len(), 1, "the version before the trim is in the trash");
+    // Optimizing what is already one movie changes nothing.
+    assert!(!lib.optimize("r1", &mut |_| true).unwrap());
+    // A recording as recorded, optimized alone: faststart, the chapters and title inside, the
+    // size in its metadata; the replaced file kept aside.
+    let dir2 = d.path().join("recordings/r2");
+    std::fs::create_dir_all(&dir2).unwrap();
+    std::fs::copy(d.path().join("as-recorded.mp4"), dir2.join("video.mp4")).unwrap();
+    let mut m2 = m.clone();
+    m2.id = "r2".into();
+    std::fs::write(dir2.join("meta.json"), serde_json::to_vec(&m2).unwrap()).unwrap();
+    assert!(lib.optimize("r2", &mut |_| true).unwrap());
+    let probe = std::process::Command::new("ffprobe").args(["-v", "error", "-show_chapters", "-of", "json"]).arg(dir2.join("video.mp4")).output().unwrap();
+    let probe: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
+    assert_eq!(probe["chapters"].as_array().map(Vec::len), Some(2), "{probe}");
+    assert_eq!(read_meta(&dir2).unwrap().size_bytes, std::fs::metadata(dir2.join("video.mp4")).unwrap().len());
+    assert_eq!(std::fs::read_dir(dir2.join(SUPERSEDED)).unwrap().count(), 1, "the file as recorded, kept aside");
+    assert!(!dir2.join(".video.optimized.mp4").exists(), "no temporary left");
+}
+
+#[test]
 fn an_export_replaces_a_file_only_when_asked_and_only_when_done() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("recordings/r1");
@@ -241,6 +297,10 @@ fn an_export_replaces_a_file_only_when_asked_and_only_when_done() {
     let info = reel_codec::edit::probe(&out).unwrap();
     assert!((info.duration_s - 1.0).abs() < 0.15, "replaced by the 2x export: {} s", info.duration_s);
     assert!(lib.export("r1", d.path(), 2.0, None, true, &mut |_| true).is_err(), "a folder is never replaced");
+    assert!(
+        matches!(lib.export("r1", &dir.join("copy.mp4"), 2.0, None, true, &mut |_| true), Err(LibraryError::Invalid(m)) if m.contains("inside the library")),
+        "never into a recording's own folder"
+    );
 }
 
 mod properties {

@@ -55,6 +55,27 @@ pub fn commit(tmp: &Path, path: &Path) -> std::io::Result<()> {
     sync_parent(path)
 }
 
+/// As [`commit`], but never over a file already at `path` (`AlreadyExists` then, and `tmp`
+/// stays): the check and the rename are one step (renameat2 RENAME_NOREPLACE; a hard link
+/// where the filesystem has no such rename), so a file that appears meanwhile is never lost.
+pub fn commit_new(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::File::open(tmp)?.sync_all()?;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    let (from, to) = (c(tmp)?, c(path)?);
+    // SAFETY: two NUL-terminated paths, relative to the working directory.
+    let r = unsafe { libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_NOREPLACE) };
+    if r != 0 {
+        let e = std::io::Error::last_os_error();
+        if !matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)) {
+            return Err(e);
+        }
+        std::fs::hard_link(tmp, path)?;
+        std::fs::remove_file(tmp)?;
+    }
+    sync_parent(path)
+}
+
 /// Replaces `path` with `bytes`, durably. The folder is created if missing.
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_mode(path, bytes, 0o666)
@@ -110,5 +131,18 @@ mod tests {
         assert_ne!(super::temp_beside(&p), super::temp_beside(&p), "never the same temporary name twice");
         super::write_json(&p, &serde_json::json!({"a": 1})).unwrap();
         assert!(std::fs::read_to_string(&p).unwrap().contains("\"a\": 1"));
+    }
+
+    #[test]
+    fn commit_new_never_overwrites() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b, out) = (d.path().join("a.tmp"), d.path().join("b.tmp"), d.path().join("out.mp4"));
+        std::fs::write(&a, b"first").unwrap();
+        std::fs::write(&b, b"second").unwrap();
+        super::commit_new(&a, &out).unwrap();
+        let e = super::commit_new(&b, &out).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&out).unwrap(), b"first", "the first one stays");
+        assert!(!a.exists() && b.exists(), "the one not landed is still there for its owner to remove");
     }
 }

@@ -70,12 +70,12 @@ fn rec_dir(lib: &Library, id: &str) -> Result<PathBuf, PublishError> {
 fn check_options(o: &PublishOptions) -> Result<(), PublishError> {
     if let Some(e) = o.expires {
         if o.public_base_url.is_none() && e > MAX_PRESIGN {
-            return Err(PublishError::Invalid("S3 presigned links last at most 7 days; give a public address (a CDN or public bucket) for links that last".into()));
+            return Err(PublishError::Invalid("S3 presigned links last at most 7 days; give a public base URL (a CDN or public bucket) for links that last".into()));
         }
     }
     if let Some(b) = &o.public_base_url {
         if !(b.starts_with("https://") || b.starts_with("http://")) || b.chars().any(|c| c.is_whitespace() || c == '"' || c == '<') {
-            return Err(PublishError::Invalid(format!("the public address '{b}' is not a URL like https://videos.example.com")));
+            return Err(PublishError::Invalid(format!("the public base URL '{b}' is not a URL like https://videos.example.com")));
         }
     }
     if let Some(s) = o.default_speed {

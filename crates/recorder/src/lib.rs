@@ -103,6 +103,10 @@ pub struct RecordOptions {
     pub scene: Scene,
     /// Slides or screen behind (or beside) the presenter.
     pub stage: StageSpec,
+    /// At Stop, make the fragmented recording itself the final file (synced and renamed, in
+    /// constant time whatever the length) instead of copying it into a faststart MP4 with
+    /// chapters: for recordings into the library, which makes that copy in the background.
+    pub finish_in_place: bool,
 }
 
 impl RecordOptions {
@@ -119,6 +123,7 @@ impl RecordOptions {
             preset: None,
             scene: Scene::default(),
             stage: StageSpec::None,
+            finish_in_place: false,
         }
     }
 }
@@ -638,18 +643,22 @@ impl Recording {
         // (a complete fragmented MP4) becomes the final file.
         let partial_len = std::fs::metadata(&self.session.partial).map(|m| m.len()).unwrap_or(0);
         let room = remux::free_bytes(&self.opts.output).is_none_or(|free| free >= partial_len + SPACE_RESERVE);
-        let info = if room {
+        let info = if self.opts.finish_in_place {
+            // Into the library: the fragmented file is the final one, in constant time (the
+            // library makes the faststart copy with chapters afterwards).
+            remux::finalize_in_place(&self.session.partial, &self.opts.output, Some(duration))
+        } else if room {
             // Should the disk fill up during the copy after all (another program writing), the
             // partial itself becomes the final file, as when there was no room to begin with.
             remux::finalize(&self.session.partial, &self.opts.output, &chapters, self.opts.title.as_deref()).or_else(|e| {
                 if e.is_no_space() {
-                    remux::finalize_in_place(&self.session.partial, &self.opts.output)
+                    remux::finalize_in_place(&self.session.partial, &self.opts.output, None)
                 } else {
                     Err(e)
                 }
             })
         } else {
-            remux::finalize_in_place(&self.session.partial, &self.opts.output)
+            remux::finalize_in_place(&self.session.partial, &self.opts.output, None)
         };
         let info = match info {
             Ok(i) => i,

@@ -270,7 +270,7 @@ pub fn recover(path: &Path) -> Result<Recovered, RecordError> {
     // complete fragmented MP4) becomes the final file.
     let partial_len = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
     let room = remux::free_bytes(&output).is_none_or(|free| free >= partial_len + crate::SPACE_RESERVE);
-    let info = if room { remux::finalize(&partial, &output, &chapters, title.as_deref())? } else { remux::finalize_in_place(&partial, &output)? };
+    let info = if room { remux::finalize(&partial, &output, &chapters, title.as_deref())? } else { remux::finalize_in_place(&partial, &output, None)? };
     if !events.is_empty() {
         let tl = crate::stage::Timeline { version: 1, duration_s: info.duration_s, events, chapters, slides: Vec::new() };
         let _ = crate::stage::write_timeline(&crate::stage::timeline_path(&output), &tl);
