@@ -92,24 +92,30 @@ export function enhance(box) {
 
   // The file can be replaced while it plays (the download copy made after Stop swaps in, an
   // edit lands): the browser's next range then fails. Load it again where it was, at the same
-  // speed, playing if it was (a few times; a file that stays broken shows its error).
-  let wanted = false, retries = 0;
+  // speed, playing if it was — three times at most per page (a file that stays broken shows
+  // its error). Not for signed links (published pages, whose files are never replaced: a
+  // changed query would break the signature).
+  let wanted = false, reloads = 0, restore = null;
   video.addEventListener("play", () => { wanted = true; });
   video.addEventListener("pause", () => { if (!video.error) wanted = false; });
-  video.addEventListener("playing", () => { retries = 0; });
+  video.addEventListener("loadedmetadata", () => {
+    if (!restore) return;
+    const { t, rate, play } = restore;
+    restore = null;
+    video.currentTime = t;
+    setSpeed(rate, false);
+    if (play) video.play().catch(() => {});
+  });
   video.addEventListener("error", () => {
-    if (!video.error || retries >= 3) return;
-    retries++;
-    const [t, rate, play] = [video.currentTime, video.playbackRate, wanted];
+    const src = video.currentSrc || video.src;
+    if (!video.error || reloads >= 3 || !src || /[?&]X-Amz-Signature=/i.test(src)) return;
+    reloads++;
+    // What to come back to, taken once: a reload that fails keeps the first position.
+    if (!restore) restore = { t: video.currentTime, rate: video.playbackRate, play: wanted };
     // A new address, so that nothing of the old file is taken from the browser's media cache.
-    const u = new URL(video.currentSrc || video.src, location.href);
+    const u = new URL(src, location.href);
     u.searchParams.set("fresh", String(Date.now()));
     video.src = u.href;
-    video.addEventListener("loadedmetadata", () => {
-      video.currentTime = t;
-      setSpeed(rate, false);
-      if (play) video.play().catch(() => {});
-    }, { once: true });
   });
 
   const seek = (t) => { video.currentTime = t; video.play().catch(() => {}); };

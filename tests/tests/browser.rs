@@ -19,6 +19,15 @@ fn num(v: serde_json::Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
 
+/// `reel serve` on the library in `dir`, on a free port: the process and the address it
+/// listens on.
+fn serve(dir: &Path) -> (std::process::Child, String) {
+    let mut server = lib_cmd(dir).args(["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    (server, line.trim().strip_prefix("listening on ").unwrap().to_string())
+}
+
 /// How far the video's clock moves over about a second of wall time, as a ratio.
 fn rate(b: &Browser) -> f64 {
     let t0 = num(b.js("return document.querySelector('video').currentTime"));
@@ -46,10 +55,7 @@ fn share_page_plays_at_speed_in_chromium() {
     );
     let id = json(&o)["id"].as_str().unwrap().to_string();
     let token = json(&run_ok(lib_cmd(dir.path()).args(["share", &id, "--default-speed", "1.5", "--json"])))["token"].as_str().unwrap().to_string();
-    let mut server = lib_cmd(dir.path()).args(["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").unwrap().to_string();
+    let (mut server, base) = serve(dir.path());
 
     let b = Browser::start();
     b.goto(&format!("{base}/v/{token}"));
@@ -192,10 +198,7 @@ fn the_download_copy_swaps_in_while_a_viewer_watches() {
     assert!(before.windows(4).any(|w| w == b"moof"), "the test starts from a fragmented file");
 
     let token = json(&run_ok(lib_cmd(dir.path()).args(["share", "r1", "--json"])))["token"].as_str().unwrap().to_string();
-    let mut server = lib_cmd(dir.path()).args(["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").unwrap().to_string();
+    let (mut server, base) = serve(dir.path());
     let b = Browser::start();
     b.goto(&format!("{base}/v/{token}"));
     b.js("const v = document.querySelector('video'); v.muted = true; v.playbackRate = 1; v.play(); return 0");

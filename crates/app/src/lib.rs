@@ -169,13 +169,20 @@ impl LibraryRecording {
 }
 
 /// Makes the faststart copies of recordings that went into the library as recorded
-/// (`Library::optimize`) on a thread of its own, at a low priority so that a new recording's
-/// live encoding keeps the CPU; a failure is only a warning (the recording plays as it is).
+/// (`Library::optimize`) on a thread of its own, at a low CPU and idle I/O priority so that a
+/// new recording keeps the CPU and the disk; a failure is only a warning (the recording plays
+/// as it is).
 pub fn optimize_in_background(lib: std::sync::Arc<Library>, ids: Vec<String>) {
     let spawned = std::thread::Builder::new().name("reel-optimize".into()).spawn(move || {
-        // SAFETY: setpriority on this thread's own id (Linux: a thread's nice value is its own).
+        // SAFETY: setpriority and ioprio_set on this thread's own id (Linux: a thread's nice
+        // value and I/O priority are its own). Idle I/O: the copy never holds up a recording's
+        // once-a-second sync.
         unsafe {
-            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+            const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+            const IOPRIO_CLASS_IDLE: libc::c_int = 3;
+            libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid, IOPRIO_CLASS_IDLE << 13);
         }
         for id in ids {
             if let Err(e) = lib.optimize(&id, &mut |_| true) {

@@ -286,11 +286,18 @@ pub fn run(cmd: LibCmd, root: Option<&Path>) -> Result<()> {
                     Some(id) => vec![id],
                     None => reel_app::unoptimized(&lib),
                 };
-                let mut n = 0;
+                let (mut n, mut failed) = (0, 0);
                 for id in &ids {
-                    n += usize::from(with_progress(&format!("optimizing {id}"), |p| lib.optimize(id, p))?);
+                    match with_progress(&format!("optimizing {id}"), |p| lib.optimize(id, p)) {
+                        Ok(done) => n += usize::from(done),
+                        Err(e) => {
+                            failed += 1;
+                            eprintln!("error: {id}: {e:#}");
+                        }
+                    }
                 }
                 eprintln!("{n} of {} recording(s) made faststart with chapters", ids.len());
+                anyhow::ensure!(failed == 0, "{failed} recording(s) could not be optimized");
             }
             other => anyhow::bail!("library '{other}': the actions are `reel library reindex` and `reel library optimize [ID]`"),
         },

@@ -117,22 +117,27 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
     }
 }
 
-/// The top-level boxes of an MP4 (type, offset, size), from their headers alone, up to `max`
-/// of them.
-fn top_boxes(f: &mut std::fs::File, max: usize) -> std::io::Result<Vec<([u8; 4], u64, u64)>> {
+/// The top-level boxes of an MP4 (type, offset, size), from their headers alone: up to `max`
+/// of them, none starting past `until` bytes. A damaged size ends the list.
+fn top_boxes(f: &mut std::fs::File, max: usize, until: u64) -> std::io::Result<Vec<([u8; 4], u64, u64)>> {
     use std::io::{Read, Seek, SeekFrom};
     let len = f.metadata()?.len();
     let mut at = 0u64;
     let mut out = Vec::new();
-    while out.len() < max && at + 8 <= len {
+    while out.len() < max && at <= until && at.saturating_add(8) <= len {
         f.seek(SeekFrom::Start(at))?;
         let mut h = [0u8; 16];
         f.read_exact(&mut h[..8])?;
         let kind: [u8; 4] = [h[4], h[5], h[6], h[7]];
         let size = match u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as u64 {
             1 => {
-                f.read_exact(&mut h[8..16])?;
-                u64::from_be_bytes([h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]])
+                if f.read_exact(&mut h[8..16]).is_err() {
+                    break;
+                }
+                match u64::from_be_bytes([h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]]) {
+                    s if s >= 16 => s,
+                    _ => break,
+                }
             }
             0 => len - at,
             s => s,
@@ -141,7 +146,7 @@ fn top_boxes(f: &mut std::fs::File, max: usize) -> std::io::Result<Vec<([u8; 4],
             break;
         }
         out.push((kind, at, size.min(len - at)));
-        at += size;
+        at = at.saturating_add(size);
     }
     Ok(out)
 }
@@ -151,7 +156,7 @@ fn top_boxes(f: &mut std::fs::File, max: usize) -> std::io::Result<Vec<([u8; 4],
 pub fn is_fragmented(path: &Path) -> std::io::Result<bool> {
     let mut f = std::fs::File::open(path)?;
     // A handful of boxes come before the media (ftyp, moov, free…); a fragment says so at once.
-    for (kind, _, _) in top_boxes(&mut f, 64)? {
+    for (kind, _, _) in top_boxes(&mut f, 64, u64::MAX)? {
         match &kind {
             b"moof" | b"sidx" | b"mfra" => return Ok(true),
             b"mdat" => return Ok(false),
@@ -170,7 +175,7 @@ pub fn write_head(src: &Path, dst: &Path, max_bytes: u64) -> std::io::Result<()>
     let mut f = std::fs::File::open(src)?;
     let mut end = 0u64;
     let mut fragments = 0;
-    for (kind, at, size) in top_boxes(&mut f, 4096)? {
+    for (kind, at, size) in top_boxes(&mut f, 4096, max_bytes)? {
         if &kind == b"mfra" {
             break;
         }
@@ -275,4 +280,29 @@ pub fn duration(path: &Path) -> Result<Duration, CodecError> {
     let ictx = format::input(path).map_err(|e| CodecError::Open { path: path.to_path_buf(), reason: e.to_string() })?;
     let d = ictx.duration();
     Ok(Duration::from_micros(d.max(0) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    /// Box headers from any bytes: an answer, never a panic or an endless walk.
+    #[test]
+    fn box_walking_survives_damaged_files() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.mp4");
+        let cases: [&[u8]; 6] = [
+            b"",
+            b"garbage that is not an mp4 at all",
+            &[0, 0, 0, 1, b'm', b'o', b'o', b'v', 0, 0, 0, 0, 0, 0, 0, 9],
+            &[0, 0, 0, 1, b'f', b't', b'y', b'p', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 8, b'm', b'o', b'o', b'f'],
+            &[0, 0, 0, 0, b'm', b'd', b'a', b't', 1, 2, 3],
+            &[0, 0, 0, 8, b'f', b't', b'y', b'p', 0, 0, 0, 8, b'm', b'o', b'o', b'v', 0, 0, 0, 8, b'm', b'o', b'o', b'f'],
+        ];
+        for (i, bytes) in cases.iter().enumerate() {
+            std::fs::write(&p, bytes).unwrap();
+            let frag = super::is_fragmented(&p).unwrap();
+            assert_eq!(frag, i == 5, "case {i}");
+            super::write_head(&p, &d.path().join("head.mp4"), 1 << 20).unwrap();
+            assert!(std::fs::metadata(d.path().join("head.mp4")).unwrap().len() <= bytes.len() as u64);
+        }
+    }
 }

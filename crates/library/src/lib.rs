@@ -111,6 +111,17 @@ pub struct Meta {
     /// For imports: the file it came from.
     #[serde(default)]
     pub source: Option<String>,
+    /// Which file the download copy replaced, and which it is (`Library::optimize`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimized: Option<Optimized>,
+}
+
+/// The swap `Library::optimize` made: the identities (device, inode, size, time) of the file
+/// as recorded and of its download copy.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Optimized {
+    pub from: String,
+    pub to: String,
 }
 
 /// A recording as listed.
@@ -386,6 +397,7 @@ impl Library {
             timeline: vec![],
             edits: vec![],
             source: None,
+            optimized: None,
         }
     }
 
@@ -685,6 +697,7 @@ impl Library {
             timeline: events,
             edits: vec![],
             source,
+            optimized: None,
         };
         write_json_atomic(&job.join("meta.json"), &meta)?;
         let _ = std::fs::remove_file(job.join("title.txt"));
@@ -796,10 +809,10 @@ impl Library {
             // Under the lock, the recording as it is now: a rename or description made while
             // the edit ran is kept. Another edit that replaced the video meanwhile wins, and
             // this one changes nothing.
-            if identity(&video) != before && !only_optimized(&video, before) {
+            let mut m = read_meta(&dir).map_err(LibraryError::Invalid)?;
+            if identity(&video) != before && !only_optimized(&m, &video, before) {
                 return Err(LibraryError::Invalid(format!("{id} was edited elsewhere while this edit ran; nothing was changed; try again")));
             }
-            let mut m = read_meta(&dir).map_err(LibraryError::Invalid)?;
             if let Ok(c) = std::fs::read_to_string(dir.join("captions.vtt")) {
                 let p = job.join("captions.vtt");
                 reel_media::durable::write(&p, vtt::shift_captions(&c, keep).as_bytes()).map_err(|e| LibraryError::io(&p, e))?;
@@ -919,64 +932,90 @@ impl Library {
     /// Makes a recording that went into the library as it was recorded (a fragmented MP4, there
     /// the moment Stop was pressed) the file people download: one movie with its index first
     /// (faststart), its chapters and title inside, and its animated preview. The copy is built
-    /// beside it and synced, then takes its place in one rename under the library lock; an
-    /// edit that replaced the video meanwhile wins (nothing changes). The replaced file stays
-    /// in `.superseded/` for a day (as a hard link), so an edit that began before the swap
-    /// still applies.
+    /// in `tmp/` (a killed run is cleaned there at the next start), synced, then moved into
+    /// place by one rename under the library lock; an edit that replaced the video meanwhile
+    /// wins (nothing changes). `meta.json` notes which file replaced which, so an edit that
+    /// began before the swap (same pictures and sound) still applies. One run per recording at
+    /// a time (a lock of its own); without room for the copy it waits for another time.
     /// Returns whether the file was replaced.
     pub fn optimize(&self, id: &str, progress: edit::Progress<'_>) -> Result<bool, LibraryError> {
         let id = self.resolve(id)?;
         let dir = self.rec_dir(&id);
         let video = dir.join("video.mp4");
-        let tmp = dir.join(".video.optimized.mp4");
-        // What a run cut short (a kill, a power cut) left; never the recording itself.
-        let _ = std::fs::remove_file(&tmp);
-        let _ = std::fs::remove_file(reel_codec::remux::tmp_path(&tmp));
-        let before = file_identity(&video);
         let fragmented = reel_codec::remux::is_fragmented(&video).map_err(|e| LibraryError::io(&video, e))?;
-        let info = edit::probe(&video)?;
+        if !fragmented && dir.join("preview.gif").exists() {
+            progress(1.0);
+            return Ok(false);
+        }
+        // Another process (the app's sweep, `reel library optimize`) on the same recording:
+        // it does the work.
+        let lock_path = self.root.join("tmp").join(format!("optimize-{id}.lock"));
+        let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| LibraryError::io(&lock_path, e))?;
+        if lock.try_lock().is_err() {
+            return Ok(false);
+        }
+        let r = self.optimize_locked(&id, &dir, &video, fragmented, progress);
+        let _ = lock.unlock();
+        let _ = std::fs::remove_file(&lock_path);
+        r
+    }
+
+    fn optimize_locked(&self, id: &str, dir: &Path, video: &Path, fragmented: bool, progress: edit::Progress<'_>) -> Result<bool, LibraryError> {
+        let before = file_identity(video);
+        let info = edit::probe_header(video)?;
         if !dir.join("preview.gif").exists() {
-            thumbs::preview(&video, 3.0, &dir.join("preview.gif"), info.width, info.height)?;
+            let (_, job) = self.job_dir("preview")?;
+            let made = thumbs::preview(video, 3.0, &job.join("preview.gif"), info.width, info.height)
+                .and_then(|_| self.locked(|| if file_identity(video) == before { self.move_in(&job.join("preview.gif"), &dir.join("preview.gif")) } else { Ok(()) }));
+            let _ = std::fs::remove_dir_all(&job);
+            made?;
         }
         if !fragmented {
             progress(1.0);
             return Ok(false);
         }
-        let meta = read_meta(&dir).map_err(LibraryError::Invalid)?;
+        let len = std::fs::metadata(video).map(|m| m.len()).unwrap_or(0);
+        if reel_codec::remux::free_bytes(&self.root).is_some_and(|free| free < len + OPTIMIZE_RESERVE) {
+            return Err(LibraryError::Invalid(format!("no room for the download copy of {id} ({} MB) on the library's disk; it plays and downloads as recorded", len / 1_000_000)));
+        }
+        let meta = read_meta(dir).map_err(LibraryError::Invalid)?;
         // The copy is quick (no re-encoding, about disk speed): it reports as it begins and ends.
         if !progress(0.0) {
             return Err(LibraryError::Cancelled);
         }
-        let made = reel_codec::remux::finalize(&video, &tmp, &meta.chapters, Some(&meta.title));
-        if let Err(e) = made {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e.into());
-        }
-        let r = self.locked(|| {
-            if file_identity(&video) != before {
-                return Ok(false);
-            }
-            // The file being replaced stays reachable under its identity for edits that
-            // started from it; then the swap, durable before anything else.
-            let keep = dir.join(SUPERSEDED);
-            reel_media::durable::create_dir_all(&keep).map_err(|e| LibraryError::io(&keep, e))?;
-            let kept = keep.join(format!("{}.mp4", identity_name(before)));
-            let _ = std::fs::remove_file(&kept);
-            // A filesystem without hard links (FAT, some FUSE ones) keeps nothing aside: an edit
-            // begun before the swap then asks to be tried again.
-            if std::fs::hard_link(&video, &kept).is_ok() {
-                reel_media::durable::sync_parent(&kept).map_err(|e| LibraryError::io(&kept, e))?;
-            }
-            std::fs::rename(&tmp, &video).map_err(|e| LibraryError::io(&video, e))?;
-            reel_media::durable::sync_parent(&video).map_err(|e| LibraryError::io(&video, e))?;
-            let m = self.update_meta_unlocked(&id, |m| m.size_bytes = std::fs::metadata(&video).map(|x| x.len()).unwrap_or(m.size_bytes))?;
-            let _ = self.lock().upsert(&m, "ok");
-            Ok(true)
+        let (_, job) = self.job_dir("optimize")?;
+        let tmp = job.join("video.mp4");
+        let r = reel_codec::remux::finalize(video, &tmp, &meta.chapters, Some(&meta.title)).map_err(LibraryError::from).and_then(|made| {
+            self.locked(|| {
+                if file_identity(video) != before {
+                    return Ok(false);
+                }
+                self.move_in(&tmp, video)?;
+                let after = file_identity(video);
+                let m = self.update_meta_unlocked(id, |m| {
+                    m.size_bytes = after.map(|a| a.2).unwrap_or(m.size_bytes);
+                    // The packets' own length (the recorder's clock can run a frame past them).
+                    if made.duration_s > 0.0 {
+                        m.duration_s = made.duration_s;
+                    }
+                    m.optimized = Some(Optimized { from: identity_name(before), to: identity_name(after) });
+                })?;
+                let _ = self.lock().upsert(&m, "ok");
+                Ok(true)
+            })
         });
-        let _ = std::fs::remove_file(&tmp);
-        prune_superseded(&dir.join(SUPERSEDED));
+        let _ = std::fs::remove_dir_all(&job);
         progress(1.0);
         r
+    }
+
+    /// Moves a finished file from a job in `tmp/` to `to` in a recording's folder: the file was
+    /// synced; the rename is made durable in both folders.
+    fn move_in(&self, from: &Path, to: &Path) -> Result<(), LibraryError> {
+        std::fs::File::open(from).and_then(|f| f.sync_all()).map_err(|e| LibraryError::io(from, e))?;
+        std::fs::rename(from, to).map_err(|e| LibraryError::io(to, e))?;
+        reel_media::durable::sync_parent(to).map_err(|e| LibraryError::io(to, e))?;
+        reel_media::durable::sync_parent(from).map_err(|e| LibraryError::io(from, e))
     }
 
     /// Exports a recording at a speed (pitch kept) and size to a file outside the library;
@@ -997,12 +1036,17 @@ impl Library {
         // old file stays whole. Only a plain file is replaced (never a folder, a link's target
         // or a recording's own files).
         if let Ok(m) = std::fs::symlink_metadata(output) {
-            if !(replace && m.is_file()) {
+            // What is replaced is a video (never, say, the library's own index).
+            let video = output.extension().is_some_and(|e| e.eq_ignore_ascii_case("mp4"));
+            if !(replace && m.is_file() && video) {
                 return Err(LibraryError::Exists(output.to_path_buf()));
             }
         }
         let root = self.root.canonicalize().unwrap_or_else(|_| self.root.clone());
-        let inside = |p: &Path| p.parent().and_then(|d| d.canonicalize().ok()).is_some_and(|d| ["recordings", "trash", "tmp"].iter().any(|s| d.starts_with(root.join(s))));
+        let inside = |p: &Path| {
+            let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            parent.canonicalize().ok().is_some_and(|d| ["recordings", "trash", "tmp"].iter().any(|s| d.starts_with(root.join(s))))
+        };
         if inside(output) {
             return Err(LibraryError::Invalid(format!("{} is inside the library; export to a folder outside it", output.display())));
         }
@@ -1046,8 +1090,8 @@ impl Library {
     }
 }
 
-/// Where `optimize` keeps the file it replaced, for a day (inside the recording's folder).
-const SUPERSEDED: &str = ".superseded";
+/// Room `optimize` leaves free on the library's disk beside its copy (a recording may start).
+const OPTIMIZE_RESERVE: u64 = 256 << 20;
 
 /// Which file is at `p` now (device, inode, size, modification time): an edit compares it
 /// before and after, so that a file replaced meanwhile is noticed.
@@ -1060,21 +1104,10 @@ fn identity_name(id: Option<(u64, u64, u64, i64, i64)>) -> String {
     id.map(|(d, i, l, s, n)| format!("{d:x}-{i:x}-{l:x}-{s:x}-{n:x}")).unwrap_or_default()
 }
 
-/// Whether the file that was at `video` (`before`) was replaced by `optimize` alone: the same
-/// pictures and sound, only laid out for download, so an edit made from it still applies.
-fn only_optimized(video: &Path, before: Option<(u64, u64, u64, i64, i64)>) -> bool {
-    let kept = video.with_file_name(SUPERSEDED).join(format!("{}.mp4", identity_name(before)));
-    before.is_some() && file_identity(&kept) == before
-}
-
-/// Removes what `optimize` kept that is more than a day old.
-fn prune_superseded(dir: &Path) {
-    let day = std::time::Duration::from_secs(24 * 3600);
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > day) {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
+/// Whether the file that was at `video` (`before`) was replaced by `optimize` alone (so the
+/// same pictures and sound, only laid out for download): an edit made from it still applies.
+fn only_optimized(m: &Meta, video: &Path, before: Option<(u64, u64, u64, i64, i64)>) -> bool {
+    m.optimized.as_ref().is_some_and(|o| before.is_some() && o.from == identity_name(before) && o.to == identity_name(file_identity(video)))
 }
 
 fn map_cancel(e: CodecError) -> LibraryError {

@@ -18,6 +18,7 @@ fn meta(id: &str, title: &str, desc: &str, chapters: &[&str], slides: &[&str]) -
         timeline: vec![],
         edits: vec![],
         source: None,
+        optimized: None,
     }
 }
 
@@ -263,8 +264,9 @@ fn optimize_makes_the_download_copy_and_a_trim_begun_before_it_still_applies() {
     let probe: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
     assert_eq!(probe["chapters"].as_array().map(Vec::len), Some(2), "{probe}");
     assert_eq!(read_meta(&dir2).unwrap().size_bytes, std::fs::metadata(dir2.join("video.mp4")).unwrap().len());
-    assert_eq!(std::fs::read_dir(dir2.join(SUPERSEDED)).unwrap().count(), 1, "the file as recorded, kept aside");
-    assert!(!dir2.join(".video.optimized.mp4").exists(), "no temporary left");
+    assert!(read_meta(&dir2).unwrap().optimized.is_some(), "the swap is noted");
+    assert_eq!(std::fs::read_dir(&dir2).unwrap().count(), 3, "video, meta, preview and nothing else (no temporary, no copy kept)");
+    assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0, "no job left in tmp/");
 }
 
 #[test]

@@ -70,8 +70,16 @@ pub fn commit_new(tmp: &Path, path: &Path) -> std::io::Result<()> {
         if !matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)) {
             return Err(e);
         }
-        std::fs::hard_link(tmp, path)?;
-        std::fs::remove_file(tmp)?;
+        match std::fs::hard_link(tmp, path) {
+            Ok(()) => std::fs::remove_file(tmp)?,
+            // Neither (some FUSE and network filesystems): claim the name first, exclusively,
+            // then rename over what is now ours.
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+                std::fs::rename(tmp, path)?;
+            }
+            Err(e) => return Err(e),
+        }
     }
     sync_parent(path)
 }
