@@ -150,6 +150,32 @@ async fn library_search(app: State<'_, App>, query: String) -> Api<Vec<reel_app:
     blocking(move || Ok(studio.library().search(&query, 200)?)).await
 }
 
+/// A recording's transcript (words with times), or null while it has none.
+#[tauri::command]
+async fn transcript(app: State<'_, App>, id: String) -> Api<Option<reel_app::Transcript>> {
+    let studio = app.studio.clone();
+    blocking(move || Ok(studio.library().transcript(&id)?)).await
+}
+
+/// The background transcription's queue: recordings queued, running (with progress), failed.
+#[tauri::command]
+async fn transcripts(app: State<'_, App>) -> Api<std::collections::BTreeMap<String, reel_app::transcribe::TranscriptState>> {
+    let studio = app.studio.clone();
+    blocking(move || Ok(studio.transcriber().states())).await
+}
+
+/// Queues a recording for transcription (again).
+#[tauri::command]
+async fn transcribe(app: State<'_, App>, id: String) -> Api<()> {
+    let studio = app.studio.clone();
+    blocking(move || {
+        let id = studio.library().resolve(&id)?;
+        studio.transcriber().enqueue([id]);
+        Ok(())
+    })
+    .await
+}
+
 #[tauri::command]
 async fn recording(app: State<'_, App>, id: String) -> Api<serde_json::Value> {
     let studio = app.studio.clone();
@@ -312,6 +338,11 @@ fn main() {
         let lib = lib.clone();
         std::thread::spawn(move || reel_app::optimize_in_background(lib.clone(), reel_app::unoptimized(&lib)));
     }
+    // Recordings without a transcript (made before, or while the app was closed) get one.
+    {
+        let studio = studio.clone();
+        std::thread::spawn(move || studio.transcribe_pending());
+    }
     // Two servers: the share server (links; loopback or the LAN, as set) and the app's own,
     // loopback only (the window's media; the UI over HTTP only with REEL_APP_HTTP_UI=1).
     let server = Arc::new(OnceLock::new());
@@ -389,7 +420,10 @@ fn main() {
             settings_get,
             settings_set,
             settings_check,
-            filmstrip
+            filmstrip,
+            transcript,
+            transcripts,
+            transcribe
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

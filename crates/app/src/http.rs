@@ -124,6 +124,7 @@ async fn app_api(State(st): State<AppHttp>, UrlPath((secret, command)): UrlPath<
                 C::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
                 C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
                 C::Internal | C::Io | C::Pipeline | C::EncodeFailed | C::CaptureFailed => StatusCode::INTERNAL_SERVER_ERROR,
+                C::ModelMissing => StatusCode::SERVICE_UNAVAILABLE,
                 C::Network => StatusCode::BAD_GATEWAY,
                 C::CameraUnavailable | C::MicUnavailable | C::CameraPermission | C::Denied | C::BadInput | C::Cancelled => StatusCode::BAD_REQUEST,
             };

@@ -8,8 +8,10 @@ pub mod durable;
 pub mod http;
 pub mod settings;
 pub mod studio;
+pub mod transcribe;
 
 pub use reel_capture::{CameraInfo, CameraSpec, MicInfo, MicSpec};
+pub use reel_media::transcript::Transcript;
 pub use reel_media::{ClockMode, ErrorCode, Fps, Size};
 pub use reel_recorder::{session, Control, RecordError, RecordOptions, Recording, Recovered, State, Summary};
 
@@ -174,16 +176,7 @@ impl LibraryRecording {
 /// as it is).
 pub fn optimize_in_background(lib: std::sync::Arc<Library>, ids: Vec<String>) {
     let spawned = std::thread::Builder::new().name("reel-optimize".into()).spawn(move || {
-        // SAFETY: setpriority and ioprio_set on this thread's own id (Linux: a thread's nice
-        // value and I/O priority are its own). Idle I/O: the copy never holds up a recording's
-        // once-a-second sync.
-        unsafe {
-            let tid = libc::gettid();
-            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
-            const IOPRIO_WHO_PROCESS: libc::c_int = 1;
-            const IOPRIO_CLASS_IDLE: libc::c_int = 3;
-            libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid, IOPRIO_CLASS_IDLE << 13);
-        }
+        background_priority();
         for id in ids {
             if let Err(e) = lib.optimize(&id, &mut |_| true) {
                 eprintln!("warning: the download copy of {id} was not made ({e}); it plays and downloads as recorded");
@@ -192,6 +185,20 @@ pub fn optimize_in_background(lib: std::sync::Arc<Library>, ids: Vec<String>) {
     });
     if let Err(e) = spawned {
         eprintln!("warning: no thread for the download copies: {e}");
+    }
+}
+
+/// Lowers the calling thread to nice 10 and idle I/O priority: derived work (download copies,
+/// transcripts) never holds up a recording's frames or its once-a-second sync.
+pub(crate) fn background_priority() {
+    // SAFETY: setpriority and ioprio_set on this thread's own id (Linux: a thread's nice value
+    // and I/O priority are its own).
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+        const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+        const IOPRIO_CLASS_IDLE: libc::c_int = 3;
+        libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid, IOPRIO_CLASS_IDLE << 13);
     }
 }
 

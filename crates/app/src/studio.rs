@@ -123,6 +123,8 @@ pub struct Studio {
     /// Where share links made in the app point (the share server's public address), once the
     /// server listens.
     share_base: std::sync::OnceLock<String>,
+    /// The background transcription worker, started when first needed.
+    transcriber: std::sync::OnceLock<crate::transcribe::Transcriber>,
 }
 
 /// The microphone spec a level meter was opened for, the meter (or why not), and when.
@@ -169,7 +171,22 @@ impl Studio {
             camera: Mutex::new(None),
             meter: Mutex::new(None),
             share_base: std::sync::OnceLock::new(),
+            transcriber: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The background transcription worker (tiny.en: the fastest; `reel transcribe` picks
+    /// another).
+    pub fn transcriber(&self) -> &crate::transcribe::Transcriber {
+        self.transcriber.get_or_init(|| crate::transcribe::Transcriber::start(self.library.clone(), reel_transcribe::DEFAULT_MODEL.into()))
+    }
+
+    /// Queues the recordings that have no transcript yet (at the app's start).
+    pub fn transcribe_pending(&self) {
+        let ids = self.library.untranscribed();
+        if !ids.is_empty() {
+            self.transcriber().enqueue(ids);
+        }
     }
 
     pub fn library(&self) -> &Library {
@@ -392,6 +409,8 @@ impl Studio {
         };
         rec.start();
         *active = Some(Active { rec, job, slide: 0, slides });
+        // Transcription waits while the recording runs (it would take the recorder's cores).
+        self.transcriber().recording.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
@@ -446,15 +465,18 @@ impl Studio {
     /// whatever its length; its faststart copy for downloads is made after, in the background.
     pub fn stop(&self) -> Result<Entry, ApiError> {
         let a = lock(&self.active).take().ok_or_else(|| bad("nothing is recording".into()))?;
+        self.transcriber().recording.store(false, std::sync::atomic::Ordering::Relaxed);
         a.rec.finish()?;
         let e = a.job.finish(&self.library)?;
         crate::optimize_in_background(self.library.clone(), vec![e.id.clone()]);
+        self.transcriber().enqueue([e.id.clone()]);
         Ok(e)
     }
 
     /// Throws the running recording away (restart).
     pub fn discard(&self) -> Result<(), ApiError> {
         let active = lock(&self.active).take();
+        self.transcriber().recording.store(false, std::sync::atomic::Ordering::Relaxed);
         if let Some(a) = active {
             let _ = a.rec.finish();
             a.job.abandon();
@@ -709,6 +731,13 @@ pub fn dispatch(studio: &Studio, server: &str, secret: &str, command: &str, a: s
         "discard_recording" => json(studio.discard()?),
         "library_list" => json(lib.list()?),
         "library_search" => json(lib.search(&arg::<String>(&a, "query")?, 200)?),
+        "transcript" => json(lib.transcript(&arg::<String>(&a, "id")?)?),
+        "transcripts" => json(studio.transcriber().states()),
+        "transcribe" => {
+            let id = lib.resolve(&arg::<String>(&a, "id")?)?;
+            studio.transcriber().enqueue([id]);
+            json(())
+        }
         "recording" => studio.recording(&arg::<String>(&a, "id")?),
         "rename" => json(lib.rename(&arg::<String>(&a, "id")?, &arg::<String>(&a, "title")?)?),
         "describe" => json(lib.describe(&arg::<String>(&a, "id")?, &arg::<String>(&a, "text")?)?),

@@ -18,7 +18,8 @@ pub enum LibCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Search titles, descriptions, chapters and slide text (prefixes and parts of words match).
+    /// Search titles, descriptions, chapters, slide text and what was said (prefixes and parts
+    /// of words match); a hit in what was said comes with its moment and line.
     Search {
         query: String,
         #[arg(long, default_value = "20")]
@@ -96,6 +97,28 @@ pub enum LibCmd {
         #[arg(long, short)]
         output: PathBuf,
     },
+    /// Transcribe a recording on this machine (Whisper; recordings and imports are transcribed
+    /// by themselves): its captions, its words in search, its transcript.
+    Transcribe {
+        id: String,
+        /// tiny.en (English, fastest) or base (99 languages, more accurate).
+        #[arg(long, default_value = "tiny.en")]
+        model: String,
+        /// auto, or a two-letter code (en, de, fr…).
+        #[arg(long, default_value = "auto")]
+        language: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print or save a recording's transcript: txt (lines with times), srt, vtt or json (words
+    /// with times).
+    Transcript {
+        id: String,
+        #[arg(long, default_value = "txt")]
+        format: String,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Attach captions (WebVTT or SRT) to a recording; share pages offer them (key: c).
     Captions {
         id: String,
@@ -117,7 +140,10 @@ fn bar(what: &str) -> ProgressBar {
 }
 
 /// Runs a job with a progress bar; Ctrl-C cancels it.
-pub(crate) fn with_progress<T>(what: &str, f: impl FnOnce(&mut dyn FnMut(f64) -> bool) -> Result<T, reel_app::LibraryError>) -> Result<T> {
+pub(crate) fn with_progress<T, E>(what: &str, f: impl FnOnce(&mut dyn FnMut(f64) -> bool) -> Result<T, E>) -> Result<T>
+where
+    reel_app::ApiError: From<E>,
+{
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -131,6 +157,14 @@ pub(crate) fn with_progress<T>(what: &str, f: impl FnOnce(&mut dyn FnMut(f64) ->
     let r = f(&mut cb);
     b.finish_and_clear();
     Ok(r.map_err(reel_app::ApiError::from)?)
+}
+
+/// After a recording or an import: its transcript, with a progress bar (Ctrl-C skips it). The
+/// recording is saved either way; a failure (no model installed) only warns.
+pub(crate) fn transcribe_after(lib: &Library, id: &str) {
+    if let Err(e) = with_progress("transcribing", |p| reel_app::transcribe::transcribe(lib, id, "tiny.en", "auto", p)) {
+        eprintln!("warning: {id} was not transcribed ({e:#}); `reel transcribe {id}` tries again");
+    }
 }
 
 fn fmt_dur(s: f64) -> String {
@@ -165,6 +199,9 @@ pub fn run(cmd: LibCmd, root: Option<&Path>) -> Result<()> {
             } else {
                 for h in &hits {
                     println!("{}  {:>6}  {}", h.id, fmt_dur(h.duration_s), h.title);
+                    if let (Some(at), Some(snippet)) = (h.at, &h.snippet) {
+                        println!("    at {}  {snippet}", fmt_dur(at));
+                    }
                 }
             }
         }
@@ -247,6 +284,38 @@ pub fn run(cmd: LibCmd, root: Option<&Path>) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&e)?);
             } else {
                 eprintln!("imported as {} \"{}\" ({})", e.id, e.title, fmt_dur(e.duration_s));
+            }
+            transcribe_after(&lib, &e.id);
+        }
+        LibCmd::Transcribe { id, model, language, json } => {
+            let id = lib.resolve(&id).map_err(reel_app::ApiError::from)?;
+            let t0 = std::time::Instant::now();
+            let t = with_progress(&format!("transcribing {id}"), |p| reel_app::transcribe::transcribe(&lib, &id, &model, &language, p))?;
+            let wall = t0.elapsed().as_secs_f64();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"id": id, "model": t.model, "language": t.language, "words": t.words.len(), "seconds": wall}))?);
+            } else {
+                eprintln!("transcribed {id}: {} words ({}, {}) in {wall:.1} s", t.words.len(), t.model, t.language);
+            }
+        }
+        LibCmd::Transcript { id, format, output } => {
+            let t = lib.transcript(&id).map_err(reel_app::ApiError::from)?;
+            let Some(t) = t else {
+                anyhow::bail!("{id} has no transcript yet; `reel transcribe {id}` makes it");
+            };
+            let text = match format.as_str() {
+                "txt" => t.to_txt(),
+                "srt" => t.to_srt(),
+                "vtt" => t.to_vtt(),
+                "json" => serde_json::to_string_pretty(&t)?,
+                other => anyhow::bail!("--format {other}: use txt, srt, vtt or json"),
+            };
+            match output {
+                Some(o) => {
+                    reel_app::durable::write(&o, text.as_bytes()).map_err(|e| anyhow::anyhow!("{}: {e}", o.display()))?;
+                    eprintln!("wrote {}", o.display());
+                }
+                None => print!("{text}"),
             }
         }
         LibCmd::Open { id } => {

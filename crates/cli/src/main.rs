@@ -140,6 +140,7 @@ fn cli_hint(e: &anyhow::Error) -> &'static str {
         Some(C::OutputExists) => "; choose another --output",
         Some(C::DiskFull) => " with `reel recover`",
         Some(C::NeedsRecovery) => " (`reel recover --all`, or another --output)",
+        Some(C::ModelMissing) => " (python3 scripts/models.py, or --model with one that is installed)",
         _ => "",
     }
 }

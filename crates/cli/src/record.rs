@@ -364,6 +364,7 @@ pub fn run(a: RecordArgs, library: Option<&std::path::Path>) -> Result<()> {
         if let Err(e) = crate::library::with_progress("preparing the download copy", |p| lib.optimize(&id, p)) {
             eprintln!("warning: the download copy was not made ({e:#}); the recording plays and downloads as recorded; `reel library optimize {id}` tries again");
         }
+        crate::library::transcribe_after(&lib, &id);
     }
     Ok(())
 }

@@ -294,6 +294,8 @@ pub struct AudioReader {
     cursor: Option<f64>,
     eof: bool,
     flushed: bool,
+    /// Samples per second given out.
+    rate: u32,
 }
 
 struct ResamplerBox(software::resampling::Context);
@@ -302,6 +304,11 @@ unsafe impl Send for ResamplerBox {}
 
 impl AudioReader {
     pub fn open(path: &Path) -> Result<Self, CodecError> {
+        Self::open_at(path, reel_media::AUDIO_RATE)
+    }
+
+    /// As [`AudioReader::open`], giving out `rate` samples a second (16 kHz for speech to text).
+    pub fn open_at(path: &Path, rate: u32) -> Result<Self, CodecError> {
         init();
         let ictx = format::input(path).map_err(|e| CodecError::Open { path: path.to_path_buf(), reason: e.to_string() })?;
         let st = ictx.streams().best(media::Type::Audio).ok_or(CodecError::NoStream { path: path.to_path_buf(), kind: "audio" })?;
@@ -310,7 +317,7 @@ impl AudioReader {
         let origin = (st.start_time() != ff::ffi::AV_NOPTS_VALUE).then(|| st.start_time() as f64 * tb.numerator() as f64 / tb.denominator() as f64);
         let dec =
             ff::codec::context::Context::from_parameters(st.parameters()).and_then(|c| c.decoder().audio()).ctx(|| format!("opening the audio decoder for {}", path.display()))?;
-        Ok(Self { path: path.to_path_buf(), ictx, stream, tb, dec, swr: None, origin, cursor: None, eof: false, flushed: false })
+        Ok(Self { path: path.to_path_buf(), ictx, stream, tb, dec, swr: None, origin, cursor: None, eof: false, flushed: false, rate: rate.max(1) })
     }
 
     /// Seeks to at or before `secs` (file time); samples before it may follow.
@@ -339,7 +346,7 @@ impl AudioReader {
         let key = (f.format(), f.channel_layout().bits(), f.rate());
         if self.swr.as_ref().is_none_or(|(k, _)| *k != key) {
             let packed = format::Sample::F32(format::sample::Type::Packed);
-            let ctx = software::resampling::Context::get(f.format(), f.channel_layout(), f.rate(), packed, ff::ChannelLayout::MONO, reel_media::AUDIO_RATE)
+            let ctx = software::resampling::Context::get(f.format(), f.channel_layout(), f.rate(), packed, ff::ChannelLayout::MONO, self.rate)
                 .ctx(|| format!("converting the audio of {} ({} channels at {} Hz)", self.path.display(), channels, f.rate()))?;
             self.swr = Some((key, ResamplerBox(ctx)));
         }
@@ -352,15 +359,15 @@ impl AudioReader {
             (None, Some(p)) => p,
             (None, None) => origin,
         };
-        let cap = f.samples() * reel_media::AUDIO_RATE as usize / f.rate().max(1) as usize + 256;
+        let cap = f.samples() * self.rate as usize / f.rate().max(1) as usize + 256;
         let mut out = frame::Audio::new(format::Sample::F32(format::sample::Type::Packed), cap, ff::ChannelLayout::MONO);
-        out.set_rate(reel_media::AUDIO_RATE);
+        out.set_rate(self.rate);
         if let Some((_, s)) = self.swr.as_mut() {
             s.0.run(f, &mut out).ctx(|| format!("converting the audio of {}", self.path.display()))?;
         }
         let n = out.samples();
         let samples = out.plane::<f32>(0)[..n].to_vec();
-        self.cursor = Some(at + n as f64 / reel_media::AUDIO_RATE as f64);
+        self.cursor = Some(at + n as f64 / self.rate as f64);
         Ok((at, samples))
     }
 
@@ -379,7 +386,7 @@ impl AudioReader {
                 // What the resampler still holds.
                 let Some((_, s)) = self.swr.as_mut() else { return Ok(None) };
                 let mut out = frame::Audio::new(format::Sample::F32(format::sample::Type::Packed), 4096, ff::ChannelLayout::MONO);
-                out.set_rate(reel_media::AUDIO_RATE);
+                out.set_rate(self.rate);
                 if s.0.flush(&mut out).is_err() {
                     return Ok(None);
                 }

@@ -1,9 +1,11 @@
 //! The SQLite index over the recording folders: a cache, rebuilt from the folders whenever it
 //! is missing, corrupt or out of date (`reel library reindex`).
 //!
-//! Search is FTS5 over title, description, chapter titles, slide text (and transcripts later)
-//! with prefix matching and bm25 ranking (title weighs most), plus a trigram table as a substring
-//! fallback so that "board" finds "keyboard". WAL mode and a busy timeout let two `reel`
+//! Search is FTS5 over title, description, chapter titles, slide text and what was said, with
+//! prefix matching and bm25 ranking (title weighs most), plus a trigram table as a substring
+//! fallback so that "board" finds "keyboard". What was said is also indexed a caption cue per
+//! row (`spoken`, rowids grouped by recording so one recording's cues are a rowid range), which
+//! gives each hit the moment and the line where the words were said. WAL mode and a busy timeout let two `reel`
 //! processes share one library.
 
 use std::path::Path;
@@ -11,9 +13,13 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection};
 
+use reel_media::transcript::Transcript;
+
 use crate::{LibraryError, Meta};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+/// `spoken` rowids: the recording's rowid times this, plus the cue's number.
+const CUES_PER_RECORDING: i64 = 1 << 20;
 
 pub(crate) struct Index {
     db: Connection,
@@ -28,6 +34,12 @@ pub struct Hit {
     pub duration_s: f64,
     /// Lower is better; substring-only matches come after every word match.
     pub rank: f64,
+    /// Where the words were said (seconds), when they were found in the transcript.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<f64>,
+    /// The caption line around them, each match between « and ».
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -74,6 +86,13 @@ impl Index {
              PRAGMA user_version = 1;",
         )
         .map_err(|e| LibraryError::Index(e.to_string()))?;
+        // 1 → 2: what was said, a row per caption cue with its time, for search to the moment.
+        tx.execute_batch(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS spoken USING fts5(
+                at UNINDEXED, text, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
+             PRAGMA user_version = 2;",
+        )
+        .map_err(|e| LibraryError::Index(e.to_string()))?;
         tx.commit().map_err(|e| LibraryError::Index(e.to_string()))
     }
 
@@ -84,12 +103,15 @@ impl Index {
     }
 
     /// Replaces the whole index with `metas` in one transaction.
-    pub fn rebuild<'a>(&mut self, metas: impl Iterator<Item = (&'a Meta, &'a str)>) -> Result<usize, LibraryError> {
+    pub fn rebuild<'a>(&mut self, metas: impl Iterator<Item = (&'a Meta, &'a str, Option<&'a Transcript>)>) -> Result<usize, LibraryError> {
         let tx = self.db.transaction().map_err(|e| LibraryError::Index(e.to_string()))?;
-        tx.execute_batch("DELETE FROM recordings; DELETE FROM fts; DELETE FROM tri;").map_err(|e| LibraryError::Index(e.to_string()))?;
+        tx.execute_batch("DELETE FROM recordings; DELETE FROM fts; DELETE FROM tri; DELETE FROM spoken;").map_err(|e| LibraryError::Index(e.to_string()))?;
         let mut n = 0;
-        for (m, status) in metas {
+        for (m, status, spoken) in metas {
             upsert_in(&tx, m, status)?;
+            if let Some(t) = spoken {
+                spoken_in(&tx, &m.id, t)?;
+            }
             n += 1;
         }
         tx.commit().map_err(|e| LibraryError::Index(e.to_string()))?;
@@ -102,7 +124,19 @@ impl Index {
         for t in ["fts", "tri"] {
             tx.execute(&format!("DELETE FROM {t} WHERE rowid = (SELECT rowid FROM recordings WHERE id = ?1)"), params![id]).map_err(|e| LibraryError::Index(e.to_string()))?;
         }
+        tx.execute(
+            "DELETE FROM spoken WHERE rowid >= ?2 * (SELECT rowid FROM recordings WHERE id = ?1) AND rowid < ?2 * (1 + (SELECT rowid FROM recordings WHERE id = ?1))",
+            params![id, CUES_PER_RECORDING],
+        )
+        .map_err(|e| LibraryError::Index(e.to_string()))?;
         tx.execute("DELETE FROM recordings WHERE id = ?1", params![id]).map_err(|e| LibraryError::Index(e.to_string()))?;
+        tx.commit().map_err(|e| LibraryError::Index(e.to_string()))
+    }
+
+    /// Indexes what was said in a recording (replacing what was there).
+    pub fn set_spoken(&mut self, id: &str, t: &Transcript) -> Result<(), LibraryError> {
+        let tx = self.db.transaction().map_err(|e| LibraryError::Index(e.to_string()))?;
+        spoken_in(&tx, id, t)?;
         tx.commit().map_err(|e| LibraryError::Index(e.to_string()))
     }
 
@@ -146,7 +180,9 @@ impl Index {
                 )
                 .map_err(|e| LibraryError::Index(e.to_string()))?;
             let rows = st
-                .query_map(params![fts_q, limit as i64], |r| Ok(Hit { id: r.get(0)?, title: r.get(1)?, created: r.get(2)?, duration_s: r.get(3)?, rank: r.get(4)? }))
+                .query_map(params![fts_q, limit as i64], |r| {
+                    Ok(Hit { id: r.get(0)?, title: r.get(1)?, created: r.get(2)?, duration_s: r.get(3)?, rank: r.get(4)?, at: None, snippet: None })
+                })
                 .map_err(|e| LibraryError::Index(e.to_string()))?;
             for h in rows {
                 hits.push(h.map_err(|e| LibraryError::Index(e.to_string()))?);
@@ -164,7 +200,9 @@ impl Index {
                 )
                 .map_err(|e| LibraryError::Index(e.to_string()))?;
             let rows = st
-                .query_map(params![tri_q, limit as i64], |r| Ok(Hit { id: r.get(0)?, title: r.get(1)?, created: r.get(2)?, duration_s: r.get(3)?, rank: 0.0 }))
+                .query_map(params![tri_q, limit as i64], |r| {
+                    Ok(Hit { id: r.get(0)?, title: r.get(1)?, created: r.get(2)?, duration_s: r.get(3)?, rank: 0.0, at: None, snippet: None })
+                })
                 .map_err(|e| LibraryError::Index(e.to_string()))?;
             for h in rows.flatten() {
                 if hits.len() >= limit {
@@ -176,8 +214,57 @@ impl Index {
                 }
             }
         }
+        self.moments(&mut hits, &words, &fts_q)?;
         Ok(hits)
     }
+
+    /// For each hit, the first caption cue where the query was said: all its words in one cue,
+    /// else its first word that is there.
+    fn moments(&self, hits: &mut [Hit], words: &[String], fts_q: &str) -> Result<(), LibraryError> {
+        let mut st = self
+            .db
+            .prepare_cached(
+                "SELECT s.at, snippet(spoken, 1, '«', '»', '…', 12) FROM spoken s
+                 WHERE spoken MATCH ?1 AND s.rowid >= ?2 * (SELECT rowid FROM recordings WHERE id = ?3)
+                   AND s.rowid < ?2 * (1 + (SELECT rowid FROM recordings WHERE id = ?3))
+                 ORDER BY s.rowid LIMIT 1",
+            )
+            .map_err(|e| LibraryError::Index(e.to_string()))?;
+        let mut queries = vec![fts_q.to_string()];
+        if words.len() > 1 {
+            queries.extend(words.iter().map(|w| format!("\"{w}\"*")));
+        }
+        for h in hits.iter_mut() {
+            for q in &queries {
+                let found = st.query_row(params![q, CUES_PER_RECORDING, h.id], |r| Ok((r.get::<_, f64>(0)?, r.get::<_, String>(1)?)));
+                match found {
+                    Ok((at, snippet)) => {
+                        h.at = Some(at);
+                        h.snippet = Some(snippet);
+                        break;
+                    }
+                    Err(rusqlite::Error::QueryReturnedNoRows) => {}
+                    Err(e) => return Err(LibraryError::Index(e.to_string())),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn spoken_in(tx: &rusqlite::Transaction<'_>, id: &str, t: &Transcript) -> Result<(), LibraryError> {
+    let err = |e: rusqlite::Error| LibraryError::Index(e.to_string());
+    let Ok(rowid) = tx.query_row("SELECT rowid FROM recordings WHERE id = ?1", params![id], |r| r.get::<_, i64>(0)) else {
+        return Ok(());
+    };
+    let base = rowid * CUES_PER_RECORDING;
+    tx.execute("DELETE FROM spoken WHERE rowid >= ?1 AND rowid < ?2", params![base, base + CUES_PER_RECORDING]).map_err(err)?;
+    let mut ins = tx.prepare_cached("INSERT INTO spoken(rowid, at, text) VALUES (?1, ?2, ?3)").map_err(err)?;
+    for (i, c) in t.cues().iter().enumerate().take(CUES_PER_RECORDING as usize) {
+        ins.execute(params![base + i as i64, c.start, c.text]).map_err(err)?;
+    }
+    tx.execute("UPDATE fts SET transcript = ?2 WHERE rowid = ?1", params![rowid, t.text()]).map_err(err)?;
+    Ok(())
 }
 
 fn upsert_in(tx: &rusqlite::Transaction<'_>, m: &Meta, status: &str) -> Result<(), LibraryError> {
@@ -192,11 +279,13 @@ fn upsert_in(tx: &rusqlite::Transaction<'_>, m: &Meta, status: &str) -> Result<(
     )
     .map_err(err)?;
     let rowid: i64 = tx.query_row("SELECT rowid FROM recordings WHERE id = ?1", params![m.id], |r| r.get(0)).map_err(err)?;
+    // What was said is indexed on its own (`set_spoken`) and stays.
+    let spoken: String = tx.query_row("SELECT transcript FROM fts WHERE rowid = ?1", params![rowid], |r| r.get(0)).unwrap_or_default();
     tx.execute("DELETE FROM fts WHERE rowid = ?1", params![rowid]).map_err(err)?;
     tx.execute("DELETE FROM tri WHERE rowid = ?1", params![rowid]).map_err(err)?;
     tx.execute(
-        "INSERT INTO fts(rowid, id, title, description, chapters, slides, transcript) VALUES (?1, ?2, ?3, ?4, ?5, ?6, '')",
-        params![rowid, m.id, m.title, m.description, chapters, slides],
+        "INSERT INTO fts(rowid, id, title, description, chapters, slides, transcript) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![rowid, m.id, m.title, m.description, chapters, slides, spoken],
     )
     .map_err(err)?;
     let body = format!("{}\n{}\n{}\n{}", m.title, m.description, chapters, slides);

@@ -15,6 +15,7 @@
 
 mod index;
 pub mod thumbs;
+mod transcripts;
 pub mod vtt;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ use reel_codec::CodecError;
 
 pub use index::Hit;
 use index::Index;
+pub use transcripts::VideoIdentity;
 
 pub const META_VERSION: u32 = 1;
 
@@ -114,6 +116,10 @@ pub struct Meta {
     /// Which file the download copy replaced, and which it is (`Library::optimize`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimized: Option<Optimized>,
+    /// Where `captions.vtt` came from: "transcript" (made from what was said, and made again
+    /// when the transcript is), or absent (attached by the creator, never overwritten).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captions_from: Option<String>,
 }
 
 /// The swap `Library::optimize` made: the identities (device, inode, size, time) of the file
@@ -372,9 +378,9 @@ impl Library {
                 Ok(m) => (Meta { id: id.clone(), ..m }, if dir.join("video.mp4").exists() { "ok" } else { "video_missing" }),
                 Err(_) => (self.placeholder_meta(&id, &dir), "metadata_unreadable"),
             };
-            metas.push((meta, status));
+            metas.push((meta, status, transcripts::read(&dir)));
         }
-        self.lock().rebuild(metas.iter().map(|(m, s)| (m, *s)))
+        self.lock().rebuild(metas.iter().map(|(m, s, t)| (m, *s, t.as_ref())))
     }
 
     fn placeholder_meta(&self, id: &str, dir: &Path) -> Meta {
@@ -398,6 +404,7 @@ impl Library {
             edits: vec![],
             source: None,
             optimized: None,
+            captions_from: None,
         }
     }
 
@@ -538,7 +545,10 @@ impl Library {
         let bytes = std::fs::read(file).map_err(|e| LibraryError::io(file, e))?;
         let text = vtt::normalize_captions(&bytes).map_err(|why| LibraryError::Invalid(format!("{} is not usable as captions: {why}", file.display())))?;
         let dest = self.rec_dir(&id).join("captions.vtt");
-        reel_media::durable::write(&dest, text.as_bytes()).map_err(|e| LibraryError::io(&dest, e))?;
+        self.locked(|| {
+            reel_media::durable::write(&dest, text.as_bytes()).map_err(|e| LibraryError::io(&dest, e))?;
+            self.update_meta_unlocked(&id, |m| m.captions_from = None)
+        })?;
         Ok(dest)
     }
 
@@ -698,6 +708,7 @@ impl Library {
             edits: vec![],
             source,
             optimized: None,
+            captions_from: job.join("captions.vtt").exists().then(|| "transcript".to_string()),
         };
         write_json_atomic(&job.join("meta.json"), &meta)?;
         let _ = std::fs::remove_file(job.join("title.txt"));
@@ -712,6 +723,9 @@ impl Library {
             let _ = reel_media::durable::sync_parent(&dest.join("job.json"));
         }
         self.lock().upsert(&meta, "ok")?;
+        if let Some(t) = transcripts::read(&dest) {
+            self.lock().set_spoken(&id, &t)?;
+        }
         Ok(self.entry(&id))
     }
 
@@ -817,9 +831,13 @@ impl Library {
                 let p = job.join("captions.vtt");
                 reel_media::durable::write(&p, vtt::shift_captions(&c, keep).as_bytes()).map_err(|e| LibraryError::io(&p, e))?;
             }
+            let spoken = transcripts::read(&dir).map(|t| t.map_through(keep));
+            if let Some(t) = &spoken {
+                transcripts::write(&job, t, m.captions_from.is_some())?;
+            }
             // Everything else in the folder comes along (hard links: no copy). The filmstrip
             // is of the old video and is made again when asked for.
-            let replaced = ["video.mp4", "poster.jpg", "preview.gif", "meta.json", "captions.vtt", "strip.jpg"];
+            let replaced = ["video.mp4", "poster.jpg", "preview.gif", "meta.json", "captions.vtt", "strip.jpg", "transcript.json"];
             for e in std::fs::read_dir(&dir).map_err(|e| LibraryError::io(&dir, e))?.flatten() {
                 let name = e.file_name();
                 if replaced.iter().any(|r| name == *r) || !e.file_type().is_ok_and(|t| t.is_file()) {
@@ -853,7 +871,8 @@ impl Library {
             if std::fs::remove_file(dir.join("job.json")).is_ok() {
                 let _ = reel_media::durable::sync_parent(&dir.join("job.json"));
             }
-            if let Err(e) = self.lock().upsert(&m, "ok") {
+            let indexed = self.lock().upsert(&m, "ok").and_then(|_| spoken.as_ref().map_or(Ok(()), |t| self.lock().set_spoken(id, t)));
+            if let Err(e) = indexed {
                 eprintln!("warning: the search index lags behind this edit ({e}); `reel library reindex` catches it up");
             }
             Ok(m)
@@ -900,6 +919,9 @@ impl Library {
         let mut segs = Vec::new();
         let mut chapters = Vec::new();
         let mut offset = 0.0;
+        // What was said in each, one after the other (only when each has its transcript).
+        let mut spoken: Option<reel_media::transcript::Transcript> = None;
+        let mut all_spoken = true;
         for id in ids {
             let id = self.resolve(id)?;
             let dir = self.rec_dir(&id);
@@ -912,6 +934,14 @@ impl Library {
             if meta.chapters.is_empty() {
                 chapters.push(Chapter { start_s: offset, end_s: offset + info.duration_s, title: meta.title.clone() });
             }
+            match transcripts::read(&dir) {
+                Some(t) => {
+                    let t = t.map_through(&[(0.0, info.duration_s)]);
+                    let s = spoken.get_or_insert_with(|| reel_media::transcript::Transcript { words: vec![], ..t.clone() });
+                    s.words.extend(t.words.into_iter().map(|w| reel_media::transcript::Word { start: w.start + offset, end: w.end + offset, ..w }));
+                }
+                None => all_spoken = false,
+            }
             offset += info.duration_s;
             segs.push(Segment { path: video, start: 0.0, end: info.duration_s });
         }
@@ -922,6 +952,9 @@ impl Library {
         }
         let tl = serde_json::json!({"chapters": chapters, "slides": [], "events": []});
         write_json_atomic(&job.join("timeline.json"), &tl)?;
+        if let Some(t) = spoken.filter(|_| all_spoken) {
+            transcripts::write(&job, &t, true)?;
+        }
         let r = self.adopt(&job, Some(title), None);
         if r.is_err() {
             let _ = std::fs::remove_dir_all(&job);

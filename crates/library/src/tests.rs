@@ -19,6 +19,7 @@ fn meta(id: &str, title: &str, desc: &str, chapters: &[&str], slides: &[&str]) -
         edits: vec![],
         source: None,
         optimized: None,
+        captions_from: None,
     }
 }
 

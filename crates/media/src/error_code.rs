@@ -40,11 +40,13 @@ pub enum ErrorCode {
     DiskFull,
     /// An interrupted recording waits to be recovered there first.
     NeedsRecovery,
+    /// A speech model is not installed or is damaged.
+    ModelMissing,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::BadInput,
         ErrorCode::NotFound,
         ErrorCode::Io,
@@ -65,6 +67,7 @@ impl ErrorCode {
         ErrorCode::Full,
         ErrorCode::DiskFull,
         ErrorCode::NeedsRecovery,
+        ErrorCode::ModelMissing,
     ];
 
     /// The code as it is serialized (`bad_input`).
@@ -90,6 +93,7 @@ impl ErrorCode {
             ErrorCode::Full => "full",
             ErrorCode::DiskFull => "disk_full",
             ErrorCode::NeedsRecovery => "needs_recovery",
+            ErrorCode::ModelMissing => "model_missing",
         }
     }
 }
