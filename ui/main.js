@@ -353,15 +353,19 @@ function renderGrid() {
   grid.replaceChildren(...sorted.map((e) => {
     const img = el("img", { alt: "", loading: "lazy", src: mediaUrl(e.id, "poster.jpg") });
     // A card is a button in a list item: named by what it shows, opened with Enter or Space.
+    // A hit in what was said: the line, the words marked, and where it was said.
+    const said = e.snippet ? el("div", { className: "said" }, el("span", { className: "at", textContent: fmt(e.at ?? 0) }), " ",
+      ...e.snippet.split(/(«[^»]*»)/).filter(Boolean).map((p) => p.startsWith("«") ? el("mark", { textContent: p.slice(1, -1) }) : p)) : "";
     const card = el("button", { type: "button", className: "card" }, img, el("div", { className: "info" },
       el("div", { className: "title", textContent: e.title }),
       el("div", { className: "muted", textContent: `${fmt(e.duration_s)} · ${e.created.slice(0, 10)}` }),
+      said,
       e.warning ? el("div", { className: "broken", textContent: e.warning }) : ""));
     const li = el("li", {}, card);
     li.dataset.id = e.id;
     li.addEventListener("mouseenter", () => { img.src = mediaUrl(e.id, "preview.gif"); });
     li.addEventListener("mouseleave", () => { img.src = mediaUrl(e.id, "poster.jpg"); });
-    li.addEventListener("click", () => openRecording(e.id));
+    li.addEventListener("click", () => openRecording(e.id, e.at));
     return li;
   }));
 }
@@ -371,7 +375,7 @@ $("sort").addEventListener("change", renderGrid);
 
 // ---- player ----
 let current = null;
-async function openRecording(id) {
+async function openRecording(id, at) {
   try {
     const r = await call("recording", { id });
     current = r.entry.id;
@@ -382,6 +386,10 @@ async function openRecording(id) {
     const meta = r.meta ?? { chapters: [], duration_s: r.entry.duration_s };
     const video = el("video", { controls: true, preload: "metadata", src: mediaUrl(current, "video.mp4"), poster: mediaUrl(current, "poster.jpg") });
     video.setAttribute("playsinline", "");
+    // Captions (made from what was said, or attached): off until 'c', and the transcript panel.
+    if (r.has_captions) video.append(el("track", { kind: "captions", srclang: r.meta?.language ?? "en", label: "Captions", src: mediaUrl(current, "captions.vtt") }));
+    // Opened from a search hit: at the moment the words were said.
+    if (typeof at === "number") video.addEventListener("loadedmetadata", () => { video.currentTime = at; }, { once: true });
     const box = el("div", { className: "player" }, video);
     box.dataset.defaultSpeed = "1";
     box.dataset.duration = String(meta.duration_s || 0);

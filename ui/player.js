@@ -145,6 +145,7 @@ export function enhance(box) {
     const t = captions();
     if (t) t.mode = t.mode === "showing" ? "hidden" : "showing";
   };
+  transcriptPanel(box, video);
 
   // One key listener per page: a player opened again (the app opens one per recording)
   // replaces the previous one's, instead of adding another each time.
@@ -245,6 +246,74 @@ export function enhance(box) {
   }, { once: true });
   const ready = () => refresh().catch((err) => { status.textContent = err.message ?? String(err); });
   if (duration()) ready(); else video.addEventListener("loadedmetadata", ready, { once: true });
+}
+
+// The transcript beside the video: the captions' lines, the one being said highlighted as it
+// plays, a click on a line seeks there, and a search box that keeps the lines that match. Built
+// from the captions track, so it shows whatever captions the recording has (made from what was
+// said, or attached by the creator), in the app, on share pages and on published pages alike.
+function transcriptPanel(box, video) {
+  const el_ = box.querySelector("track[kind=captions], track[kind=subtitles]");
+  if (!el_) return;
+  const track = el_.track;
+  // Cues load only for a track that is not disabled: hidden keeps them off screen.
+  if (track.mode === "disabled") track.mode = "hidden";
+  const build = () => {
+    const cues = [...(track.cues ?? [])];
+    if (!cues.length || box.querySelector(".transcript")) return;
+    const list = el("ol", { className: "lines" });
+    const lines = cues.map((c) => {
+      const b = el("button", { type: "button" }, el("span", { className: "t", textContent: fmt(c.startTime) }), " ", el("span", { className: "text", textContent: c.text }));
+      b.dataset.t = String(c.startTime);
+      b.addEventListener("click", () => { video.currentTime = c.startTime; if (video.paused) video.play().catch(() => {}); });
+      const li = el("li", {}, b);
+      list.append(li);
+      return { li, b, c, text: c.text };
+    });
+    const search = el("input", { type: "search", placeholder: "Search the transcript" });
+    search.setAttribute("aria-label", "Search the transcript");
+    const count = el("span", { className: "count" });
+    count.setAttribute("aria-live", "polite");
+    search.addEventListener("input", () => {
+      const q = search.value.trim().toLowerCase();
+      let n = 0;
+      for (const l of lines) {
+        const hit = !q || l.text.toLowerCase().includes(q);
+        l.li.hidden = !hit;
+        const span = l.b.querySelector(".text");
+        if (q && hit) {
+          // The matches marked, built from text nodes (never HTML from the captions).
+          const i = l.text.toLowerCase().indexOf(q);
+          span.replaceChildren(l.text.slice(0, i), el("mark", { textContent: l.text.slice(i, i + q.length) }), l.text.slice(i + q.length));
+          n++;
+        } else span.textContent = l.text;
+      }
+      count.textContent = q ? (n === 1 ? "1 line" : `${n} lines`) : "";
+    });
+    const panel = el("section", { className: "transcript" }, el("h2", { textContent: "Transcript" }), el("div", { className: "find" }, search, count), list);
+    panel.setAttribute("aria-label", "Transcript");
+    box.after(panel);
+    let now = -1;
+    const follow = () => {
+      const t = video.currentTime;
+      let i = -1;
+      for (let k = 0; k < lines.length && lines[k].c.startTime <= t + 0.05; k++) i = k;
+      if (i === now) return;
+      if (now >= 0) { lines[now].li.classList.remove("now"); lines[now].b.removeAttribute("aria-current"); }
+      now = i;
+      if (i < 0) return;
+      lines[i].li.classList.add("now");
+      lines[i].b.setAttribute("aria-current", "true");
+      // Scroll the list itself (not the page) to keep the line in view.
+      const li = lines[i].li;
+      if (li.offsetTop < list.scrollTop || li.offsetTop + li.offsetHeight > list.scrollTop + list.clientHeight) list.scrollTop = li.offsetTop - list.clientHeight / 3;
+    };
+    video.addEventListener("timeupdate", follow);
+    video.addEventListener("seeked", follow);
+    follow();
+  };
+  if (el_.readyState === 2) build();
+  else el_.addEventListener("load", build, { once: true });
 }
 
 const box = document.querySelector(".player");

@@ -554,7 +554,9 @@ impl Studio {
     pub fn recording(&self, id: &str) -> Result<serde_json::Value, ApiError> {
         let (entry, meta) = self.library.show(id)?;
         let feedback = crate::feedback(&self.library, &entry.id)?;
-        Ok(serde_json::json!({"entry": entry, "meta": meta, "feedback": feedback}))
+        let has_captions = entry.path.with_file_name("captions.vtt").is_file();
+        let transcript = self.transcriber.get().and_then(|t| t.states().remove(&entry.id));
+        Ok(serde_json::json!({"entry": entry, "meta": meta, "feedback": feedback, "has_captions": has_captions, "transcript_state": transcript}))
     }
 
     /// Cameras (with their modes and Reel's pick for the configured size and rate) and

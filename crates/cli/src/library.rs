@@ -71,13 +71,29 @@ pub enum LibCmd {
         #[arg(long)]
         end: f64,
     },
-    /// Remove FROM..TO (seconds) from the middle. The previous version goes to the trash.
+    /// Remove FROM..TO (seconds), or the words "FIRST…LAST" as the transcript has them (cut on
+    /// word boundaries). The previous version goes to the trash.
     Cut {
         id: String,
+        #[arg(long, required_unless_present = "words", requires = "to")]
+        from: Option<f64>,
         #[arg(long)]
-        from: f64,
+        to: Option<f64>,
+        /// "the words" or "first words…last words" (also "...").
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        words: Option<String>,
+    },
+    /// Cut filler words ("um", "uh", a word said twice) and shorten long pauses, from the
+    /// transcript; --dry-run lists what would go.
+    Tidy {
+        id: String,
         #[arg(long)]
-        to: f64,
+        fillers: bool,
+        /// Shorten pauses longer than this many seconds to it.
+        #[arg(long)]
+        silences: Option<f64>,
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Join recordings into a new one (the originals stay).
     Concat {
@@ -330,9 +346,35 @@ pub fn run(cmd: LibCmd, root: Option<&Path>) -> Result<()> {
             let m = with_progress("trimming", |p| lib.trim(&id, start, end, p))?;
             eprintln!("trimmed {} to {} (the previous version is in the trash)", m.id, fmt_dur(m.duration_s));
         }
-        LibCmd::Cut { id, from, to } => {
+        LibCmd::Cut { id, from, to, words } => {
+            let (from, to) = match (words, from, to) {
+                (Some(w), _, _) => {
+                    let (a, b) = w.split_once('…').or_else(|| w.split_once("...")).unwrap_or((w.as_str(), ""));
+                    let span = lib.find_words(&id, a, b, 0.0).map_err(reel_app::ApiError::from)?;
+                    eprintln!("the words are at {:.2}–{:.2} s", span.0, span.1);
+                    span
+                }
+                (None, Some(f), Some(t)) => (f, t),
+                _ => anyhow::bail!("give --from and --to (seconds), or --words \"FIRST…LAST\""),
+            };
             let m = with_progress("cutting", |p| lib.cut(&id, from, to, p))?;
             eprintln!("cut {}: now {} (the previous version is in the trash)", m.id, fmt_dur(m.duration_s));
+        }
+        LibCmd::Tidy { id, fillers, silences, dry_run } => {
+            anyhow::ensure!(fillers || silences.is_some(), "say what to tidy: --fillers, --silences SECONDS, or both");
+            let ranges = lib.tidy_ranges(&id, fillers, silences).map_err(reel_app::ApiError::from)?;
+            let total: f64 = ranges.iter().map(|(a, b)| b - a).sum();
+            for (a, b) in &ranges {
+                eprintln!("  {:.2}–{:.2} s", a, b);
+            }
+            if ranges.is_empty() {
+                eprintln!("nothing to tidy");
+            } else if dry_run {
+                eprintln!("{} cut(s), {total:.1} s in all (nothing changed: --dry-run)", ranges.len());
+            } else {
+                let m = with_progress("tidying", |p| lib.cut_ranges(&id, &ranges, "tidy", p))?;
+                eprintln!("tidied {}: {} cut(s), {total:.1} s shorter, now {} (the previous version is in the trash)", m.id, ranges.len(), fmt_dur(m.duration_s));
+            }
         }
         LibCmd::Concat { ids, title } => {
             let e = with_progress("joining", |p| lib.concat(&ids, &title, p))?;

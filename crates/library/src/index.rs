@@ -89,7 +89,7 @@ impl Index {
         // 1 → 2: what was said, a row per caption cue with its time, for search to the moment.
         tx.execute_batch(
             "CREATE VIRTUAL TABLE IF NOT EXISTS spoken USING fts5(
-                at UNINDEXED, text, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
+                at UNINDEXED, starts UNINDEXED, text, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
              PRAGMA user_version = 2;",
         )
         .map_err(|e| LibraryError::Index(e.to_string()))?;
@@ -224,7 +224,7 @@ impl Index {
         let mut st = self
             .db
             .prepare_cached(
-                "SELECT s.at, snippet(spoken, 1, '«', '»', '…', 12) FROM spoken s
+                "SELECT s.at, s.starts, highlight(spoken, 2, char(1), char(2)), snippet(spoken, 2, '«', '»', '…', 12) FROM spoken s
                  WHERE spoken MATCH ?1 AND s.rowid >= ?2 * (SELECT rowid FROM recordings WHERE id = ?3)
                    AND s.rowid < ?2 * (1 + (SELECT rowid FROM recordings WHERE id = ?3))
                  ORDER BY s.rowid LIMIT 1",
@@ -236,10 +236,14 @@ impl Index {
         }
         for h in hits.iter_mut() {
             for q in &queries {
-                let found = st.query_row(params![q, CUES_PER_RECORDING, h.id], |r| Ok((r.get::<_, f64>(0)?, r.get::<_, String>(1)?)));
+                let found =
+                    st.query_row(params![q, CUES_PER_RECORDING, h.id], |r| Ok((r.get::<_, f64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)));
                 match found {
-                    Ok((at, snippet)) => {
-                        h.at = Some(at);
+                    Ok((at, starts, marked, snippet)) => {
+                        // The matched word's own time: its place among the cue's words.
+                        let before = marked.split('\u{1}').next().unwrap_or_default().split_whitespace().count();
+                        let word_at = starts.split(' ').nth(before).and_then(|s| s.parse::<f64>().ok());
+                        h.at = Some(word_at.unwrap_or(at));
                         h.snippet = Some(snippet);
                         break;
                     }
@@ -259,9 +263,13 @@ fn spoken_in(tx: &rusqlite::Transaction<'_>, id: &str, t: &Transcript) -> Result
     };
     let base = rowid * CUES_PER_RECORDING;
     tx.execute("DELETE FROM spoken WHERE rowid >= ?1 AND rowid < ?2", params![base, base + CUES_PER_RECORDING]).map_err(err)?;
-    let mut ins = tx.prepare_cached("INSERT INTO spoken(rowid, at, text) VALUES (?1, ?2, ?3)").map_err(err)?;
+    let mut ins = tx.prepare_cached("INSERT INTO spoken(rowid, at, starts, text) VALUES (?1, ?2, ?3, ?4)").map_err(err)?;
     for (i, c) in t.cues().iter().enumerate().take(CUES_PER_RECORDING as usize) {
-        ins.execute(params![base + i as i64, c.start, c.text]).map_err(err)?;
+        // Each word's start (a word's text holds no spaces, so the cue's words are its
+        // space-separated parts).
+        let starts =
+            t.words[c.first..=c.last].iter().flat_map(|w| std::iter::repeat_n(format!("{:.2}", w.start), w.text.split_whitespace().count().max(1))).collect::<Vec<_>>().join(" ");
+        ins.execute(params![base + i as i64, c.start, starts, c.text]).map_err(err)?;
     }
     tx.execute("UPDATE fts SET transcript = ?2 WHERE rowid = ?1", params![rowid, t.text()]).map_err(err)?;
     Ok(())

@@ -791,7 +791,7 @@ impl Library {
     /// under the library lock, its metadata re-read under that lock: a rename made while the
     /// edit ran is kept, and a crash at any moment leaves the old version or the new one, never
     /// a folder without its video or its metadata.
-    fn replace_video(&self, id: &str, op: &str, params: serde_json::Value, keep: &[(f64, f64)], progress: edit::Progress<'_>) -> Result<Meta, LibraryError> {
+    pub(crate) fn replace_video(&self, id: &str, op: &str, params: serde_json::Value, keep: &[(f64, f64)], progress: edit::Progress<'_>) -> Result<Meta, LibraryError> {
         let dir = self.rec_dir(id);
         let meta = read_meta(&dir).map_err(LibraryError::Invalid)?;
         let video = dir.join("video.mp4");
@@ -871,7 +871,12 @@ impl Library {
             if std::fs::remove_file(dir.join("job.json")).is_ok() {
                 let _ = reel_media::durable::sync_parent(&dir.join("job.json"));
             }
-            let indexed = self.lock().upsert(&m, "ok").and_then(|_| spoken.as_ref().map_or(Ok(()), |t| self.lock().set_spoken(id, t)));
+            // One index lock at a time (a guard held across both calls would deadlock).
+            let upserted = self.lock().upsert(&m, "ok");
+            let indexed = upserted.and_then(|_| match &spoken {
+                Some(t) => self.lock().set_spoken(id, t),
+                None => Ok(()),
+            });
             if let Err(e) = indexed {
                 eprintln!("warning: the search index lags behind this edit ({e}); `reel library reindex` catches it up");
             }
@@ -1113,7 +1118,19 @@ impl Library {
                 other => other,
             };
             match landed {
-                Ok(()) => Ok(f),
+                Ok(()) => {
+                    // What was said, as captions beside the video, timed for its speed (players
+                    // pick up NAME.vtt beside NAME.mp4). Never over a file that is there.
+                    if let Some(t) = transcripts::read(&dir) {
+                        let vtt = output.with_extension("vtt");
+                        if replace || !vtt.exists() {
+                            if let Err(e) = reel_media::durable::write(&vtt, t.scaled(speed).to_vtt().as_bytes()) {
+                                eprintln!("warning: the captions beside the export were not written ({}: {e})", vtt.display());
+                            }
+                        }
+                    }
+                    Ok(f)
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(LibraryError::Exists(output.to_path_buf())),
                 Err(e) => Err(LibraryError::io(output, e)),
             }

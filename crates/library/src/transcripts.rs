@@ -74,6 +74,61 @@ impl Library {
         Ok(read(&self.rec_dir(&id)))
     }
 
+    /// Removes `ranges` (seconds, any order, overlaps merged) from a recording in one edit; the
+    /// previous version goes to the trash (as `cut`). `op` names the edit in its history.
+    pub fn cut_ranges(&self, id: &str, ranges: &[(f64, f64)], op: &str, progress: reel_codec::edit::Progress<'_>) -> Result<crate::Meta, LibraryError> {
+        let id = self.resolve(id)?;
+        let dur = read_meta(&self.rec_dir(&id)).map(|m| m.duration_s).map_err(LibraryError::Invalid)?;
+        let mut r: Vec<(f64, f64)> =
+            ranges.iter().copied().filter(|&(a, b)| a.is_finite() && b.is_finite() && b > a).map(|(a, b)| (a.max(0.0), b.min(dur))).filter(|&(a, b)| b - a > 0.01).collect();
+        r.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut keep = Vec::new();
+        let mut at = 0.0;
+        for (a, b) in r.iter().copied() {
+            if a > at + 0.05 {
+                keep.push((at, a));
+            }
+            at = f64::max(at, b);
+        }
+        if dur > at + 0.05 {
+            keep.push((at, dur));
+        }
+        if r.is_empty() {
+            return Err(LibraryError::Invalid("there is nothing to cut".into()));
+        }
+        if keep.is_empty() {
+            return Err(LibraryError::Invalid("that would cut everything; delete the recording instead".into()));
+        }
+        let params = serde_json::json!({ "ranges": r });
+        self.replace_video(&id, op, params, &keep, progress)
+    }
+
+    /// What "tidy" would cut: filler words and repeated words (`fillers`), and pauses longer
+    /// than `silences` seconds shortened to that. Needs the transcript.
+    pub fn tidy_ranges(&self, id: &str, fillers: bool, silences: Option<f64>) -> Result<Vec<(f64, f64)>, LibraryError> {
+        let id = self.resolve(id)?;
+        let dir = self.rec_dir(&id);
+        let t = read(&dir).ok_or_else(|| LibraryError::Invalid(format!("{id} has no transcript yet; transcribe it first")))?;
+        let dur = read_meta(&dir).map(|m| m.duration_s).unwrap_or(0.0);
+        let mut r = Vec::new();
+        if fillers {
+            r.extend(t.filler_ranges());
+        }
+        if let Some(s) = silences {
+            r.extend(t.silence_ranges(s, dur));
+        }
+        r.sort_by(|a, b| a.0.total_cmp(&b.0));
+        Ok(r)
+    }
+
+    /// The span of the words "FROM…TO" (the first place they are said, at or after `after`
+    /// seconds), on word boundaries.
+    pub fn find_words(&self, id: &str, from: &str, to: &str, after: f64) -> Result<(f64, f64), LibraryError> {
+        let id = self.resolve(id)?;
+        let t = read(&self.rec_dir(&id)).ok_or_else(|| LibraryError::Invalid(format!("{id} has no transcript yet; transcribe it first")))?;
+        t.find_words(from, to, after).ok_or_else(|| LibraryError::Invalid(format!("\"{from}…{to}\" is not in {id}'s transcript")))
+    }
+
     /// Recordings without a transcript yet, newest first (what the app transcribes at start).
     pub fn untranscribed(&self) -> Vec<String> {
         self.list().map(|l| l.into_iter().filter(|e| e.status == "ok" && !self.rec_dir(&e.id).join("transcript.json").exists()).map(|e| e.id).collect()).unwrap_or_default()

@@ -103,11 +103,15 @@ pub struct Options {
     pub language: String,
     /// Beam width; 1 is greedy.
     pub beam_size: usize,
+    /// Keep hesitations ("um", "uh") in the transcript.
+    pub verbatim: bool,
 }
+
+const VERBATIM_PROMPT: &str = " Umm, let me think, like, hmm... Okay, uh, here's what I'm, um, thinking.";
 
 impl Default for Options {
     fn default() -> Self {
-        Options { language: "auto".into(), beam_size: 5 }
+        Options { language: "auto".into(), beam_size: 5, verbatim: true }
     }
 }
 
@@ -203,7 +207,15 @@ impl Engine {
             sot.push(format!("<|{}|>", language.as_deref().unwrap_or("en")));
             sot.push("<|transcribe|>".into());
         }
-        let mut prompt = sot.clone();
+        // A previous text full of hesitations: Whisper otherwise drops "um" and "uh" (it was
+        // trained on tidied transcripts), and filler removal needs to see them.
+        let mut prompt: Vec<String> = Vec::new();
+        if opts.verbatim {
+            prompt.push("<|startofprev|>".into());
+            let enc = self.tok.encode(VERBATIM_PROMPT, false).map_err(|e| TranscribeError::Engine(e.to_string()))?;
+            prompt.extend(enc.get_tokens().iter().cloned());
+        }
+        prompt.extend(sot.iter().cloned());
         prompt.push("<|notimestamps|>".into());
         let options = WhisperOptions { beam_size: opts.beam_size.max(1), return_scores: true, return_no_speech_prob: true, ..Default::default() };
         let res = self.whisper.generate(&encoded, &[prompt], &options).map_err(|e| err(e.into()))?;

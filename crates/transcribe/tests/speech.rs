@@ -139,6 +139,6 @@ fn silence_gives_no_words() {
 #[test]
 fn a_language_the_model_cannot_is_refused() {
     let engine = Engine::load("tiny.en", 1).unwrap_or_else(|e| panic!("{e}"));
-    let e = engine.transcribe(|| Ok(None), &Options { language: "de".into(), beam_size: 1 }, &mut |_| {}, &AtomicBool::new(false)).expect_err("English only");
+    let e = engine.transcribe(|| Ok(None), &Options { language: "de".into(), beam_size: 1, verbatim: true }, &mut |_| {}, &AtomicBool::new(false)).expect_err("English only");
     assert!(e.to_string().contains("English only"), "{e}");
 }
