@@ -64,13 +64,15 @@ def fsync_dir(path):
 
 
 def installed(dest, name):
-    """A model counts as installed when its folder holds the marker written last (after
-    model.bin's hash was checked); Reel checks the hash again when it loads the model."""
+    """A model counts as installed when its folder holds the marker written last and its
+    model.bin still has the expected hash (a damaged file is installed again)."""
     folder = os.path.join(dest, "whisper-" + name)
     marker = os.path.join(folder, ".installed")
     try:
         with open(marker) as f:
-            return f.read().strip() == MODELS[name][2]
+            if f.read().strip() != MODELS[name][2]:
+                return False
+        return sha256(os.path.join(folder, "model.bin")) == MODELS[name][2]
     except OSError:
         return False
 
@@ -133,6 +135,8 @@ def main():
     only = None
     if "--only" in args:
         i = args.index("--only")
+        if i + 1 >= len(args):
+            raise SystemExit(f"models: --only needs a name: {', '.join(MODELS)}")
         only = args[i + 1]
         del args[i : i + 2]
         if only not in MODELS:

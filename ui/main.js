@@ -387,7 +387,7 @@ async function openRecording(id, at) {
     const video = el("video", { controls: true, preload: "metadata", src: mediaUrl(current, "video.mp4"), poster: mediaUrl(current, "poster.jpg") });
     video.setAttribute("playsinline", "");
     // Captions (made from what was said, or attached): off until 'c', and the transcript panel.
-    if (r.has_captions) video.append(el("track", { kind: "captions", srclang: r.meta?.language ?? "en", label: "Captions", src: mediaUrl(current, "captions.vtt") }));
+    if (r.has_captions) video.append(el("track", { kind: "captions", srclang: "en", label: "Captions", src: mediaUrl(current, "captions.vtt") }));
     // Opened from a search hit: at the moment the words were said.
     if (typeof at === "number") video.addEventListener("loadedmetadata", () => { video.currentTime = at; }, { once: true });
     const box = el("div", { className: "player" }, video);

@@ -260,15 +260,17 @@ function transcriptPanel(box, video) {
   if (track.mode === "disabled") track.mode = "hidden";
   const build = () => {
     const cues = [...(track.cues ?? [])];
-    if (!cues.length || box.querySelector(".transcript")) return;
+    if (!cues.length || box.nextElementSibling?.classList.contains("transcript")) return;
     const list = el("ol", { className: "lines" });
     const lines = cues.map((c) => {
-      const b = el("button", { type: "button" }, el("span", { className: "t", textContent: fmt(c.startTime) }), " ", el("span", { className: "text", textContent: c.text }));
+      // The cue as a reader sees it: entities decoded, voice and style tags dropped.
+      const text = (typeof c.getCueAsHTML === "function" ? c.getCueAsHTML().textContent : c.text) ?? "";
+      const b = el("button", { type: "button" }, el("span", { className: "t", textContent: fmt(c.startTime) }), " ", el("span", { className: "text", textContent: text }));
       b.dataset.t = String(c.startTime);
       b.addEventListener("click", () => { video.currentTime = c.startTime; if (video.paused) video.play().catch(() => {}); });
       const li = el("li", {}, b);
       list.append(li);
-      return { li, b, c, text: c.text };
+      return { li, b, c, text };
     });
     const search = el("input", { type: "search", placeholder: "Search the transcript" });
     search.setAttribute("aria-label", "Search the transcript");

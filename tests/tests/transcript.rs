@@ -176,7 +176,7 @@ fn without_a_model_recording_import_and_search_still_work_and_the_error_says_wha
     let o = c.output().expect("reel import");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "the import works without a model: {err}");
-    assert!(err.contains("not transcribed") && err.contains("not installed") && err.contains("scripts/setup.sh"), "{err}");
+    assert!(err.contains("not transcribed") && err.contains("not installed") && err.contains("set-up"), "{err}");
     let id = json(&o)["id"].as_str().expect("id").to_string();
     let hits = search(dir.path(), "quarterly");
     assert_eq!(hits.len(), 1, "the title is still searchable");

@@ -67,8 +67,27 @@ pub fn transcribe_file(path: &std::path::Path, model: &str, language: &str, thre
             cancel.store(true, Ordering::Relaxed);
         }
     };
+    // Samples laid out on the file's own clock: a gap in the sound (or audio that starts after
+    // the picture) becomes silence, an overlap is dropped, so every word keeps its time.
+    let rate = reel_transcribe::RATE as f64;
+    let mut placed = 0usize;
     let next = || match reader.as_mut() {
-        Some(r) => r.next_chunk().map(|c| c.map(|(_, s)| s)).map_err(|e| e.to_string()),
+        Some(r) => match r.next_chunk().map_err(|e| e.to_string())? {
+            Some((at, mut s)) => {
+                let want = (at.max(0.0) * rate).round() as usize;
+                let slack = (rate * 0.02) as usize;
+                if want > placed + slack {
+                    let mut gap = vec![0f32; want - placed];
+                    gap.append(&mut s);
+                    s = gap;
+                } else if want + slack < placed {
+                    s.drain(..(placed - want).min(s.len()));
+                }
+                placed += s.len();
+                Ok(Some(s))
+            }
+            None => Ok(None),
+        },
         None => Ok(None),
     };
     let opts = Options { language: language.to_string(), ..Options::default() };
@@ -133,6 +152,10 @@ impl Transcriber {
                         q = cv.wait(q).unwrap_or_else(|p| p.into_inner());
                     }
                 };
+                // Nothing starts while a recording runs (loading the model would take its cores).
+                while worker.recording.load(Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
                 let r = transcribe(&lib, &id, &model, "auto", &mut |f| {
                     while worker.recording.load(Ordering::Relaxed) {
                         std::thread::sleep(std::time::Duration::from_millis(200));

@@ -64,11 +64,38 @@ enum Which {
         json: bool,
     },
     /// Search latency over a library of N recordings (metadata only; no video needed).
+    /// Transcription speed (real-time factor), peak memory and word error rate per model,
+    /// beside faster-whisper on the same audio, threads and settings.
+    Transcribe {
+        #[arg(long, default_value = "10")]
+        minutes: f64,
+        #[arg(long, value_delimiter = ',', default_value = "tiny.en,base")]
+        models: Vec<String>,
+        #[arg(long, default_value = "3")]
+        runs: usize,
+        #[arg(long, default_value = "2")]
+        threads: usize,
+        /// A Python with faster-whisper (scripts/bench-transcribe.sh makes one).
+        #[arg(long, default_value = "python3")]
+        python: String,
+        #[arg(long)]
+        json: bool,
+    },
+    #[command(hide = true)]
+    TranscribeChild {
+        wav: PathBuf,
+        model: String,
+        threads: usize,
+    },
     Search {
         #[arg(long, default_value = "10000")]
         n: usize,
         #[arg(long, default_value = "2000")]
         queries: usize,
+        /// Minutes of speech in each recording's transcript (150 words a minute, a Zipf
+        /// vocabulary of 6,000 words); 0 for none.
+        #[arg(long, default_value = "5")]
+        spoken_minutes: f64,
         #[arg(long)]
         json: bool,
     },
@@ -198,7 +225,11 @@ pub fn run(a: BenchArgs) -> Result<()> {
         Which::Encode { size, fps, seconds, json } => encode(size.parse()?, fps.parse()?, seconds, json),
         Which::Compose { size, frames, json } => compose(size.parse()?, frames, json),
         Which::Render { size, seconds, json } => render(size.parse()?, seconds, json),
-        Which::Search { n, queries, json } => search(n, queries, json),
+        Which::Transcribe { minutes, models, runs, threads, python, json } => {
+            crate::bench_transcribe::transcribe(minutes.clamp(0.1, 120.0), &models, runs.clamp(1, 20), threads.clamp(1, 64), &python, json)
+        }
+        Which::TranscribeChild { wav, model, threads } => crate::bench_transcribe::child(&wav, &model, threads),
+        Which::Search { n, queries, spoken_minutes, json } => search(n, queries, spoken_minutes.clamp(0.0, 120.0), json),
         Which::Export { size, seconds, speed, json } => export(size.parse()?, seconds.clamp(1, 3600), speed, json),
         Which::Preview { size, frames, json } => preview(size, frames.max(1), json),
         Which::Serve { clients, seconds, range_kib, idle, json } => {
@@ -585,7 +616,28 @@ pub(crate) fn print_report(r: &serde_json::Value, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn search(n: usize, queries: usize, json: bool) -> Result<()> {
+fn median_ms(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn reel_media_transcript_word(text: String, t: f64) -> serde_json::Value {
+    serde_json::json!({"text": text, "start": t, "end": t + 0.3, "p": 0.9})
+}
+
+/// A made-up word for rank `k` of the spoken vocabulary (syllables, so prefixes share).
+fn spoken_word(k: usize) -> String {
+    const SYL: [&str; 20] = ["ka", "lo", "mi", "ren", "to", "sa", "vi", "dor", "nu", "pe", "qua", "bri", "zen", "ul", "fa", "go", "hy", "jo", "wex", "ti"];
+    let mut w = String::new();
+    let mut x = k + 20;
+    while x > 0 {
+        w.push_str(SYL[x % 20]);
+        x /= 20;
+    }
+    w
+}
+
+fn search(n: usize, queries: usize, spoken_minutes: f64, json: bool) -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let root = tmp.path();
     let words = [
@@ -627,26 +679,58 @@ fn search(n: usize, queries: usize, json: bool) -> Result<()> {
         });
         std::fs::write(d.join("meta.json"), serde_json::to_vec(&meta)?)?;
         std::fs::write(d.join("video.mp4"), b"")?;
+        if spoken_minutes > 0.0 {
+            // Zipf over 6,000 words: rank r with weight 1/r, drawn by a fixed LCG.
+            let total = (spoken_minutes * 150.0) as usize;
+            let mut seed = (i as u64 + 1).wrapping_mul(6364136223846793005);
+            let mut words_out = Vec::with_capacity(total);
+            for k in 0..total {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let u = ((seed >> 11) as f64 / (1u64 << 53) as f64).max(1e-12);
+                // Inverse of the Zipf CDF (approximately: ln(r)/ln(N)).
+                let r = ((6000f64).powf(u) as usize).clamp(1, 6000) - 1;
+                let mut text = spoken_word(r);
+                if k % 12 == 11 {
+                    text.push('.');
+                }
+                let t = k as f64 * 0.4;
+                words_out.push(reel_media_transcript_word(text, t));
+            }
+            let tr = serde_json::json!({"model": "bench", "language": "en", "words": words_out});
+            std::fs::write(d.join("transcript.json"), serde_json::to_vec(&tr)?)?;
+        }
     }
     let made = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let lib = reel_app::open_library(Some(root))?;
     let indexed = t1.elapsed().as_secs_f64();
-    let qs = ["roadmap", "hir", "budget review", "board", "latenc", "quarterly planning", "zzz", "migr data", "custo", "demo"];
+    // Titles and slides, then spoken words: the most common, a middling one, rare ones, a
+    // prefix, a phrase of two.
+    let (w1, w50, w900, w5000) = (spoken_word(0), spoken_word(49), spoken_word(899), spoken_word(4999));
+    let (prefix, phrase) = (w900[..3].to_string(), format!("{} {}", spoken_word(3), spoken_word(120)));
+    let mut qs: Vec<&str> = vec!["roadmap", "hir", "budget review", "board", "latenc", "quarterly planning", "zzz", "migr data", "custo", "demo"];
+    if spoken_minutes > 0.0 {
+        qs.extend([w1.as_str(), w50.as_str(), w900.as_str(), w5000.as_str(), prefix.as_str(), phrase.as_str()]);
+    }
     let mut times = Vec::with_capacity(queries);
     let mut found = 0usize;
+    let mut per_query: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
     for i in 0..queries {
         let q = qs[i % qs.len()];
         let t = Instant::now();
         let hits = lib.search(q, 20).map_err(reel_app::ApiError::from)?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
+        per_query.entry(q).or_default().push(t.elapsed().as_secs_f64() * 1000.0);
         found += hits.len();
     }
+    // Each query's median, to see which kind costs what.
+    let per_query: serde_json::Map<String, serde_json::Value> = per_query.into_iter().map(|(q, mut v)| (q.to_string(), median_ms(&mut v).into())).collect();
     times.sort_by(f64::total_cmp);
     let pct = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
     let report = serde_json::json!({
-        "recordings": n, "queries": queries, "make_folders_s": made, "open_and_index_s": indexed,
+        "recordings": n, "spoken_minutes_each": spoken_minutes, "queries": queries, "make_folders_s": made, "open_and_index_s": indexed,
         "search_p50_ms": pct(0.5), "search_p99_ms": pct(0.99), "search_max_ms": pct(1.0), "mean_hits": found as f64 / queries as f64,
+        "median_ms_by_query": per_query,
     });
     print_report(&report, json)
 }

@@ -5,6 +5,7 @@ mod bench_camera;
 mod bench_durable;
 mod bench_serve;
 mod bench_stop;
+mod bench_transcribe;
 mod library;
 mod publish;
 mod record;
@@ -140,7 +141,7 @@ fn cli_hint(e: &anyhow::Error) -> &'static str {
         Some(C::OutputExists) => "; choose another --output",
         Some(C::DiskFull) => " with `reel recover`",
         Some(C::NeedsRecovery) => " (`reel recover --all`, or another --output)",
-        Some(C::ModelMissing) => " (python3 scripts/models.py, or --model with one that is installed)",
+        Some(C::ModelMissing) => " (scripts/setup.sh, or python3 scripts/models.py; or --model with one that is installed)",
         _ => "",
     }
 }

@@ -1,11 +1,13 @@
 //! The SQLite index over the recording folders: a cache, rebuilt from the folders whenever it
 //! is missing, corrupt or out of date (`reel library reindex`).
 //!
-//! Search is FTS5 over title, description, chapter titles, slide text and what was said, with
-//! prefix matching and bm25 ranking (title weighs most), plus a trigram table as a substring
-//! fallback so that "board" finds "keyboard". What was said is also indexed a caption cue per
-//! row (`spoken`, rowids grouped by recording so one recording's cues are a rowid range), which
-//! gives each hit the moment and the line where the words were said. WAL mode and a busy timeout let two `reel`
+//! Search is FTS5 over title, description, chapter titles and slide text with prefix matching
+//! and bm25 ranking (title weighs most), then what was said, then a trigram table as a
+//! substring fallback so that "board" finds "keyboard". What was said is indexed a caption cue
+//! per row (`spoken`, rowids grouped by recording so one recording's cues are a rowid range):
+//! recordings where the words were said come newest first (bm25 over every transcript would
+//! read every row of a common word; walking rowids stops at the limit), and each hit gets the
+//! moment and the line where the words were first said. WAL mode and a busy timeout let two `reel`
 //! processes share one library.
 
 use std::path::Path;
@@ -89,7 +91,7 @@ impl Index {
         // 1 → 2: what was said, a row per caption cue with its time, for search to the moment.
         tx.execute_batch(
             "CREATE VIRTUAL TABLE IF NOT EXISTS spoken USING fts5(
-                at UNINDEXED, starts UNINDEXED, text, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
+                at UNINDEXED, starts UNINDEXED, text, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3 4');
              PRAGMA user_version = 2;",
         )
         .map_err(|e| LibraryError::Index(e.to_string()))?;
@@ -188,6 +190,46 @@ impl Index {
                 hits.push(h.map_err(|e| LibraryError::Index(e.to_string()))?);
             }
         }
+        // What was said: the newest recordings first (FTS5 walks a term's rows in rowid order
+        // and stops at the limit, so a word said everywhere costs no more than a rare one;
+        // ranking all of them by bm25 would read every one).
+        // Whole words first: a term's rows stream in rowid order, where a prefix makes FTS5
+        // merge every matching term's rows before the first comes out.
+        let exact = words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(" ");
+        if hits.len() < limit {
+            let mut st = self.db.prepare_cached("SELECT rowid FROM spoken WHERE spoken MATCH ?1 ORDER BY rowid DESC LIMIT 5000").map_err(|e| LibraryError::Index(e.to_string()))?;
+            let mut recs: Vec<i64> = Vec::new();
+            for q in [&exact, &fts_q] {
+                let rows = st.query_map(params![q], |r| r.get::<_, i64>(0)).map_err(|e| LibraryError::Index(e.to_string()))?;
+                for r in rows {
+                    let rec = r.map_err(|e| LibraryError::Index(e.to_string()))? / CUES_PER_RECORDING;
+                    if recs.last() != Some(&rec) && !recs.contains(&rec) {
+                        recs.push(rec);
+                        if recs.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+                if recs.len() >= limit {
+                    break;
+                }
+            }
+            let mut one = self
+                .db
+                .prepare_cached("SELECT id, title, created, duration_s FROM recordings WHERE rowid = ?1")
+                .map_err(|e| LibraryError::Index(e.to_string()))?;
+            for rec in recs {
+                if hits.len() >= limit {
+                    break;
+                }
+                let h = one.query_row(params![rec], |r| Ok(Hit { id: r.get(0)?, title: r.get(1)?, created: r.get(2)?, duration_s: r.get(3)?, rank: 0.5, at: None, snippet: None }));
+                if let Ok(h) = h {
+                    if !hits.iter().any(|x| x.id == h.id) {
+                        hits.push(h);
+                    }
+                }
+            }
+        }
         // Substrings of three or more characters (trigrams need three).
         let subs: Vec<&String> = words.iter().filter(|w| w.chars().count() >= 3).collect();
         if hits.len() < limit && subs.len() == words.len() {
@@ -209,7 +251,8 @@ impl Index {
                     break;
                 }
                 if !hits.iter().any(|x| x.id == h.id) {
-                    // After every word match: bm25 ranks are negative, these get a positive rank.
+                    // After every word match: bm25 ranks are negative, spoken-only hits 0.5,
+                    // these 1.0.
                     hits.push(Hit { rank: 1.0, ..h });
                 }
             }
@@ -224,20 +267,20 @@ impl Index {
         let mut st = self
             .db
             .prepare_cached(
-                "SELECT s.at, s.starts, highlight(spoken, 2, char(1), char(2)), snippet(spoken, 2, '«', '»', '…', 12) FROM spoken s
-                 WHERE spoken MATCH ?1 AND s.rowid >= ?2 * (SELECT rowid FROM recordings WHERE id = ?3)
-                   AND s.rowid < ?2 * (1 + (SELECT rowid FROM recordings WHERE id = ?3))
-                 ORDER BY s.rowid LIMIT 1",
+                "SELECT at, starts, highlight(spoken, 2, char(1), char(2)), snippet(spoken, 2, '«', '»', '…', 12) FROM spoken
+                 WHERE spoken MATCH ?1 AND rowid >= ?2 AND rowid < ?3 ORDER BY rowid LIMIT 1",
             )
             .map_err(|e| LibraryError::Index(e.to_string()))?;
-        let mut queries = vec![fts_q.to_string()];
+        let mut rec = self.db.prepare_cached("SELECT rowid FROM recordings WHERE id = ?1").map_err(|e| LibraryError::Index(e.to_string()))?;
+        let exact = words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(" ");
+        let mut queries = vec![exact, fts_q.to_string()];
         if words.len() > 1 {
-            queries.extend(words.iter().map(|w| format!("\"{w}\"*")));
+            queries.extend(words.iter().flat_map(|w| [format!("\"{w}\""), format!("\"{w}\"*")]));
         }
         for h in hits.iter_mut() {
+            let Ok(base) = rec.query_row(params![h.id], |r| r.get::<_, i64>(0)).map(|r| r * CUES_PER_RECORDING) else { continue };
             for q in &queries {
-                let found =
-                    st.query_row(params![q, CUES_PER_RECORDING, h.id], |r| Ok((r.get::<_, f64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)));
+                let found = st.query_row(params![q, base, base + CUES_PER_RECORDING], |r| Ok((r.get::<_, f64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)));
                 match found {
                     Ok((at, starts, marked, snippet)) => {
                         // The matched word's own time: its place among the cue's words.
@@ -271,7 +314,6 @@ fn spoken_in(tx: &rusqlite::Transaction<'_>, id: &str, t: &Transcript) -> Result
             t.words[c.first..=c.last].iter().flat_map(|w| std::iter::repeat_n(format!("{:.2}", w.start), w.text.split_whitespace().count().max(1))).collect::<Vec<_>>().join(" ");
         ins.execute(params![base + i as i64, c.start, starts, c.text]).map_err(err)?;
     }
-    tx.execute("UPDATE fts SET transcript = ?2 WHERE rowid = ?1", params![rowid, t.text()]).map_err(err)?;
     Ok(())
 }
 
@@ -287,13 +329,11 @@ fn upsert_in(tx: &rusqlite::Transaction<'_>, m: &Meta, status: &str) -> Result<(
     )
     .map_err(err)?;
     let rowid: i64 = tx.query_row("SELECT rowid FROM recordings WHERE id = ?1", params![m.id], |r| r.get(0)).map_err(err)?;
-    // What was said is indexed on its own (`set_spoken`) and stays.
-    let spoken: String = tx.query_row("SELECT transcript FROM fts WHERE rowid = ?1", params![rowid], |r| r.get(0)).unwrap_or_default();
     tx.execute("DELETE FROM fts WHERE rowid = ?1", params![rowid]).map_err(err)?;
     tx.execute("DELETE FROM tri WHERE rowid = ?1", params![rowid]).map_err(err)?;
     tx.execute(
-        "INSERT INTO fts(rowid, id, title, description, chapters, slides, transcript) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![rowid, m.id, m.title, m.description, chapters, slides, spoken],
+        "INSERT INTO fts(rowid, id, title, description, chapters, slides, transcript) VALUES (?1, ?2, ?3, ?4, ?5, ?6, '')",
+        params![rowid, m.id, m.title, m.description, chapters, slides],
     )
     .map_err(err)?;
     let body = format!("{}\n{}\n{}\n{}", m.title, m.description, chapters, slides);

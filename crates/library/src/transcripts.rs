@@ -109,13 +109,12 @@ impl Library {
         let id = self.resolve(id)?;
         let dir = self.rec_dir(&id);
         let t = read(&dir).ok_or_else(|| LibraryError::Invalid(format!("{id} has no transcript yet; transcribe it first")))?;
-        let dur = read_meta(&dir).map(|m| m.duration_s).unwrap_or(0.0);
         let mut r = Vec::new();
         if fillers {
             r.extend(t.filler_ranges());
         }
         if let Some(s) = silences {
-            r.extend(t.silence_ranges(s, dur));
+            r.extend(t.silence_ranges(s));
         }
         r.sort_by(|a, b| a.0.total_cmp(&b.0));
         Ok(r)

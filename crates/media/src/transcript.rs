@@ -155,21 +155,22 @@ impl Transcript {
         merge(out)
     }
 
-    /// The parts of pauses between words (and before the first) longer than `longer_than`
-    /// seconds that can go so that each pause is left `longer_than` long.
-    pub fn silence_ranges(&self, longer_than: f64, duration: f64) -> Vec<(f64, f64)> {
+    /// The parts of pauses between two words longer than `longer_than` seconds that can go so
+    /// that each pause is left `longer_than` long. Only pauses with speech on both sides: before
+    /// the first word and after the last there may be sound the model did not put into words
+    /// (music, another language), which is not for a transcript to cut.
+    pub fn silence_ranges(&self, longer_than: f64) -> Vec<(f64, f64)> {
         let keep = longer_than.max(0.1);
         let mut out = Vec::new();
-        let mut prev_end = 0.0;
+        let mut prev_end: Option<f64> = None;
         for w in &self.words {
-            if w.start - prev_end > keep {
-                let half = keep / 2.0;
-                out.push((prev_end + half, w.start - half));
+            if let Some(p) = prev_end {
+                if w.start - p > keep {
+                    let half = keep / 2.0;
+                    out.push((p + half, w.start - half));
+                }
             }
-            prev_end = prev_end.max(w.end);
-        }
-        if duration - prev_end > keep {
-            out.push((prev_end + keep / 2.0, duration - keep / 2.0));
+            prev_end = Some(prev_end.map_or(w.end, |p| p.max(w.end)));
         }
         out
     }
@@ -186,7 +187,8 @@ impl Transcript {
         let norm: Vec<String> = self.words.iter().map(|w| w.text.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_lowercase()).collect();
         let matches_at = |i: usize, pat: &[String]| pat.iter().enumerate().all(|(k, p)| norm.get(i + k) == Some(p));
         let i = (0..norm.len()).find(|&i| self.words[i].start >= after - 1e-6 && matches_at(i, &from))?;
-        let last = if to.is_empty() { i + from.len() - 1 } else { (i..norm.len()).find(|&j| matches_at(j, &to))? + to.len() - 1 };
+        // LAST is looked for after FIRST ("um…um" spans two of them).
+        let last = if to.is_empty() { i + from.len() - 1 } else { (i + from.len()..norm.len()).find(|&j| matches_at(j, &to))? + to.len() - 1 };
         Some((self.words[i].start, self.words[last].end))
     }
 }
@@ -254,8 +256,10 @@ mod tests {
     fn fillers_repeats_and_silences() {
         let tr = t(&[("So", 0.0, 0.3), ("um,", 0.5, 0.9), ("the", 1.0, 1.2), ("the", 1.3, 1.5), ("plan.", 1.6, 2.0), ("Done", 5.0, 5.3)]);
         assert_eq!(tr.filler_ranges(), vec![(0.5, 1.3)]);
-        let s = tr.silence_ranges(1.0, 6.0);
+        let s = tr.silence_ranges(1.0);
         assert_eq!(s, vec![(2.5, 4.5)]);
+        assert_eq!(tr.find_words("um", "the", 0.0), Some((0.5, 1.2)));
+        assert_eq!(tr.find_words("the", "the", 0.0), Some((1.0, 1.5)));
         assert_eq!(tr.find_words("the plan", "", 0.0), Some((1.3, 2.0)));
         assert_eq!(tr.find_words("so", "plan", 0.0), Some((0.0, 2.0)));
         assert_eq!(tr.find_words("nothing", "", 0.0), None);

@@ -10,7 +10,7 @@
 //!  GET  /v/{token}/download     the same as an attachment (403 with --no-download, when
 //!                               /media also answers only a media element's ranged fetch)
 //!  GET  /v/{token}/poster.jpg   GET /v/{token}/preview.gif
-//!  GET  /v/{token}/chapters.vtt GET /v/{token}/captions.vtt (when the creator attached them)
+//!  GET  /v/{token}/chapters.vtt GET /v/{token}/captions.vtt (attached by the creator, or made from the transcript)
 //!  GET  /v/{token}/feedback     this link's comments (the latest 200) and reactions, and the
 //!                               recording's views (JSON)
 //!  POST /v/{token}/comments     {at, name, body}   POST /v/{token}/reactions  {at, emoji}

