@@ -126,6 +126,7 @@ export function enhance(box) {
 
   // The timeline: chapters, comments and reactions where they happen; click one to go there.
   const timeline = el("div", { className: "timeline" });
+  timeline.setAttribute("role", "group");
   timeline.setAttribute("aria-label", "Moments");
   const mark = (t, cls, label, text = "") => {
     const d = duration();

@@ -235,3 +235,38 @@ fn the_download_copy_swaps_in_while_a_viewer_watches() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+#[test]
+fn the_transcript_panel_follows_the_video_and_seeks_and_finds_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts = ["Welcome to the weekly update from the platform team.", "Remember to book the large meeting room early.", "Please review the onboarding checklist before Monday."];
+    let (video, spans) = speech_video(dir.path(), &parts, 1.5);
+    let o = run_ok(lib_cmd(dir.path()).args(["import", "--json", "--title", "Spoken"]).arg(&video));
+    let id = json(&o)["id"].as_str().unwrap().to_string();
+    let token = json(&run_ok(lib_cmd(dir.path()).args(["share", &id, "--json"])))["token"].as_str().unwrap().to_string();
+    let (mut server, base) = serve(dir.path());
+    let b = Browser::start();
+    b.goto(&format!("{base}/v/{token}"));
+    assert!(wait_for(Duration::from_secs(15), || num(b.js("return document.querySelectorAll('.transcript .lines button').length")) >= 3.0), "the transcript panel lists the lines");
+    let lines = b.js("return [...document.querySelectorAll('.transcript .lines button')].map(b => [Number(b.dataset.t), b.querySelector('.text').textContent])");
+    let lines = lines.as_array().unwrap().clone();
+    let meeting = lines.iter().position(|l| l[1].as_str().unwrap_or("").contains("meeting room")).expect("the second sentence is a line");
+    let t = num(lines[meeting][0].clone());
+    assert!((t - spans[1].0).abs() < 0.5, "the line starts at {t:.2}, the sentence at {:.2}", spans[1].0);
+    // A click on the line seeks there and marks it as the one being said.
+    b.js(&format!("const v = document.querySelector('video'); v.muted = true; document.querySelectorAll('.transcript .lines button')[{meeting}].click(); return 0"));
+    assert!(wait_for(Duration::from_secs(5), || (num(b.js("return document.querySelector('video').currentTime")) - t).abs() < 0.8), "the click seeks to the line");
+    assert!(
+        wait_for(Duration::from_secs(5), || b.js("return document.querySelector('.transcript .now .text')?.textContent ?? ''").as_str().unwrap_or("").contains("meeting room")),
+        "the current line is marked"
+    );
+    assert_eq!(b.js("return document.querySelector('.transcript .now button').getAttribute('aria-current')"), "true");
+    // The search box keeps the lines that match, the words marked.
+    b.js("const s = document.querySelector('.transcript input[type=search]'); s.value = 'onboarding'; s.dispatchEvent(new Event('input')); return 0");
+    assert_eq!(num(b.js("return [...document.querySelectorAll('.transcript .lines li')].filter(l => !l.hidden).length")), 1.0);
+    assert_eq!(b.js("return document.querySelector('.transcript mark').textContent.toLowerCase()"), "onboarding");
+    assert!(axe_serious(&b).is_empty(), "{:?}", axe_serious(&b));
+    drop(b);
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -3,71 +3,15 @@
 //! captions follow a trim and a 2x export; fillers are cut; without a model everything else
 //! works and the error says how to install it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use reel_tests::*;
-
-const RATE: usize = 16_000;
 
 fn lib_cmd(dir: &Path) -> Command {
     let mut c = reel(dir);
     c.env("REEL_LIBRARY", dir.join("lib"));
     c
-}
-
-/// `text` spoken by espeak-ng, as 16 kHz mono samples.
-fn speak(text: &str, dir: &Path) -> Vec<f32> {
-    let (wav, raw) = (dir.join("say.wav"), dir.join("say.raw"));
-    let st = Command::new("espeak-ng").args(["-v", "en-us", "-s", "150", "-w"]).arg(&wav).arg(text).status().expect("espeak-ng runs (scripts/setup.sh test installs it)");
-    assert!(st.success(), "espeak-ng failed");
-    let st = Command::new("sox").arg(&wav).args(["-r", "16000", "-c", "1", "-t", "f32"]).arg(&raw).status().expect("sox runs");
-    assert!(st.success(), "sox failed");
-    std::fs::read(&raw).expect("raw").chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
-}
-
-/// A video (blue picture, H.264 + AAC) of `parts` spoken with pauses; returns it and each
-/// part's (onset, end) in seconds.
-fn speech_video(dir: &Path, parts: &[&str], pause_s: f64) -> (PathBuf, Vec<(f64, f64)>) {
-    let mut audio = vec![0f32; RATE / 2];
-    let mut spans = Vec::new();
-    for p in parts {
-        let clip = speak(p, dir);
-        let first = clip.iter().position(|v| v.abs() > 0.02).expect("speech");
-        let last = clip.iter().rposition(|v| v.abs() > 0.02).expect("speech");
-        spans.push(((audio.len() + first) as f64 / RATE as f64, (audio.len() + last) as f64 / RATE as f64));
-        audio.extend_from_slice(&clip);
-        audio.extend(std::iter::repeat_n(0.0, (pause_s * RATE as f64) as usize));
-    }
-    let wav = dir.join("speech.wav");
-    let mut bytes = Vec::new();
-    let data = (audio.len() * 2) as u32;
-    bytes.extend_from_slice(b"RIFF");
-    bytes.extend_from_slice(&(36 + data).to_le_bytes());
-    bytes.extend_from_slice(b"WAVEfmt ");
-    bytes.extend_from_slice(&16u32.to_le_bytes());
-    bytes.extend_from_slice(&1u16.to_le_bytes());
-    bytes.extend_from_slice(&1u16.to_le_bytes());
-    bytes.extend_from_slice(&(RATE as u32).to_le_bytes());
-    bytes.extend_from_slice(&(RATE as u32 * 2).to_le_bytes());
-    bytes.extend_from_slice(&2u16.to_le_bytes());
-    bytes.extend_from_slice(&16u16.to_le_bytes());
-    bytes.extend_from_slice(b"data");
-    bytes.extend_from_slice(&data.to_le_bytes());
-    for s in &audio {
-        bytes.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
-    }
-    std::fs::write(&wav, bytes).expect("wav");
-    let out = dir.join("speech.mp4");
-    let st = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=0x2050a0:s=640x360:r=30", "-i"])
-        .arg(&wav)
-        .args(["-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k"])
-        .arg(&out)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(st.success(), "ffmpeg failed");
-    (out, spans)
 }
 
 fn import(dir: &Path, file: &Path, title: &str) -> (String, String) {

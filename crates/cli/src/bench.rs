@@ -82,11 +82,7 @@ enum Which {
         json: bool,
     },
     #[command(hide = true)]
-    TranscribeChild {
-        wav: PathBuf,
-        model: String,
-        threads: usize,
-    },
+    TranscribeChild { wav: PathBuf, model: String, threads: usize },
     Search {
         #[arg(long, default_value = "10000")]
         n: usize,

@@ -214,10 +214,7 @@ impl Index {
                     break;
                 }
             }
-            let mut one = self
-                .db
-                .prepare_cached("SELECT id, title, created, duration_s FROM recordings WHERE rowid = ?1")
-                .map_err(|e| LibraryError::Index(e.to_string()))?;
+            let mut one = self.db.prepare_cached("SELECT id, title, created, duration_s FROM recordings WHERE rowid = ?1").map_err(|e| LibraryError::Index(e.to_string()))?;
             for rec in recs {
                 if hits.len() >= limit {
                     break;
@@ -280,7 +277,8 @@ impl Index {
         for h in hits.iter_mut() {
             let Ok(base) = rec.query_row(params![h.id], |r| r.get::<_, i64>(0)).map(|r| r * CUES_PER_RECORDING) else { continue };
             for q in &queries {
-                let found = st.query_row(params![q, base, base + CUES_PER_RECORDING], |r| Ok((r.get::<_, f64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)));
+                let found = st
+                    .query_row(params![q, base, base + CUES_PER_RECORDING], |r| Ok((r.get::<_, f64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)));
                 match found {
                     Ok((at, starts, marked, snippet)) => {
                         // The matched word's own time: its place among the cue's words.

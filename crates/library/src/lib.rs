@@ -621,7 +621,7 @@ impl Library {
                     m.id = id.clone();
                     write_json_atomic(&dir.join("meta.json"), &m)?;
                 }
-self.lock().upsert(&m, "ok")?;
+                self.lock().upsert(&m, "ok")?;
                 if let Some(t) = transcripts::read(&dir) {
                     self.lock().set_spoken(&id, &t)?;
                 }
