@@ -11,21 +11,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-
-const SENTENCES: &[&str] = &[
-    "The quarterly report is ready for review.",
-    "Please send your comments before Friday afternoon.",
-    "We moved the launch to the second week of March.",
-    "The new dashboard shows every customer in one place.",
-    "Our budget for the spring campaign is nearly spent.",
-    "Thank you all for the careful work on the migration.",
-    "Next time we will start with the marketing numbers.",
-    "Remember to book the large meeting room early.",
-    "The printer on the third floor is working again.",
-    "Sarah will present the design review on Tuesday.",
-    "Our support team answered every ticket this week.",
-    "Let us keep this message short and clear.",
-];
+use reel_transcribe::eval::{wer, words as norm, SENTENCES};
 
 const PEER: &str = r#"
 import json, sys, time
@@ -42,22 +28,6 @@ print(json.dumps({"seconds": time.time() - t0, "text": text}))
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
-fn norm(s: &str) -> Vec<String> {
-    s.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).filter(|w| !w.is_empty()).collect()
-}
-
-fn wer(truth: &[String], got: &[String]) -> f64 {
-    let mut prev: Vec<usize> = (0..=got.len()).collect();
-    for i in 1..=truth.len() {
-        let mut cur = vec![i; got.len() + 1];
-        for j in 1..=got.len() {
-            cur[j] = (prev[j - 1] + usize::from(truth[i - 1] != got[j - 1])).min(prev[j] + 1).min(cur[j - 1] + 1);
-        }
-        prev = cur;
-    }
-    prev[got.len()] as f64 / truth.len().max(1) as f64
 }
 
 /// Speech of about `minutes` minutes as a 16 kHz 16-bit WAV, and its words.

@@ -26,6 +26,7 @@ use ct2rs::sys::{self, ComputeType, StorageView, WhisperOptions};
 use reel_media::transcript::{Transcript, Word};
 use sha2::Digest;
 
+pub mod eval;
 mod mel;
 
 /// Samples per second Whisper hears.

@@ -6,22 +6,8 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
+use reel_transcribe::eval::{wer, words as norm, SENTENCES};
 use reel_transcribe::{Engine, Options, RATE};
-
-const SENTENCES: &[&str] = &[
-    "The quarterly report is ready for review.",
-    "Please send your comments before Friday afternoon.",
-    "We moved the launch to the second week of March.",
-    "The new dashboard shows every customer in one place.",
-    "Our budget for the spring campaign is nearly spent.",
-    "Thank you all for the careful work on the migration.",
-    "Next time we will start with the marketing numbers.",
-    "Remember to book the large meeting room early.",
-    "The printer on the third floor is working again.",
-    "Sarah will present the design review on Tuesday.",
-    "Our support team answered every ticket this week.",
-    "Let us keep this message short and clear.",
-];
 
 /// Speaks `text` into 16 kHz mono f32 samples.
 fn speak(text: &str, dir: &Path) -> Vec<f32> {
@@ -39,35 +25,6 @@ fn voiced(s: &[f32]) -> (usize, usize) {
     let first = s.iter().position(|v| v.abs() > 0.02).expect("speech");
     let last = s.iter().rposition(|v| v.abs() > 0.02).expect("speech");
     (first, last)
-}
-
-fn norm(s: &str) -> Vec<String> {
-    s.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).filter(|w| !w.is_empty()).collect()
-}
-
-fn wer(truth: &[String], got: &[String]) -> f64 {
-    let mut d: Vec<Vec<usize>> = (0..=truth.len())
-        .map(|i| {
-            (0..=got.len())
-                .map(|j| {
-                    if i == 0 {
-                        j
-                    } else if j == 0 {
-                        i
-                    } else {
-                        0
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    for i in 1..=truth.len() {
-        for j in 1..=got.len() {
-            let sub = d[i - 1][j - 1] + usize::from(truth[i - 1] != got[j - 1]);
-            d[i][j] = sub.min(d[i - 1][j] + 1).min(d[i][j - 1] + 1);
-        }
-    }
-    d[truth.len()][got.len()] as f64 / truth.len() as f64
 }
 
 fn check(model: &str, bound: f64) {
